@@ -1,0 +1,67 @@
+"""The quarterly bookings forecast of the simulated RevOps team, and the actuals.
+
+At each quarter's start RevOps sees every open opportunity in some stage. With
+probability ``stage_inflation`` a rep reports it one stage later than the buyer
+really is (a hope stage). The forecast counts ``ACV x P(win | reported stage)``
+(the product of the remaining advance probabilities) for each opportunity
+whose expected close, from the reported stage's remaining mean durations, falls
+inside the quarter. Actual bookings are the ACV of the deals won in the quarter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.model import SeedRun
+from sim.engine.params import num
+from sim.engine.records import OPEN
+from sim.engine.rng import Streams
+from sim.engine.team import MONTH_DAYS
+from sim.scenario.distributions import as_dist
+
+__all__ = ["quarterly_forecast"]
+
+QUARTER_DAYS = 3 * MONTH_DAYS
+
+
+def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
+    m = run.motion
+    L = run.leads
+    n_q = run.n_months // 3
+    adv = np.array([min(max(num(s.advance), 0.0), 1.0) for s in m.stages])
+    mean_dur = np.array([as_dist(s.duration).mean for s in m.stages])
+    K = adv.size
+    # P(win | in stage k) and expected remaining days after finishing stage k
+    p_from = np.cumprod(adv[::-1])[::-1]
+    after = np.concatenate([np.cumsum(mean_dur[::-1])[::-1][1:], [0.0]])
+    inflation = num(m.forecast.stage_inflation)
+    rng = streams.get("forecast")
+    is_opp = np.isfinite(L["created"])
+    created = L["created"][is_opp]
+    t_end = np.where(L["outcome"][is_opp] == OPEN, np.inf, L["t_end"][is_opp])
+    entry = L["entry"][is_opp]
+    acv = L["acv"][is_opp]
+    won = L["outcome"] == 1
+    forecast = np.zeros(n_q)
+    actual = np.zeros(n_q)
+    open_count = np.zeros(n_q)
+    for q in range(n_q):
+        t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
+        actual[q] = L["acv"][won & (L["t_end"] >= t0) & (L["t_end"] < t1)].sum()
+        open_ = (created <= t0) & (t_end > t0)
+        open_count[q] = open_.sum()
+        if not open_.any():
+            continue
+        e = entry[open_]
+        stage = (np.nan_to_num(e, nan=np.inf) <= t0).sum(axis=1) - 1
+        stage = np.clip(stage, 0, K - 1)
+        elapsed = t0 - e[np.arange(stage.size), stage]
+        hope = rng.random(stage.size) < inflation
+        reported = np.minimum(stage + hope, K - 1)
+        remaining = np.where(
+            hope, mean_dur[reported], np.maximum(mean_dur[stage] - np.nan_to_num(elapsed), 0.0)
+        ) + after[reported]
+        counted = t0 + remaining < t1
+        forecast[q] = float((acv[open_] * p_from[reported] * counted).sum())
+    return {"quarter": np.arange(n_q), "forecast": forecast, "actual": actual,
+            "open_opportunities": open_count}

@@ -1,0 +1,86 @@
+"""The monthly books of one replication, computed from the compact records.
+
+Counted flows (leads, opportunities, wins, bookings, spend) are histograms of
+event times; stocks (ARR, customers, pipeline, headcount) are read at each
+month's end. Column names are those of ``monthly.parquet``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.model import SeedRun
+from sim.engine.params import num
+from sim.engine.records import OPEN, WON
+from sim.engine.sources import SOURCE_ID, SOURCE_NAMES
+from sim.engine.team import MONTH_DAYS
+from sim.scenario.schema import ROLES
+
+__all__ = ["monthly_series", "MONTHLY_COLUMNS"]
+
+MONTHLY_COLUMNS = (
+    [f"leads_{s}" for s in SOURCE_NAMES if s != "initial"]
+    + ["leads", "opportunities_created", "wins", "losses", "bookings_new", "bookings_pilot",
+       "bookings_expansion", "new_arr", "arr", "revenue", "churned_arr", "expansion_arr",
+       "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
+       "sm_spend", "marketing_spend", "commission", "cs_spend"]
+    + [f"headcount_{r}" for r in ROLES]
+)
+
+
+def _hist(times: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    idx = np.floor(times / MONTH_DAYS)
+    ok = np.isfinite(idx) & (idx >= 0) & (idx < n)
+    return np.bincount(idx[ok].astype(np.int64), weights=None if weights is None else weights[ok],
+                       minlength=n).astype(float)
+
+
+def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
+    n = run.n_months
+    L = run.leads
+    m = run.motion
+    out: dict[str, np.ndarray] = {}
+    for s in SOURCE_NAMES:
+        if s != "initial":
+            out[f"leads_{s}"] = _hist(L["t_arrive"][L["source"] == SOURCE_ID[s]], n)
+    out["leads"] = _hist(L["t_arrive"], n)
+    out["opportunities_created"] = _hist(L["created"], n)
+    won = L["outcome"] == WON
+    is_opp = np.isfinite(L["created"])
+    out["wins"] = _hist(L["t_end"][won], n)
+    out["losses"] = _hist(L["t_end"][is_opp & (L["outcome"] == 2)], n)
+    out["bookings_new"] = _hist(L["t_end"][won], n, L["acv"][won])
+    out["bookings_pilot"] = np.zeros(n)
+    ticks = run.ticks
+    out["bookings_expansion"] = ticks["expansion_arr"]
+    out["new_arr"] = out["bookings_new"].copy()
+    for k in ("arr", "revenue", "churned_arr", "expansion_arr", "contraction_arr", "customers",
+              "queued"):
+        out[k] = ticks[k]
+    ends = (np.arange(n) + 1) * MONTH_DAYS
+    created = L["created"][is_opp]
+    t_end = np.where(L["outcome"][is_opp] == OPEN, np.inf, L["t_end"][is_opp])
+    open_at = (created[:, None] <= ends[None, :]) & (t_end[:, None] > ends[None, :])
+    out["pipeline_count"] = open_at.sum(axis=0).astype(float)
+    out["pipeline_value"] = (open_at * L["acv"][is_opp][:, None]).sum(axis=0)
+    # spend
+    costs = run.roster.monthly_cost(n)
+    marketing = np.zeros(n)
+    src = m.sources
+    if src.inbound is not None:
+        if src.inbound.marketing_spend_per_month is not None:
+            g = num(src.inbound.growth_per_month)
+            marketing += num(src.inbound.marketing_spend_per_month) * (1 + g) ** np.arange(n)
+        if src.inbound.cost_per_lead is not None:
+            marketing += num(src.inbound.cost_per_lead) * out["leads_inbound"]
+    if src.outbound is not None:
+        marketing += num(src.outbound.tooling_cost_per_month)
+    marketing += num(m.costs.other_sm_per_month)
+    out["marketing_spend"] = marketing
+    out["commission"] = run.commission.copy()
+    out["sm_spend"] = costs["sm"] + marketing + run.commission
+    out["cs_spend"] = costs["cs"]
+    hc = run.roster.headcount(ends - 1e-9)
+    for r in ROLES:
+        out[f"headcount_{r}"] = hc[r].astype(float)
+    return out

@@ -1,0 +1,311 @@
+"""The sales path: ordered stages, owners with capacity, FIFO queues, speed to lead.
+
+Only this part of the engine uses simpy, because only here does work compete
+for something: an opportunity in a stage with an owner holds one of that role's
+rep slots for as long as it stays in the owner's consecutive stages (a
+*segment*). Everything independent per lead was drawn in numpy before the lead
+arrived (stage uniforms, durations, ACV, fit), and the leading stages without
+an owner (automated or buyer-side qualification) are resolved for a whole month
+of leads at once, so only leads that reach an owned stage cost events:
+
+    arrive --(numpy)--> first owned stage: request a rep
+       granted at once, or queued FIFO (losing ``decay_per_week`` of conversion
+       per week waited, lost after ``max_wait_days``)
+    granted --> the segment's outcome is decided from the pre-drawn uniforms and
+       the rep's ramp win factor; one timeout to the segment's end
+    segment end --> release the rep; lost, won, or on to the next segment
+
+Per opportunity that is two or three simpy events, not one per stage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.engine.records import LOST, OPEN, WON, Table
+from sim.engine.team import Roster
+
+__all__ = ["Pipeline", "RepPool", "lead_table"]
+
+
+def lead_table(n_stages: int) -> Table:
+    k = (n_stages,)
+    return Table(
+        {
+            "t_arrive": (np.float64, (), np.nan),
+            "source": (np.int8, (), -1),
+            "fit": (np.bool_, (), True),
+            "acv": (np.float64, (), np.nan),
+            "u": (np.float64, k, np.nan),  # uniforms deciding each stage
+            "dur": (np.float64, k, np.nan),  # days in each stage (drawn at arrival)
+            "p": (np.float64, k, np.nan),  # advance probability before rep effects
+            "entry": (np.float64, k, np.nan),  # time the lead entered each stage
+            "outcome": (np.int8, (), OPEN),
+            "t_end": (np.float64, (), np.nan),
+            "stage": (np.int16, (), -1),  # last stage entered (lost stage for losses)
+            "wait": (np.float64, (), 0.0),  # days spent waiting for a rep
+            "created": (np.float64, (), np.nan),  # became an opportunity
+        },
+        capacity=4096,
+    )
+
+
+class RepPool:
+    """The reps of one role that own stages: integer capacity each, one FIFO queue."""
+
+    def __init__(self, pipeline: Pipeline, reps: np.ndarray, roster: Roster):
+        self.pipeline = pipeline
+        self.reps = [int(r) for r in reps]
+        self.slot = {r: j for j, r in enumerate(self.reps)}
+        self.cap = [0] * len(self.reps)
+        self.held = [0] * len(self.reps)
+        self.queue: deque[list[Any]] = deque()
+        self.roster = roster
+        self.peak_held = 0
+
+    def _free(self) -> int:
+        best, best_free = -1, 0
+        for j in range(len(self.cap)):
+            free = self.cap[j] - self.held[j]
+            if free > best_free:
+                best, best_free = j, free
+        return best
+
+    def request(self, row: int, stage: int) -> None:
+        env = self.pipeline.env
+        j = self._free()
+        if j >= 0 and not self.queue:
+            self._grant(j, row, stage, env.now)
+            return
+        ticket = [row, stage, env.now, True]
+        self.queue.append(ticket)
+        max_wait = self.pipeline.max_wait
+        if math.isfinite(max_wait):
+            env.timeout(max_wait).callbacks.append(lambda _e, t=ticket: self._renege(t))
+
+    def _grant(self, j: int, row: int, stage: int, t_req: float) -> None:
+        self.held[j] += 1
+        total = sum(self.held)
+        if total > self.peak_held:
+            self.peak_held = total
+        self.pipeline.start_segment(row, stage, t_req, self, j)
+
+    def _renege(self, ticket: list[Any]) -> None:
+        if ticket[3]:
+            ticket[3] = False
+            self.pipeline.reneged(ticket[0], ticket[1], ticket[2])
+
+    def _dispatch(self) -> None:
+        q = self.queue
+        while q:
+            if not q[0][3]:
+                q.popleft()
+                continue
+            j = self._free()
+            if j < 0:
+                return
+            ticket = q.popleft()
+            ticket[3] = False
+            self._grant(j, ticket[0], ticket[1], ticket[2])
+
+    def release(self, j: int) -> None:
+        self.held[j] -= 1
+        self._dispatch()
+
+    def set_capacity(self, rep: int, capacity: int) -> None:
+        self.cap[self.slot[rep]] = capacity
+        self._dispatch()
+
+    def queued(self) -> int:
+        return sum(1 for t in self.queue if t[3])
+
+
+class Pipeline:
+    """Moves leads through the motion's stages and records where each one ends."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        owners: list[str | None],
+        qualification_index: int,
+        roster: Roster,
+        decay_per_week: float,
+        max_wait_days: float | None,
+        on_win: Callable[[int, float], None],
+        on_loss: Callable[[int, float], None],
+    ):
+        self.env = env
+        self.K = len(owners)
+        self.owners = owners
+        self.q = qualification_index
+        self.roster = roster
+        self.keep_per_week = max(0.0, 1.0 - decay_per_week)
+        self.max_wait = math.inf if max_wait_days is None else float(max_wait_days)
+        self.on_win = on_win
+        self.on_loss = on_loss
+        self.T = lead_table(self.K)
+        # segment end (inclusive) of each stage: consecutive stages with one owner
+        self.seg_end = [0] * self.K
+        for k in range(self.K - 1, -1, -1):
+            same = k + 1 < self.K and owners[k + 1] == owners[k]
+            self.seg_end[k] = self.seg_end[k + 1] if same else k
+        # leading stages without an owner are resolved in numpy for a block of leads
+        self.lead_end = self.seg_end[0] if owners[0] is None else -1
+        self.pools: dict[str, RepPool] = {}
+        for role in {o for o in owners if o is not None}:
+            self.pools[role] = RepPool(self, roster.indices(role), roster)
+
+    # -- blocks of new leads --------------------------------------------------------
+
+    def add_block(
+        self,
+        t_arrive: np.ndarray,
+        source: np.ndarray,
+        fit: np.ndarray,
+        acv: np.ndarray,
+        u: np.ndarray,
+        dur: np.ndarray,
+        p: np.ndarray,
+    ) -> None:
+        n = t_arrive.size
+        if n == 0:
+            return
+        T = self.T
+        rows = T.append(n, t_arrive=t_arrive, source=source, fit=fit, acv=acv, u=u, dur=dur, p=p)
+        first = rows.start
+        L = self.lead_end
+        if L < 0:
+            T.entry[rows, 0] = t_arrive
+            for i in range(n):
+                self._schedule(float(t_arrive[i]), first + i, 0)
+            return
+        passed = u[:, : L + 1] < p[:, : L + 1]
+        cum = t_arrive[:, None] + np.cumsum(dur[:, : L + 1], axis=1)
+        fails = ~passed.all(axis=1)
+        fail_at = np.where(fails, np.argmin(passed, axis=1), L + 1)
+        # entry times of the stages each lead reached within the leading segment
+        starts = np.concatenate([t_arrive[:, None], cum[:, :L]], axis=1)
+        reached = np.arange(L + 1)[None, :] <= fail_at[:, None]
+        T.entry[rows, : L + 1] = np.where(reached, starts, np.nan)
+        T.stage[rows] = np.minimum(fail_at, L)
+        if self.q <= L:
+            made = fail_at > self.q
+            T.created[rows] = np.where(made, cum[:, self.q], np.nan)
+        lost = np.flatnonzero(fails)
+        if lost.size:
+            t_lost = cum[lost, fail_at[lost]]
+            T.outcome[first + lost] = LOST
+            T.t_end[first + lost] = t_lost
+            for i, t in zip(lost.tolist(), t_lost.tolist(), strict=True):
+                self.on_loss(first + i, t)
+        for i in np.flatnonzero(~fails).tolist():
+            t_next = float(cum[i, L])
+            if L + 1 == self.K:
+                self._schedule_win(t_next, first + i)
+            else:
+                self._schedule(t_next, first + i, L + 1)
+
+    def add_open(
+        self, stage: int, elapsed_residual: np.ndarray, t_entered: np.ndarray, **cols: Any
+    ) -> None:
+        """Deals already in ``stage`` at time zero (their stage time is a residual draw)."""
+        n = t_entered.size
+        T = self.T
+        rows = T.append(n, **cols)
+        T.dur[rows, stage] = elapsed_residual
+        T.entry[rows, stage] = t_entered
+        T.stage[rows] = stage
+        if stage > self.q:
+            T.created[rows] = t_entered
+        for i in range(n):
+            self.enter(rows.start + i, stage, entered=float(t_entered[i]))
+
+    # -- the event path -------------------------------------------------------------
+
+    def _schedule(self, t: float, row: int, stage: int) -> None:
+        ev = self.env.timeout(t - self.env.now)
+        ev.callbacks.append(lambda _e: self.enter(row, stage))
+
+    def _schedule_win(self, t: float, row: int) -> None:
+        ev = self.env.timeout(t - self.env.now)
+        ev.callbacks.append(lambda _e: self._won(row))
+
+    def enter(self, row: int, stage: int, entered: float | None = None) -> None:
+        T = self.T
+        now = self.env.now
+        T.entry[row, stage] = now if entered is None else entered
+        T.stage[row] = stage
+        if stage == self.q + 1 and np.isnan(T.created[row]):
+            T.created[row] = now
+        owner = self.owners[stage]
+        if owner is not None:
+            self.pools[owner].request(row, stage)
+        else:
+            self._walk(row, stage, 1.0, None, -1)
+
+    def start_segment(self, row: int, stage: int, t_req: float, pool: RepPool, j: int) -> None:
+        now = self.env.now
+        wait = now - t_req
+        factor = self.roster.win_factor(pool.reps[j], now)
+        if wait > 0:
+            self.T.wait[row] += wait
+            factor *= self.keep_per_week ** (wait / 7.0)
+        self._walk(row, stage, factor, pool, j)
+
+    def _walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int) -> None:
+        """Decide the segment from ``stage`` on, then wait for its end."""
+        T = self.T
+        now = self.env.now
+        u, p, dur, entry = T.u[row], T.p[row], T.dur[row], T.entry[row]
+        t = now
+        end = self.seg_end[stage]
+        lost = False
+        s = stage
+        for s in range(stage, end + 1):
+            if s > stage:
+                entry[s] = t
+            t += dur[s]
+            if u[s] >= p[s] * (factor if s == stage else 1.0):
+                lost = True
+                break
+        ev = self.env.timeout(t - now)
+        ev.callbacks.append(lambda _e: self._segment_done(row, s, lost, pool, j))
+
+    def _segment_done(self, row: int, s: int, lost: bool, pool: RepPool | None, j: int) -> None:
+        T = self.T
+        T.stage[row] = s
+        if pool is not None:
+            pool.release(j)
+        if lost:
+            T.outcome[row] = LOST
+            T.t_end[row] = self.env.now
+            self.on_loss(row, self.env.now)
+        elif s + 1 == self.K:
+            self._won(row)
+        else:
+            self.enter(row, s + 1)
+
+    def _won(self, row: int) -> None:
+        T = self.T
+        now = self.env.now
+        T.outcome[row] = WON
+        T.t_end[row] = now
+        T.stage[row] = self.K - 1
+        if np.isnan(T.created[row]):
+            T.created[row] = now
+        self.on_win(row, now)
+
+    def reneged(self, row: int, stage: int, t_req: float) -> None:
+        T = self.T
+        now = self.env.now
+        T.wait[row] += now - t_req
+        T.outcome[row] = LOST
+        T.t_end[row] = now
+        T.stage[row] = stage
+        self.on_loss(row, now)

@@ -1,0 +1,108 @@
+"""Where work enters: arrival intensities of every source, and monthly draws.
+
+Each source is a non-homogeneous Poisson process. Its intensity (leads per day)
+is evaluated on a grid of ``STEPS_PER_MONTH`` steps a month, before the event
+loop starts (nothing in it depends on deals). Each month the engine draws the
+month's count, ``Poisson(integral of the intensity x market availability)``, and
+places the arrivals by inverse transform on the grid: exact for a piecewise
+constant intensity, and the steps are a day long.
+
+- inbound: ``leads_per_month * (1 + growth_per_month) ** months``
+- outbound: ``meetings_per_sdr_month x sum of SDR productivity x AI multiplier``;
+  with probability ``ai_failure_probability`` (per seed) the AI programme fails
+  at a uniform time within ``ai_failure_window_months``, and from then on volume
+  and response fall back to the human level.
+- founder_network: ``intros_per_month * (1 + growth_per_month) ** months``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.engine.params import num
+from sim.engine.rng import Streams
+from sim.engine.team import MONTH_DAYS, Roster
+from sim.scenario.schema import Sources
+
+__all__ = ["SOURCE_NAMES", "SourceGrid", "STEPS_PER_MONTH", "build_sources"]
+
+STEPS_PER_MONTH = 30
+STEP_DAYS = MONTH_DAYS / STEPS_PER_MONTH
+SOURCE_NAMES = ("inbound", "outbound", "founder_network", "initial")
+SOURCE_ID = {name: i for i, name in enumerate(SOURCE_NAMES)}
+
+
+@dataclass
+class SourceGrid:
+    """One source's intensity on the step grid, and what a lead from it carries."""
+
+    name: str
+    sid: int
+    per_day: np.ndarray  # leads per day on each step
+    fit_rate: float
+    # multiplier on the first stage's advance, per step (AI-drafted outreach converts less)
+    first_stage_factor: np.ndarray
+
+    def month_arrivals(
+        self, month: int, thinning: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Arrival times in ``month`` and the step index of each."""
+        lo = month * STEPS_PER_MONTH
+        w = self.per_day[lo : lo + STEPS_PER_MONTH] * STEP_DAYS
+        total = float(w.sum())
+        n = int(rng.poisson(total * thinning)) if total > 0 and thinning > 0 else 0
+        if n == 0:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        cum = np.cumsum(w)
+        u = rng.random(n) * total
+        step = np.minimum(np.searchsorted(cum, u, side="right"), STEPS_PER_MONTH - 1)
+        within = (u - np.where(step > 0, cum[step - 1], 0.0)) / np.maximum(w[step], 1e-300)
+        times = (lo + step + np.clip(within, 0.0, 1.0 - 1e-12)) * STEP_DAYS
+        order = np.argsort(times, kind="stable")
+        return times[order], (lo + step[order]).astype(np.int64)
+
+
+def _growth_curve(per_month: float, growth: float, t_mid: np.ndarray) -> np.ndarray:
+    return per_month / MONTH_DAYS * (1.0 + growth) ** (t_mid / MONTH_DAYS)
+
+
+def build_sources(
+    sources: Sources, roster: Roster, n_months: int, streams: Streams
+) -> list[SourceGrid]:
+    """Intensity grids of every source the motion switches on."""
+    n_steps = n_months * STEPS_PER_MONTH
+    t_mid = (np.arange(n_steps) + 0.5) * STEP_DAYS
+    ones = np.ones(n_steps)
+    out: list[SourceGrid] = []
+    if sources.inbound is not None:
+        s = sources.inbound
+        lam = _growth_curve(num(s.leads_per_month), num(s.growth_per_month), t_mid)
+        out.append(SourceGrid("inbound", SOURCE_ID["inbound"], lam, num(s.fit_rate), ones))
+    if sources.outbound is not None:
+        o = sources.outbound
+        sdrs = roster.indices("sdr")
+        prod = (
+            roster.productivity(sdrs[:, None], t_mid[None, :]).sum(axis=0)
+            if sdrs.size
+            else np.zeros(n_steps)
+        )
+        mult = np.full(n_steps, num(o.ai_multiplier))
+        factor = np.full(n_steps, 1.0 - num(o.ai_response_penalty))
+        rng = streams.get("ai_failure")
+        fails = rng.random() < num(o.ai_failure_probability)
+        fail_at = rng.random() * num(o.ai_failure_window_months) * MONTH_DAYS
+        if fails:
+            after = t_mid >= fail_at
+            mult[after] = 1.0
+            factor[after] = 1.0
+        lam = num(o.meetings_per_sdr_month) / MONTH_DAYS * prod * mult
+        out.append(SourceGrid("outbound", SOURCE_ID["outbound"], lam, num(o.fit_rate), factor))
+    if sources.founder_network is not None:
+        f = sources.founder_network
+        lam = _growth_curve(num(f.intros_per_month), num(f.growth_per_month), t_mid)
+        out.append(
+            SourceGrid("founder_network", SOURCE_ID["founder_network"], lam, num(f.fit_rate), ones)
+        )
+    return out

@@ -1,0 +1,180 @@
+"""Scalar metrics of one replication, and their summary across seeds.
+
+Definitions are MODEL.md's "Outputs" table; each function's docstring gives the
+equation. Ratios whose denominator is zero are NaN (a seed with no customer
+has no CAC), and summaries skip NaN and say how many seeds had a value.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from sim.engine.model import SeedRun
+from sim.engine.params import num
+from sim.engine.records import LOST, WON
+
+__all__ = ["METRICS", "HEADLINE", "seed_metrics", "summarize", "t_quantile"]
+
+METRICS = (
+    "bookings_total",
+    "pilot_bookings_total",
+    "new_customers",
+    "arr_end",
+    "retained_revenue",
+    "grr",
+    "nrr",
+    "sm_spend_total",
+    "cs_spend_total",
+    "cac",
+    "cac_payback_months",
+    "ltv_to_cac",
+    "win_rate",
+    "cycle_days_median",
+    "forecast_mape",
+    "forecast_bias",
+    "months_to_arr_target",
+    "reached_target",
+    "leads_total",
+    "opportunities_created",
+    "lead_to_opportunity",
+    "new_arr_total",
+    "avg_new_acv",
+    "churned_arr_total",
+    "expansion_arr_total",
+    "annual_churn_rate",
+    "wait_days_mean",
+    "open_pipeline_end",
+)
+
+HEADLINE = (
+    "bookings_total",
+    "arr_end",
+    "retained_revenue",
+    "nrr",
+    "grr",
+    "cac",
+    "cac_payback_months",
+    "forecast_mape",
+)
+
+LTV_CHURN_FLOOR = 0.05  # annual churn floor for LTV: lifetime capped at 20 years
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else math.nan
+
+
+def seed_metrics(
+    run: SeedRun, monthly: dict[str, np.ndarray], fc: dict[str, np.ndarray],
+    target_arr: float | None,
+) -> dict[str, float]:
+    L, C = run.leads, run.customers
+    gm = num(run.motion.costs.gross_margin)
+    out: dict[str, float] = {}
+    out["bookings_total"] = float(monthly["bookings_new"].sum())
+    out["pilot_bookings_total"] = float(monthly["bookings_pilot"].sum())
+    out["new_customers"] = float(monthly["wins"].sum())
+    out["arr_end"] = float(monthly["arr"][-1])
+    out["retained_revenue"] = float(monthly["revenue"].sum())
+    # retention over the last 12 months: customers live 12 months before the end
+    if run.arr_then is not None and run.arr_then.sum() > 0:
+        then = run.arr_then
+        k = then.size
+        live_now = (C["end"][:k] > run.horizon) & (then > 0)
+        now = np.where(live_now, C["arr"][:k], 0.0)
+        out["nrr"] = float(now.sum() / then.sum())
+        out["grr"] = float(np.minimum(now, then).sum() / then.sum())
+    else:
+        out["nrr"] = out["grr"] = math.nan
+    sm = float(monthly["sm_spend"].sum())
+    out["sm_spend_total"] = sm
+    out["cs_spend_total"] = float(monthly["cs_spend"].sum())
+    new_arr = float(monthly["new_arr"].sum())
+    out["new_arr_total"] = new_arr
+    out["cac"] = _ratio(sm, out["new_customers"])
+    out["cac_payback_months"] = _ratio(sm, new_arr * gm / 12.0)
+    out["avg_new_acv"] = _ratio(new_arr, out["new_customers"])
+    # realised churn: customer churn events per customer-year, annualised
+    start = np.maximum(C["start"], 0.0)
+    end = np.minimum(C["end"], run.horizon)
+    exposure_years = float(np.clip(end - start, 0.0, None).sum()) / 365.0
+    churn_events = float((C["end"] <= run.horizon).sum())
+    rate = _ratio(churn_events, exposure_years)
+    annual_churn = 1.0 - math.exp(-rate) if math.isfinite(rate) else math.nan
+    out["annual_churn_rate"] = annual_churn
+    churn_for_ltv = max(annual_churn, LTV_CHURN_FLOOR) if math.isfinite(annual_churn) else math.nan
+    ltv = _ratio(out["avg_new_acv"] * gm, churn_for_ltv)
+    out["ltv_to_cac"] = _ratio(ltv, out["cac"])
+    # opportunities closed in the horizon
+    is_opp = np.isfinite(L["created"])
+    closed_won = is_opp & (L["outcome"] == WON)
+    closed_lost = is_opp & (L["outcome"] == LOST)
+    out["win_rate"] = _ratio(float(closed_won.sum()), float((closed_won | closed_lost).sum()))
+    cycles = L["t_end"][closed_won] - L["created"][closed_won]
+    out["cycle_days_median"] = float(np.median(cycles)) if cycles.size else math.nan
+    out["leads_total"] = float(monthly["leads"].sum())
+    out["opportunities_created"] = float(monthly["opportunities_created"].sum())
+    out["lead_to_opportunity"] = _ratio(out["opportunities_created"], out["leads_total"])
+    out["churned_arr_total"] = float(monthly["churned_arr"].sum())
+    out["expansion_arr_total"] = float(monthly["expansion_arr"].sum())
+    reached = np.flatnonzero(L["outcome"][is_opp] != 0)
+    out["wait_days_mean"] = float(L["wait"][is_opp][reached].mean()) if reached.size else math.nan
+    out["open_pipeline_end"] = float(monthly["pipeline_count"][-1])
+    # forecast error over quarters with bookings
+    a, f = fc["actual"], fc["forecast"]
+    ok = a > 0
+    if ok.any():
+        err = (f[ok] - a[ok]) / a[ok]
+        out["forecast_mape"] = float(np.abs(err).mean())
+        out["forecast_bias"] = float(err.mean())
+    else:
+        out["forecast_mape"] = out["forecast_bias"] = math.nan
+    if target_arr is not None:
+        hit = np.flatnonzero(monthly["arr"] >= target_arr)
+        out["months_to_arr_target"] = float(hit[0] + 1) if hit.size else math.nan
+        out["reached_target"] = float(monthly["arr"][-1] >= target_arr)
+    else:
+        out["months_to_arr_target"] = out["reached_target"] = math.nan
+    return {k: out[k] for k in METRICS}
+
+
+def t_quantile(p: float, df: int) -> float:
+    """Student-t quantile (Hill's 1970 series; error < 1e-4 for df >= 2)."""
+    z = NormalDist().inv_cdf(p)
+    if df >= 1000 or df <= 0:
+        return z
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
+def summarize(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
+    """Per (motion, metric): n, mean with a 95% t interval, sd, P10, P50, P90."""
+    rows = []
+    for motion, g in runs.groupby("motion", sort=False):
+        for metric in metrics:
+            if metric not in g:
+                continue
+            x = g[metric].to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            n = x.size
+            if n == 0:
+                rows.append({"motion": motion, "metric": metric, "n": 0})
+                continue
+            mean = float(x.mean())
+            sd = float(x.std(ddof=1)) if n > 1 else 0.0
+            half = t_quantile(0.975, n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
+            p10, p50, p90 = np.percentile(x, [10, 50, 90])
+            rows.append({
+                "motion": motion, "metric": metric, "n": n, "mean": mean,
+                "ci_low": mean - half, "ci_high": mean + half, "sd": sd,
+                "p10": float(p10), "p50": float(p50), "p90": float(p90),
+            })
+    return pd.DataFrame(rows, columns=["motion", "metric", "n", "mean", "ci_low", "ci_high",
+                                       "sd", "p10", "p50", "p90"])

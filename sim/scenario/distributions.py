@@ -1,0 +1,360 @@
+"""Probability distributions a scenario can name.
+
+Each distribution is a small immutable pydantic model with ``sample(rng, size)``
+and an analytic ``mean`` (and ``variance``), so tests can compare simulated
+moments with theory. A scenario writes one as a mapping with a ``dist`` key,
+``{dist: lognormal, mean: 45, sd: 20}``; a plain number means ``fixed``.
+
+The same objects serve two purposes (MODEL.md "Randomness"): on a duration, an
+ACV or a seat count they are drawn per entity; on a rate, probability or count
+parameter they express uncertainty about the parameter and are drawn once per
+seed.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Beta",
+    "Dist",
+    "Exponential",
+    "Fixed",
+    "LogNormal",
+    "Normal",
+    "Pert",
+    "Poisson",
+    "Triangular",
+    "Uniform",
+    "as_dist",
+    "DIST_NAMES",
+]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        """``size`` independent draws (a 0-d array when ``size`` is None)."""
+
+    @property
+    @abstractmethod
+    def mean(self) -> float:
+        """The analytic mean."""
+
+    @property
+    @abstractmethod
+    def variance(self) -> float:
+        """The analytic variance."""
+
+    @abstractmethod
+    def scaled(self, factor: float) -> Dist:
+        """The distribution of ``factor * X`` (used by stress levers)."""
+
+    def sample_residual(
+        self, rng: np.random.Generator, elapsed: np.ndarray, tries: int = 64
+    ) -> np.ndarray:
+        """Remaining life ``X - e`` given ``X > e``, for each elapsed ``e``.
+
+        Used for deals already open when a run starts: the time left in their
+        stage is drawn from the stage's duration conditioned on the time already
+        spent. Rejection sampling; where ``X > e`` is too rare to hit in
+        ``tries`` rounds the remaining time falls back to an exponential tail
+        with the distribution's mean, which is the memoryless limit.
+        """
+        elapsed = np.asarray(elapsed, dtype=float)
+        out = np.full(elapsed.shape, np.nan)
+        todo = np.arange(elapsed.size)
+        for _ in range(tries):
+            if todo.size == 0:
+                break
+            x = self.sample(rng, todo.size)
+            ok = x > elapsed[todo]
+            out[todo[ok]] = x[ok] - elapsed[todo[ok]]
+            todo = todo[~ok]
+        if todo.size:
+            out[todo] = rng.exponential(max(self.mean, 1e-9), todo.size)
+        return out
+
+
+class Fixed(_Base):
+    dist: Literal["fixed"] = "fixed"
+    value: float
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        return np.full(size if size is not None else (), self.value, dtype=float)
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    def scaled(self, factor: float) -> Dist:
+        return Fixed(value=self.value * factor)
+
+
+class Uniform(_Base):
+    dist: Literal["uniform"] = "uniform"
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("uniform needs low <= high")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+    def scaled(self, factor: float) -> Dist:
+        return Uniform(low=self.low * factor, high=self.high * factor)
+
+
+class Triangular(_Base):
+    dist: Literal["triangular"] = "triangular"
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self) -> Triangular:
+        if not (self.low <= self.mode <= self.high) or self.low == self.high:
+            raise ValueError("triangular needs low <= mode <= high and low < high")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        return rng.triangular(self.low, self.mode, self.high, size)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3
+
+    @property
+    def variance(self) -> float:
+        a, c, b = self.low, self.mode, self.high
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
+
+    def scaled(self, factor: float) -> Dist:
+        return Triangular(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
+
+
+class Pert(_Base):
+    """Beta-PERT on [low, high] with the given mode (shape parameter 4)."""
+
+    dist: Literal["pert"] = "pert"
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self) -> Pert:
+        if not (self.low <= self.mode <= self.high) or self.low == self.high:
+            raise ValueError("pert needs low <= mode <= high and low < high")
+        return self
+
+    def _ab(self) -> tuple[float, float]:
+        r = self.high - self.low
+        return 1 + 4 * (self.mode - self.low) / r, 1 + 4 * (self.high - self.mode) / r
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        a, b = self._ab()
+        return self.low + (self.high - self.low) * rng.beta(a, b, size)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + 4 * self.mode + self.high) / 6
+
+    @property
+    def variance(self) -> float:
+        a, b = self._ab()
+        r = self.high - self.low
+        return r * r * a * b / ((a + b) ** 2 * (a + b + 1))
+
+    def scaled(self, factor: float) -> Dist:
+        return Pert(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
+
+
+class Normal(_Base):
+    """Normal(mean, sd) truncated at 0 (resampled below zero).
+
+    ``mean`` and ``variance`` are those of the truncated distribution.
+    """
+
+    dist: Literal["normal"] = "normal"
+    mu: float = Field(alias="mean")
+    sd: float = Field(ge=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        n = 1 if size is None else size
+        if self.sd == 0:
+            out = np.full(n, max(self.mu, 0.0))
+            return out.reshape(()) if size is None else out
+        out = rng.normal(self.mu, self.sd, n)
+        bad = out < 0
+        while bad.any():
+            out[bad] = rng.normal(self.mu, self.sd, int(bad.sum()))
+            bad = out < 0
+        return out.reshape(()) if size is None else out
+
+    def _trunc(self) -> tuple[float, float]:
+        if self.sd == 0:
+            return max(self.mu, 0.0), 0.0
+        alpha = -self.mu / self.sd
+        pdf = math.exp(-alpha * alpha / 2) / math.sqrt(2 * math.pi)
+        z = 1 - 0.5 * (1 + math.erf(alpha / math.sqrt(2)))
+        lam = pdf / z
+        mean = self.mu + self.sd * lam
+        var = self.sd**2 * (1 + alpha * lam - lam * lam)
+        return mean, var
+
+    @property
+    def mean(self) -> float:
+        return self._trunc()[0]
+
+    @property
+    def variance(self) -> float:
+        return self._trunc()[1]
+
+    def scaled(self, factor: float) -> Dist:
+        return Normal(mean=self.mu * factor, sd=self.sd * factor)
+
+
+class LogNormal(_Base):
+    """Lognormal given by its own mean and standard deviation (not log-space)."""
+
+    dist: Literal["lognormal"] = "lognormal"
+    mu: float = Field(alias="mean", gt=0)
+    sd: float = Field(ge=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def _log_params(self) -> tuple[float, float]:
+        s2 = math.log(1 + (self.sd / self.mu) ** 2)
+        return math.log(self.mu) - s2 / 2, math.sqrt(s2)
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        m, s = self._log_params()
+        return rng.lognormal(m, s, size)
+
+    @property
+    def mean(self) -> float:
+        return self.mu
+
+    @property
+    def variance(self) -> float:
+        return self.sd**2
+
+    def scaled(self, factor: float) -> Dist:
+        return LogNormal(mean=self.mu * factor, sd=self.sd * factor)
+
+
+class Exponential(_Base):
+    dist: Literal["exponential"] = "exponential"
+    mu: float = Field(alias="mean", gt=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        return rng.exponential(self.mu, size)
+
+    @property
+    def mean(self) -> float:
+        return self.mu
+
+    @property
+    def variance(self) -> float:
+        return self.mu**2
+
+    def scaled(self, factor: float) -> Dist:
+        return Exponential(mean=self.mu * factor)
+
+
+class Beta(_Base):
+    """Beta(a, b), optionally stretched onto [low, high] (default [0, 1])."""
+
+    dist: Literal["beta"] = "beta"
+    a: float = Field(gt=0)
+    b: float = Field(gt=0)
+    low: float = 0.0
+    high: float = 1.0
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        return self.low + (self.high - self.low) * rng.beta(self.a, self.b, size)
+
+    @property
+    def mean(self) -> float:
+        return self.low + (self.high - self.low) * self.a / (self.a + self.b)
+
+    @property
+    def variance(self) -> float:
+        s = self.a + self.b
+        return (self.high - self.low) ** 2 * self.a * self.b / (s * s * (s + 1))
+
+    def scaled(self, factor: float) -> Dist:
+        return Beta(a=self.a, b=self.b, low=self.low * factor, high=self.high * factor)
+
+
+class Poisson(_Base):
+    dist: Literal["poisson"] = "poisson"
+    lam: float = Field(alias="mean", ge=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        return rng.poisson(self.lam, size).astype(float)
+
+    @property
+    def mean(self) -> float:
+        return self.lam
+
+    @property
+    def variance(self) -> float:
+        return self.lam
+
+    def scaled(self, factor: float) -> Dist:
+        return Poisson(mean=self.lam * factor)
+
+
+Dist = Annotated[
+    Fixed | Uniform | Triangular | Pert | Normal | LogNormal | Exponential | Beta | Poisson,
+    Field(discriminator="dist"),
+]
+
+DIST_NAMES = (
+    "fixed",
+    "uniform",
+    "triangular",
+    "pert",
+    "normal",
+    "lognormal",
+    "exponential",
+    "beta",
+    "poisson",
+)
+
+
+def as_dist(value: float | _Base) -> _Base:
+    """A plain number is a fixed distribution."""
+    if isinstance(value, _Base):
+        return value
+    return Fixed(value=float(value))

@@ -1,0 +1,289 @@
+"""Read scenario files: safe YAML with line numbers, template merge, validation.
+
+The path of a scenario file into the engine:
+
+1. ruamel.yaml's round-trip loader (safe: it builds only plain mappings, lists
+   and scalars) parses the file and remembers the line of every key.
+2. Each motion's overrides are deep-merged onto its template (mappings merge,
+   lists such as ``stages`` replace).
+3. pydantic validates the merged data (``sim.scenario.schema``).
+4. Any error is mapped back to the file, the line and the key path of the
+   user's own text, and raised as one ``ScenarioError`` listing every problem.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from sim.scenario.distributions import DIST_NAMES
+from sim.scenario.errors import Problem, ScenarioError
+from sim.scenario.schema import Scenario
+from sim.scenario.templates import load_template, template_names
+
+__all__ = ["load_scenario", "scenario_from_dict", "deep_merge", "format_path"]
+
+_TOP_LEVEL = set(Scenario.model_fields)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def parse_yaml(text: str, file: str) -> Any:
+    """Parse YAML text; syntax errors and duplicate keys become a ScenarioError."""
+    try:
+        return _yaml().load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = (e.problem or str(e)).strip()
+        if "duplicate key" in str(e):
+            what = f"duplicate key: {what}"
+        raise ScenarioError([Problem(file, line, "", f"not valid YAML: {what}")]) from None
+    except YAMLError as e:
+        raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
+
+
+def to_plain(node: Any) -> Any:
+    """CommentedMap/Seq -> dict/list, recursively."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, int) else k: to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    return node
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists included) replaces."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and "dist" not in v:
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _line_of(root: Any, loc: tuple[Any, ...]) -> tuple[int | None, int]:
+    """Line (1-based) of the deepest part of ``loc`` present in the user's file.
+
+    Returns the line and how many parts of ``loc`` were found there.
+    """
+    node = root
+    line: int | None = None
+    found = 0
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+        found += 1
+    return line, found
+
+
+def _describe(err: dict[str, Any]) -> str:
+    """A pydantic error in words a strategist reads."""
+    kind = err["type"]
+    got = err.get("input")
+    ctx = err.get("ctx") or {}
+    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see `revsim templates show` for valid keys)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("float_parsing", "float_type"):
+        return f"expected a number, got {shown}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"expected a whole number, got {shown}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"expected true or false, got {shown}"
+    if kind in ("string_type",):
+        return f"expected text, got {shown}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+              "less_than_equal": "<="}[kind]
+        bound = next(iter(ctx.values()), "?")
+        return f"expected a value {op} {bound}, got {shown}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected', '?')}, got {shown}"
+    if kind == "union_tag_invalid":
+        return (f"unknown distribution {ctx.get('tag')!r}; expected one of: "
+                + ", ".join(DIST_NAMES))
+    if kind == "union_tag_not_found":
+        return "a distribution needs a 'dist' key, e.g. {dist: lognormal, mean: 45, sd: 20}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping of keys, got {shown}"
+    if kind == "list_type":
+        return f"expected a list, got {shown}"
+    if kind == "too_short":
+        return "expected at least one entry"
+    if kind == "value_error":
+        return str(ctx.get("error", err.get("msg", "invalid value")))
+    return str(err.get("msg", kind))
+
+
+_UNION_TAGS = ("float", "function-after", "tagged-union", "int", "none", "str")
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union-branch markers from an error location."""
+    out = []
+    for part in loc:
+        if isinstance(part, str) and (
+            part.startswith(_UNION_TAGS) and ("[" in part or part in _UNION_TAGS)
+        ):
+            continue
+        if isinstance(part, str) and part in DIST_NAMES and out and out[-1] != "dist":
+            # the branch of a tagged union: the field path continues without it
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _problems_from_validation(
+    e: ValidationError, file: str, root: Any, motion_templates: dict[int, str]
+) -> list[Problem]:
+    errs = e.errors()
+    # float | distribution: pydantic reports one error per branch; keep the most telling.
+    by_loc: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for err in errs:
+        by_loc.setdefault(_clean_loc(tuple(err["loc"])), []).append(err)
+    problems: list[Problem] = []
+    for loc, group in by_loc.items():
+        kinds = {g["type"] for g in group}
+        if {"float_parsing", "float_type"} & kinds and (
+            {"model_attributes_type", "dict_type", "model_type"} & kinds
+        ):
+            msg = (
+                f"expected a number or a distribution such as {{dist: lognormal, mean: 45, sd: 20}}, "
+                f"got {group[0].get('input')!r}"
+            )
+        else:
+            # prefer the error of the distribution branch when the user wrote a mapping
+            group.sort(key=lambda g: g["type"] in ("float_type", "float_parsing"))
+            msg = _describe(group[0])
+        line, found = _line_of(root, loc)
+        if found < len(loc) and len(loc) >= 2 and loc[0] == "motions" and isinstance(loc[1], int):
+            tpl = motion_templates.get(loc[1])
+            if tpl and found <= 2:
+                msg += f" (the value comes from template '{tpl}')"
+        problems.append(Problem(file, line, format_path(loc), msg))
+    return problems
+
+
+def _check_top(data: Any, file: str) -> None:
+    if not isinstance(data, CommentedMap):
+        raise ScenarioError(
+            [Problem(file, 1, "", "a scenario file must be a mapping with name, motions, ...")]
+        )
+
+
+def _merge_motions(data: CommentedMap, file: str) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    motions = data.get("motions")
+    if not isinstance(motions, CommentedSeq):
+        line = data.lc.key("motions")[0] + 1 if "motions" in data else None
+        raise ScenarioError(
+            [Problem(file, line, "motions", "expected a list of motions, each with a 'template'")]
+        )
+    problems: list[Problem] = []
+    merged: list[dict[str, Any]] = []
+    templates: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for i, m in enumerate(motions):
+        line = motions.lc.item(i)[0] + 1
+        path = f"motions[{i}]"
+        if not isinstance(m, CommentedMap):
+            problems.append(Problem(file, line, path, "expected a mapping with a 'template' key"))
+            continue
+        tpl = m.get("template")
+        if tpl is None:
+            problems.append(Problem(file, line, f"{path}.template", "required key is missing"))
+            continue
+        if str(tpl) not in template_names():
+            tl = m.lc.key("template")[0] + 1
+            problems.append(
+                Problem(file, tl, f"{path}.template",
+                        f"unknown template {tpl!r}; expected one of: {', '.join(template_names())}")
+            )
+            continue
+        templates[i] = str(tpl)
+        body = deep_merge(load_template(str(tpl)), to_plain(m))
+        body.setdefault("name", str(tpl))
+        name = str(body["name"])
+        if name in seen:
+            nl = m.lc.key("name")[0] + 1 if "name" in m else line
+            problems.append(
+                Problem(file, nl, f"{path}.name",
+                        f"motion name {name!r} is already used by motions[{seen[name]}]; "
+                        "give each motion a distinct 'name'")
+            )
+        seen[name] = i
+        merged.append(body)
+    if problems:
+        raise ScenarioError(problems)
+    return merged, templates
+
+
+def scenario_from_yaml_text(text: str, file: str = "<scenario>", seeds: int | None = None) -> Scenario:
+    data = parse_yaml(text, file)
+    _check_top(data, file)
+    unknown = [k for k in data if k not in _TOP_LEVEL]
+    if unknown:
+        raise ScenarioError([
+            Problem(file, data.lc.key(k)[0] + 1, str(k),
+                    "unknown top-level key; expected one of: " + ", ".join(sorted(_TOP_LEVEL)))
+            for k in unknown
+        ])
+    merged, templates = _merge_motions(data, file)
+    plain = to_plain(data)
+    plain["motions"] = merged
+    if seeds is not None:
+        plain["seeds"] = seeds
+    try:
+        return Scenario.model_validate(plain)
+    except ValidationError as e:
+        raise ScenarioError(_problems_from_validation(e, file, data, templates)) from None
+
+
+def load_scenario(path: str | Path, seeds: int | None = None) -> Scenario:
+    """Load, merge and validate one scenario file (raises ScenarioError)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError([Problem(str(path), None, "", "no such file")])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError([Problem(str(path), None, "", f"cannot read the file: {e}")]) from None
+    return scenario_from_yaml_text(text, str(path), seeds=seeds)
+
+
+def scenario_from_dict(data: dict[str, Any], seeds: int | None = None) -> Scenario:
+    """Build a scenario from plain Python data (templates are merged as from a file)."""
+    from io import StringIO
+
+    buf = StringIO()
+    _yaml().dump(data, buf)
+    return scenario_from_yaml_text(buf.getvalue(), "<dict>", seeds=seeds)

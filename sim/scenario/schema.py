@@ -1,0 +1,359 @@
+"""The scenario format as pydantic models (INTERFACE.md is the contract).
+
+Every model forbids unknown keys: a typo must never be silently ignored. Two
+kinds of numeric field exist and their type says which:
+
+- ``Param``: a rate, probability, count or amount. A number, or a distribution
+  meaning *uncertainty about the parameter*, drawn once per seed
+  (``sim.engine.params.realize``).
+- ``Draw``: a per-entity quantity (a stage duration, a deal's ACV). A number
+  (fixed) or a distribution drawn for every entity.
+
+Units are in the names or the field descriptions: days, months, currency per
+year for ARR and ACV, currency per month for monthly spend.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.scenario.distributions import Dist
+
+__all__ = [
+    "ROLES",
+    "SELLING_ROLES",
+    "Costs",
+    "Deal",
+    "Draw",
+    "FounderNetwork",
+    "Forecast",
+    "Handoff",
+    "Inbound",
+    "Initial",
+    "InitialCustomers",
+    "InitialDeals",
+    "InitialReps",
+    "Market",
+    "Motion",
+    "Outbound",
+    "Param",
+    "PerEntity",
+    "PerSeed",
+    "Qualification",
+    "Queue",
+    "Retention",
+    "Role",
+    "Scenario",
+    "Sources",
+    "Stage",
+    "Team",
+]
+
+
+class PerSeed:
+    """Marker: a distribution on this field is drawn once per seed."""
+
+
+class PerEntity:
+    """Marker: a distribution on this field is drawn for every entity."""
+
+
+Param = Annotated[float | Dist, PerSeed()]
+Draw = Annotated[float | Dist, PerEntity()]
+
+ROLES = ("founder", "sdr", "ae", "se", "csm", "partner_manager")
+SELLING_ROLES = ("founder", "sdr", "ae", "se", "partner_manager")
+RoleName = Literal["founder", "sdr", "ae", "se", "csm", "partner_manager"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sources -------------------------------------------------------------------------
+
+
+class Inbound(Strict):
+    """Marketing-generated leads: Poisson arrivals whose rate grows monthly."""
+
+    leads_per_month: Param = 0.0
+    growth_per_month: Param = 0.0
+    fit_rate: Param = 1.0
+    marketing_spend_per_month: Param | None = Field(
+        default=None, description="program spend per month; grows with the lead rate"
+    )
+    cost_per_lead: Param | None = Field(default=None, description="spend per lead that arrives")
+
+    @model_validator(mode="after")
+    def _one_cost(self) -> Inbound:
+        if self.marketing_spend_per_month is not None and self.cost_per_lead is not None:
+            raise ValueError("give marketing_spend_per_month or cost_per_lead, not both")
+        return self
+
+
+class Outbound(Strict):
+    """SDR-generated meetings: SDR headcount x meetings x ramped productivity."""
+
+    meetings_per_sdr_month: Param = 0.0
+    fit_rate: Param = 1.0
+    ai_multiplier: Param = Field(default=1.0, description="volume multiplier of AI-drafted outreach")
+    ai_response_penalty: Param = Field(
+        default=0.0, description="share of first-stage conversion lost with AI-drafted outreach"
+    )
+    ai_failure_probability: Param = Field(
+        default=0.0, description="chance per seed that the AI programme fails within 6 months"
+    )
+    ai_failure_window_months: Param = 6.0
+    tooling_cost_per_month: Param = 0.0
+
+
+class FounderNetwork(Strict):
+    """Introductions from the founders' own network."""
+
+    intros_per_month: Param = 0.0
+    growth_per_month: Param = 0.0
+    fit_rate: Param = 1.0
+
+
+class Sources(Strict):
+    inbound: Inbound | None = None
+    outbound: Outbound | None = None
+    founder_network: FounderNetwork | None = None
+
+
+# --- team ----------------------------------------------------------------------------
+
+
+class Role(Strict):
+    """One role's headcount plan, ramp, cost and capacity."""
+
+    start: Param = Field(default=0.0, description="tenured (fully ramped) reps at month 0")
+    hires: dict[int, int] = Field(default_factory=dict, description="month -> number hired")
+    ramp_months: Param = 0.0
+    ramp_start: Param = Field(default=1.0, description="productivity at hire, rising to 1.0")
+    ramp_win_factor: Param = Field(default=1.0, description="win-rate multiplier at hire")
+    cost_per_year: Param = 0.0
+    selling_share: Param = Field(
+        default=1.0, description="share of this role's cost counted as sales & marketing"
+    )
+    commission_rate: Param = 0.0
+    attrition_annual: Param = 0.0
+    backfill_lag_months: Param = 2.0
+    max_open_deals: Param | None = Field(
+        default=None, description="concurrent opportunities a fully ramped owner carries"
+    )
+
+    @field_validator("hires")
+    @classmethod
+    def _hires(cls, v: dict[int, int]) -> dict[int, int]:
+        for month, count in v.items():
+            if month < 0:
+                raise ValueError(f"hire month {month} is before month 0")
+            if count < 0:
+                raise ValueError(f"hires in month {month} must be >= 0, got {count}")
+        return v
+
+
+class Team(Strict):
+    founder: Role | None = None
+    sdr: Role | None = None
+    ae: Role | None = None
+    se: Role | None = None
+    csm: Role | None = None
+    partner_manager: Role | None = None
+
+    def roles(self) -> dict[str, Role]:
+        return {r: getattr(self, r) for r in ROLES if getattr(self, r) is not None}
+
+
+# --- the sales path ------------------------------------------------------------------
+
+
+class Stage(Strict):
+    name: str = Field(min_length=1)
+    owner: RoleName | None = None
+    duration: Draw = Field(description="days in the stage")
+    advance: Param = Field(description="probability of moving on to the next stage (or winning)")
+
+
+class Queue(Strict):
+    decay_per_week: Param = Field(default=0.0, description="conversion lost per week waiting")
+    max_wait_days: Param | None = Field(default=None, description="then the deal is lost")
+
+
+class Qualification(Strict):
+    stage: str | None = Field(
+        default=None,
+        description="the stage that qualifies leads; passing it creates an opportunity "
+        "(default: the first stage)",
+    )
+    strictness: Param = Field(
+        default=0.5, description="0 lets bad-fit leads pass like good ones, 1 stops them all"
+    )
+
+
+class Deal(Strict):
+    acv: Draw = Field(description="annual contract value per deal (currency per year)")
+    contract: Literal["monthly", "annual"] = "annual"
+    pricing: Literal["subscription"] = "subscription"
+    bad_fit_win_factor: Param = Field(
+        default=0.6, description="win-probability multiplier of a bad-fit opportunity"
+    )
+
+
+class Handoff(Strict):
+    acceptance_criteria: bool = True
+    criteria_win_factor: Param = Field(
+        default=1.0, description="win-probability multiplier from insisting on criteria"
+    )
+
+
+class Retention(Strict):
+    early_churn: Param = 0.0
+    early_window_days: Param = 90.0
+    monthly_churn: Param = 0.0
+    expansion_rate_annual: Param = 0.0
+    contraction_rate_annual: Param = 0.0
+    bad_fit_multiplier: Param = 1.0
+    poor_handoff_multiplier: Param = 1.0
+    accounts_per_csm: Param | None = None
+    overload_churn_sensitivity: Param = Field(
+        default=1.0, description="extra churn per unit of CS overload above 100%"
+    )
+
+
+class Costs(Strict):
+    gross_margin: Param = 0.8
+    other_sm_per_month: Param = Field(default=0.0, description="tools, events, agencies")
+
+
+class Forecast(Strict):
+    stage_inflation: Param = 0.0
+
+
+class Motion(Strict):
+    """A motion after its template and overrides were merged."""
+
+    template: str
+    name: str
+    description: str = ""
+    sources: Sources = Sources()
+    stages: list[Stage] = Field(min_length=1)
+    team: Team = Team()
+    queue: Queue = Queue()
+    qualification: Qualification = Qualification()
+    deal: Deal
+    handoff: Handoff = Handoff()
+    retention: Retention = Retention()
+    costs: Costs = Costs()
+    forecast: Forecast = Forecast()
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Motion:
+        names = [s.name for s in self.stages]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
+        q = self.qualification.stage
+        if q is not None and q not in names:
+            raise ValueError(f"qualification.stage '{q}' is not one of the stages {names}")
+        roles = self.team.roles()
+        for s in self.stages:
+            if s.owner is None:
+                continue
+            role = roles.get(s.owner)
+            if role is None:
+                raise ValueError(f"stage '{s.name}' is owned by '{s.owner}' but team has no {s.owner}")
+            if role.max_open_deals is None:
+                raise ValueError(
+                    f"stage '{s.name}' is owned by '{s.owner}': team.{s.owner}.max_open_deals is needed"
+                )
+        if self.sources.outbound is not None and "sdr" not in roles:
+            raise ValueError("sources.outbound needs a team.sdr to book the meetings")
+        return self
+
+    @property
+    def qualification_index(self) -> int:
+        q = self.qualification.stage
+        return 0 if q is None else [s.name for s in self.stages].index(q)
+
+
+# --- company state at time zero ------------------------------------------------------
+
+
+class InitialCustomers(Strict):
+    """Customers the company already has: ``count`` sharing ``arr`` (total), or a list."""
+
+    count: int = Field(default=0, ge=0)
+    arr: float = Field(default=0.0, ge=0, description="total ARR of the counted customers")
+    contract: Literal["monthly", "annual"] = "annual"
+    max_age_months: float = Field(
+        default=12.0, gt=0, description="start dates spread uniformly over this many past months"
+    )
+    accounts: list[InitialAccount] = Field(default_factory=list)
+
+
+class InitialAccount(Strict):
+    arr: float = Field(gt=0)
+    months_ago: float = Field(ge=0)
+    contract: Literal["monthly", "annual"] = "annual"
+
+
+class InitialReps(Strict):
+    role: RoleName
+    count: int = Field(default=1, ge=1)
+    tenure_months: float = Field(ge=0)
+
+
+class InitialDeals(Strict):
+    stage: str
+    count: int = Field(default=1, ge=1)
+    days_in_stage: float = Field(default=0.0, ge=0)
+    acv: float | None = Field(default=None, gt=0, description="default: drawn from deal.acv")
+
+
+class Initial(Strict):
+    customers: InitialCustomers = InitialCustomers()
+    reps: list[InitialReps] = Field(default_factory=list)
+    pipeline: list[InitialDeals] = Field(default_factory=list)
+
+
+class Market(Strict):
+    size: int | None = Field(default=None, gt=0, description="accounts in the ICP (TAM)")
+    cooling_off_days: float = Field(default=180.0, ge=0)
+
+
+class Scenario(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    horizon_months: int = Field(default=36, ge=1, le=240)
+    seeds: int = Field(default=1000, ge=1)
+    seed: int = Field(default=0, ge=0)
+    currency: str = "USD"
+    target_arr: float | None = Field(default=None, gt=0)
+    market: Market = Market()
+    initial: Initial = Initial()
+    motions: list[Motion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Scenario:
+        names = [m.name for m in self.motions]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(
+                f"motion names must be unique, repeated: {dup} (give each a distinct 'name')"
+            )
+        for m in self.motions:
+            stage_names = [s.name for s in m.stages]
+            for d in self.initial.pipeline:
+                if d.stage not in stage_names:
+                    raise ValueError(
+                        f"initial.pipeline stage '{d.stage}' is not a stage of motion "
+                        f"'{m.name}' ({stage_names})"
+                    )
+        return self
+
+
+InitialCustomers.model_rebuild()
