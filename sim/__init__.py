@@ -1,6 +1,17 @@
-"""revsim: Monte Carlo revenue-system simulator (package ``sim``)."""
+"""revsim: Monte Carlo revenue-system simulator (package ``sim``).
 
+The public API::
+
+    from sim import load_scenario, simulate
+    results = simulate(load_scenario("scenarios/sales_led.yaml"), seeds=200)
+    results.runs, results.monthly, results.forecast, results.summary()
+    results.save("results/my-run")
+"""
+
+from sim.runner.api import simulate
+from sim.runner.results import Results
+from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import load_scenario
 
-__all__ = ["load_scenario", "__version__"]
+__all__ = ["Results", "ScenarioError", "__version__", "load_scenario", "simulate"]
 __version__ = "0.1.0"

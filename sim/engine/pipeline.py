@@ -68,6 +68,18 @@ class RepPool:
         self.queue: deque[list[Any]] = deque()
         self.roster = roster
         self.peak_held = 0
+        # per-rep ramp constants as Python floats: win_factor runs once per granted deal
+        self._hire = [float(roster.hire[r]) for r in self.reps]
+        self._ramp = [float(roster.ramp_days[r]) for r in self.reps]
+        self._rwf = [float(roster.ramp_win_factor[r]) for r in self.reps]
+
+    def win_factor(self, j: int, t: float) -> float:
+        """Win multiplier of the rep in slot ``j``: ramp_win_factor rising to 1 over the ramp."""
+        f = self._rwf[j]
+        if f == 1.0 or self._ramp[j] <= 0:
+            return 1.0
+        prog = min(max((t - self._hire[j]) / self._ramp[j], 0.0), 1.0)
+        return f + (1.0 - f) * prog
 
     def _free(self) -> int:
         best, best_free = -1, 0
@@ -252,7 +264,7 @@ class Pipeline:
     def start_segment(self, row: int, stage: int, t_req: float, pool: RepPool, j: int) -> None:
         now = self.env.now
         wait = now - t_req
-        factor = self.roster.win_factor(pool.reps[j], now)
+        factor = pool.win_factor(j, now)
         if wait > 0:
             self.T.wait[row] += wait
             factor *= self.keep_per_week ** (wait / 7.0)

@@ -62,11 +62,6 @@ class Roster:
         t = np.asarray(t)
         return np.where((t >= self.hire[i]) & (t < self.leave[i]), p, 0.0)
 
-    def win_factor(self, i: int, t: float) -> float:
-        """Win-probability multiplier of rep ``i`` at ``t``: ramp_win_factor rising to 1."""
-        f = self.ramp_win_factor[i]
-        return float(f + (1.0 - f) * self.progress(i, t))
-
     def capacity_events(self, horizon: float) -> list[tuple[float, int, int]]:
         """(time, rep, capacity) for every change of an owner's integer capacity."""
         events: list[tuple[float, int, int]] = []

@@ -1,0 +1,5 @@
+"""``python -m sim`` is the ``revsim`` command."""
+
+from sim.cli import main
+
+main()

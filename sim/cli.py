@@ -1,0 +1,197 @@
+"""The ``revsim`` command line (INTERFACE.md "Commands").
+
+Exit codes: 0 success; 2 bad input (file, option, scenario), printed as
+``file:line: key.path: what was expected`` with no traceback and nothing
+written; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sim.scenario.errors import Problem, ScenarioError
+
+app = typer.Typer(
+    name="revsim",
+    help="Monte Carlo revenue-system simulator: compare go-to-market motions, stress-test plans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+templates_app = typer.Typer(help="The motion templates and their defaults.", no_args_is_help=False)
+app.add_typer(templates_app, name="templates")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class Executor(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+def _fail(problems: list[Problem]) -> None:
+    for p in problems:
+        err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+SeedsOpt = Annotated[int | None, typer.Option("--seeds", min=1, help="Replications per motion.")]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Worker processes (default: CPU count).")
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Results folder (must not exist).")]
+ExecOpt = Annotated[Executor, typer.Option("--executor", help="local processes or a Dask cluster.")]
+SchedOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+
+
+@app.command()
+def run(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    seeds: SeedsOpt = None,
+    workers: WorkersOpt = None,
+    out_dir: OutOpt = None,
+    executor: ExecOpt = Executor.local,
+    scheduler: SchedOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Simulate every motion of every file; write a results folder; print the headline table."""
+    from sim.report.terminal import headline_table
+    from sim.runner.progress import progress_for
+    from sim.runner.results import default_results_dir
+    from sim.scenario.loader import load_scenario
+
+    loaded = []
+    problems: list[Problem] = []
+    for path in scenarios:
+        try:
+            loaded.append(load_scenario(path, seeds=seeds))
+        except ScenarioError as e:
+            problems += e.problems
+    if problems:
+        _fail(problems)
+    if out_dir is not None and len(loaded) > 1:
+        targets = [out_dir / sc.name for sc in loaded]
+    elif out_dir is not None:
+        targets = [out_dir]
+    else:
+        targets = [default_results_dir(sc) for sc in loaded]
+    clash = [t for t in targets if t.exists()]
+    if clash:
+        _fail([Problem("--out", None, "", f"{t} already exists; choose another folder") for t in clash])
+    if scheduler and executor is not Executor.dask:
+        _fail([Problem("--scheduler", None, "", "--scheduler goes with --executor dask")])
+
+    from sim.runner.api import simulate
+
+    for sc, target in zip(loaded, targets, strict=True):
+        with progress_for(sc, quiet) as on_chunk:
+            res = simulate(sc, workers=workers, executor=executor.value, scheduler=scheduler,
+                           on_chunk=on_chunk)
+        path = res.save(target)
+        if not quiet:
+            out.print(headline_table(res))
+        out.print(f"results: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    show: Annotated[bool, typer.Option("--show", help="Print the resolved parameters.")] = False,
+) -> None:
+    """Check scenario files without simulating."""
+    from sim.scenario.loader import load_scenario
+    from sim.scenario.resolved import resolved_yaml
+
+    problems: list[Problem] = []
+    for path in scenarios:
+        try:
+            sc = load_scenario(path)
+        except ScenarioError as e:
+            problems += e.problems
+            continue
+        out.print(f"[green]ok[/] {path}: {len(sc.motions)} motion(s), "
+                  f"{sc.horizon_months} months, {sc.seeds} seeds", highlight=False)
+        if show:
+            print(resolved_yaml(sc))
+    if problems:
+        _fail(problems)
+
+
+@templates_app.callback(invoke_without_command=True)
+def templates_default(ctx: typer.Context) -> None:
+    """List the templates when no subcommand is given."""
+    if ctx.invoked_subcommand is None:
+        templates_list()
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """The motion templates, with a line on each."""
+    from rich.table import Table
+
+    from sim.scenario.templates import template_description, template_names
+
+    t = Table("template", "what it is", box=None)
+    for name in template_names():
+        t.add_row(name, template_description(name))
+    out.print(t)
+
+
+@templates_app.command("show")
+def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) -> None:
+    """A template's full defaults as a commented, valid scenario fragment."""
+    from sim.scenario.templates import template_fragment, template_names
+
+    if name not in template_names():
+        _fail([Problem("templates show", None, "", f"unknown template {name!r}; expected one of: "
+                       + ", ".join(template_names()))])
+    sys.stdout.write(template_fragment(name))
+
+
+@app.command()
+def schema() -> None:
+    """The scenario JSON Schema, for editor completion and validation."""
+    from sim.scenario.json_schema import scenario_json_schema
+
+    print(json.dumps(scenario_json_schema(), indent=2))
+
+
+def main() -> None:
+    """Console entry point: user mistakes exit 2 without a traceback, anything else 1."""
+    try:
+        app(standalone_mode=False)
+    except ScenarioError as e:
+        for p in e.problems:
+            err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        err.print(f"[bold red]revsim failed:[/] {type(e).__name__}: {e}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The headline table printed after a run: P50 [P10-P90] of key metrics per motion."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+
+from sim.metrics import HEADLINE
+from sim.runner.results import Results
+
+__all__ = ["headline_table", "fmt_value"]
+
+_PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
+            "reached_target", "annual_churn_rate"}
+_MONTHS = {"cac_payback_months", "months_to_arr_target"}
+_DAYS = {"cycle_days_median", "wait_days_mean"}
+_COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end"}
+_RATIO = {"ltv_to_cac"}
+LABELS = {
+    "bookings_total": "Bookings",
+    "arr_end": "ARR at end",
+    "retained_revenue": "Retained revenue",
+    "nrr": "NRR",
+    "grr": "GRR",
+    "cac": "CAC",
+    "cac_payback_months": "CAC payback",
+    "forecast_mape": "Forecast error (MAPE)",
+    "new_customers": "New customers",
+    "win_rate": "Win rate",
+    "ltv_to_cac": "LTV:CAC",
+    "cycle_days_median": "Sales cycle",
+    "months_to_arr_target": "Months to target",
+    "reached_target": "P(target)",
+}
+
+
+def fmt_value(metric: str, v: float, currency: str = "$") -> str:
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    if metric in _PERCENT:
+        return f"{v * 100:.0f}%"
+    if metric in _MONTHS:
+        return f"{v:.1f} mo"
+    if metric in _DAYS:
+        return f"{v:.0f} d"
+    if metric in _COUNTS:
+        return f"{v:,.0f}"
+    if metric in _RATIO:
+        return f"{v:.1f}x"
+    a = abs(v)
+    sign = "-" if v < 0 else ""
+    if a >= 1e6:
+        return f"{sign}{currency}{a / 1e6:.1f}M"
+    if a >= 1e3:
+        return f"{sign}{currency}{a / 1e3:.0f}K"
+    return f"{sign}{currency}{a:.0f}"
+
+
+def headline_table(res: Results) -> Table:
+    s = res.summary().set_index(["motion", "metric"])
+    cur = "$" if res.scenario.currency.upper() == "USD" else res.scenario.currency + " "
+    metrics = list(HEADLINE)
+    if res.scenario.target_arr is not None:
+        metrics += ["reached_target", "months_to_arr_target"]
+    t = Table(title=f"{res.scenario.name}: P50 [P10-P90] over {res.scenario.seeds} seeds",
+              title_justify="left")
+    t.add_column("metric")
+    for m in res.motions():
+        t.add_column(m, justify="right")
+    for metric in metrics:
+        cells = []
+        for m in res.motions():
+            if (m, metric) not in s.index or not s.loc[(m, metric), "n"]:
+                cells.append("n/a")
+                continue
+            r = s.loc[(m, metric)]
+            if metric == "reached_target":
+                cells.append(fmt_value(metric, r["mean"]))
+                continue
+            cells.append(f"{fmt_value(metric, r['p50'], cur)} "
+                         f"[{fmt_value(metric, r['p10'], cur)}-{fmt_value(metric, r['p90'], cur)}]")
+        t.add_row(LABELS.get(metric, metric), *cells)
+    return t
