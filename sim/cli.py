@@ -170,27 +170,23 @@ def schema() -> None:
 def main() -> None:
     """Console entry point: user mistakes exit 2 without a traceback, anything else 1."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except ScenarioError as e:
         for p in e.problems:
             err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except typer.Abort:
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
+    except Exception as e:
+        # usage errors (bad option values, unknown commands) carry their own exit code 2
+        show, code = getattr(e, "show", None), getattr(e, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         err.print(f"[bold red]revsim failed:[/] {type(e).__name__}: {e}", highlight=False)
         sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -164,9 +164,16 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _problems_from_validation(
-    e: ValidationError, file: str, root: Any, motion_templates: dict[int, str]
+    e: ValidationError, file: str, root: Any, motion_templates: dict[int, str],
+    motion_index: list[int],
 ) -> list[Problem]:
     errs = e.errors()
+    for err in errs:
+        loc = list(err["loc"])
+        if len(loc) >= 2 and loc[0] == "motions" and isinstance(loc[1], int):
+            if loc[1] < len(motion_index):
+                loc[1] = motion_index[loc[1]]
+            err["loc"] = tuple(loc)
     # float | distribution: pydantic reports one error per branch; keep the most telling.
     by_loc: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for err in errs:
@@ -191,7 +198,7 @@ def _problems_from_validation(
             if tpl and found <= 2:
                 msg += f" (the value comes from template '{tpl}')"
         problems.append(Problem(file, line, format_path(loc), msg))
-    return problems
+    return sorted(problems, key=lambda p: (p.line or 0, p.path))
 
 
 def _check_top(data: Any, file: str) -> None:
@@ -201,7 +208,10 @@ def _check_top(data: Any, file: str) -> None:
         )
 
 
-def _merge_motions(data: CommentedMap, file: str) -> tuple[list[dict[str, Any]], dict[int, str]]:
+def _merge_motions(
+    data: CommentedMap, file: str
+) -> tuple[list[dict[str, Any]], dict[int, str], list[Problem]]:
+    """Each motion merged onto its template; problems with templates and names."""
     motions = data.get("motions")
     if not isinstance(motions, CommentedSeq):
         line = data.lc.key("motions")[0] + 1 if "motions" in data else None
@@ -242,9 +252,7 @@ def _merge_motions(data: CommentedMap, file: str) -> tuple[list[dict[str, Any]],
             )
         seen[name] = i
         merged.append(body)
-    if problems:
-        raise ScenarioError(problems)
-    return merged, templates
+    return merged, templates, problems
 
 
 def scenario_from_yaml_text(text: str, file: str = "<scenario>", seeds: int | None = None) -> Scenario:
@@ -257,15 +265,21 @@ def scenario_from_yaml_text(text: str, file: str = "<scenario>", seeds: int | No
                     "unknown top-level key; expected one of: " + ", ".join(sorted(_TOP_LEVEL)))
             for k in unknown
         ])
-    merged, templates = _merge_motions(data, file)
+    merged, templates, problems = _merge_motions(data, file)
     plain = to_plain(data)
     plain["motions"] = merged
     if seeds is not None:
         plain["seeds"] = seeds
     try:
-        return Scenario.model_validate(plain)
+        scenario = Scenario.model_validate(plain)
     except ValidationError as e:
-        raise ScenarioError(_problems_from_validation(e, file, data, templates)) from None
+        # motions whose template failed were left out: renumber to the user's indices
+        index = sorted(templates)
+        raise ScenarioError(problems + _problems_from_validation(
+            e, file, data, templates, index)) from None
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
 
 
 def load_scenario(path: str | Path, seeds: int | None = None) -> Scenario:

@@ -15,9 +15,16 @@ year for ARR and ACV, currency per month for monthly spend.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from sim.scenario.distributions import Dist
 
@@ -38,7 +45,9 @@ __all__ = [
     "Market",
     "Motion",
     "Outbound",
+    "NonNeg",
     "Param",
+    "Prob",
     "PerEntity",
     "PerSeed",
     "Qualification",
@@ -60,8 +69,23 @@ class PerEntity:
     """Marker: a distribution on this field is drawn for every entity."""
 
 
+def _bounded(low: float | None, high: float | None, what: str) -> Any:
+    def check(v: Any) -> Any:
+        x = v if isinstance(v, int | float) else getattr(v, "mean", None)
+        if x is None:
+            return v
+        if (low is not None and x < low) or (high is not None and x > high):
+            shown = "a distribution with mean " if not isinstance(v, int | float) else ""
+            raise ValueError(f"expected {what}, got {shown}{x:g}")
+        return v
+
+    return AfterValidator(check)
+
+
 Param = Annotated[float | Dist, PerSeed()]
-Draw = Annotated[float | Dist, PerEntity()]
+Prob = Annotated[float | Dist, PerSeed(), _bounded(0.0, 1.0, "a probability between 0 and 1")]
+NonNeg = Annotated[float | Dist, PerSeed(), _bounded(0.0, None, "a value >= 0")]
+Draw = Annotated[float | Dist, PerEntity(), _bounded(0.0, None, "a value >= 0")]
 
 ROLES = ("founder", "sdr", "ae", "se", "csm", "partner_manager")
 SELLING_ROLES = ("founder", "sdr", "ae", "se", "partner_manager")
@@ -78,13 +102,13 @@ class Strict(BaseModel):
 class Inbound(Strict):
     """Marketing-generated leads: Poisson arrivals whose rate grows monthly."""
 
-    leads_per_month: Param = 0.0
+    leads_per_month: NonNeg = 0.0
     growth_per_month: Param = 0.0
-    fit_rate: Param = 1.0
-    marketing_spend_per_month: Param | None = Field(
+    fit_rate: Prob = 1.0
+    marketing_spend_per_month: NonNeg | None = Field(
         default=None, description="program spend per month; grows with the lead rate"
     )
-    cost_per_lead: Param | None = Field(default=None, description="spend per lead that arrives")
+    cost_per_lead: NonNeg | None = Field(default=None, description="spend per lead that arrives")
 
     @model_validator(mode="after")
     def _one_cost(self) -> Inbound:
@@ -96,25 +120,25 @@ class Inbound(Strict):
 class Outbound(Strict):
     """SDR-generated meetings: SDR headcount x meetings x ramped productivity."""
 
-    meetings_per_sdr_month: Param = 0.0
-    fit_rate: Param = 1.0
-    ai_multiplier: Param = Field(default=1.0, description="volume multiplier of AI-drafted outreach")
-    ai_response_penalty: Param = Field(
+    meetings_per_sdr_month: NonNeg = 0.0
+    fit_rate: Prob = 1.0
+    ai_multiplier: NonNeg = Field(default=1.0, description="volume multiplier of AI-drafted outreach")
+    ai_response_penalty: Prob = Field(
         default=0.0, description="share of first-stage conversion lost with AI-drafted outreach"
     )
-    ai_failure_probability: Param = Field(
+    ai_failure_probability: Prob = Field(
         default=0.0, description="chance per seed that the AI programme fails within 6 months"
     )
-    ai_failure_window_months: Param = 6.0
-    tooling_cost_per_month: Param = 0.0
+    ai_failure_window_months: NonNeg = 6.0
+    tooling_cost_per_month: NonNeg = 0.0
 
 
 class FounderNetwork(Strict):
     """Introductions from the founders' own network."""
 
-    intros_per_month: Param = 0.0
+    intros_per_month: NonNeg = 0.0
     growth_per_month: Param = 0.0
-    fit_rate: Param = 1.0
+    fit_rate: Prob = 1.0
 
 
 class Sources(Strict):
@@ -129,19 +153,19 @@ class Sources(Strict):
 class Role(Strict):
     """One role's headcount plan, ramp, cost and capacity."""
 
-    start: Param = Field(default=0.0, description="tenured (fully ramped) reps at month 0")
+    start: NonNeg = Field(default=0.0, description="tenured (fully ramped) reps at month 0")
     hires: dict[int, int] = Field(default_factory=dict, description="month -> number hired")
-    ramp_months: Param = 0.0
-    ramp_start: Param = Field(default=1.0, description="productivity at hire, rising to 1.0")
-    ramp_win_factor: Param = Field(default=1.0, description="win-rate multiplier at hire")
-    cost_per_year: Param = 0.0
-    selling_share: Param = Field(
+    ramp_months: NonNeg = 0.0
+    ramp_start: Prob = Field(default=1.0, description="productivity at hire, rising to 1.0")
+    ramp_win_factor: Prob = Field(default=1.0, description="win-rate multiplier at hire")
+    cost_per_year: NonNeg = 0.0
+    selling_share: Prob = Field(
         default=1.0, description="share of this role's cost counted as sales & marketing"
     )
-    commission_rate: Param = 0.0
-    attrition_annual: Param = 0.0
-    backfill_lag_months: Param = 2.0
-    max_open_deals: Param | None = Field(
+    commission_rate: Prob = 0.0
+    attrition_annual: Prob = 0.0
+    backfill_lag_months: NonNeg = 2.0
+    max_open_deals: NonNeg | None = Field(
         default=None, description="concurrent opportunities a fully ramped owner carries"
     )
 
@@ -175,12 +199,12 @@ class Stage(Strict):
     name: str = Field(min_length=1)
     owner: RoleName | None = None
     duration: Draw = Field(description="days in the stage")
-    advance: Param = Field(description="probability of moving on to the next stage (or winning)")
+    advance: Prob = Field(description="probability of moving on to the next stage (or winning)")
 
 
 class Queue(Strict):
-    decay_per_week: Param = Field(default=0.0, description="conversion lost per week waiting")
-    max_wait_days: Param | None = Field(default=None, description="then the deal is lost")
+    decay_per_week: Prob = Field(default=0.0, description="conversion lost per week waiting")
+    max_wait_days: NonNeg | None = Field(default=None, description="then the deal is lost")
 
 
 class Qualification(Strict):
@@ -189,7 +213,7 @@ class Qualification(Strict):
         description="the stage that qualifies leads; passing it creates an opportunity "
         "(default: the first stage)",
     )
-    strictness: Param = Field(
+    strictness: Prob = Field(
         default=0.5, description="0 lets bad-fit leads pass like good ones, 1 stops them all"
     )
 
@@ -198,39 +222,39 @@ class Deal(Strict):
     acv: Draw = Field(description="annual contract value per deal (currency per year)")
     contract: Literal["monthly", "annual"] = "annual"
     pricing: Literal["subscription"] = "subscription"
-    bad_fit_win_factor: Param = Field(
+    bad_fit_win_factor: Prob = Field(
         default=0.6, description="win-probability multiplier of a bad-fit opportunity"
     )
 
 
 class Handoff(Strict):
     acceptance_criteria: bool = True
-    criteria_win_factor: Param = Field(
+    criteria_win_factor: Prob = Field(
         default=1.0, description="win-probability multiplier from insisting on criteria"
     )
 
 
 class Retention(Strict):
-    early_churn: Param = 0.0
-    early_window_days: Param = 90.0
-    monthly_churn: Param = 0.0
-    expansion_rate_annual: Param = 0.0
-    contraction_rate_annual: Param = 0.0
-    bad_fit_multiplier: Param = 1.0
-    poor_handoff_multiplier: Param = 1.0
-    accounts_per_csm: Param | None = None
-    overload_churn_sensitivity: Param = Field(
+    early_churn: Prob = 0.0
+    early_window_days: NonNeg = 90.0
+    monthly_churn: Prob = 0.0
+    expansion_rate_annual: NonNeg = 0.0
+    contraction_rate_annual: Prob = 0.0
+    bad_fit_multiplier: NonNeg = 1.0
+    poor_handoff_multiplier: NonNeg = 1.0
+    accounts_per_csm: NonNeg | None = None
+    overload_churn_sensitivity: NonNeg = Field(
         default=1.0, description="extra churn per unit of CS overload above 100%"
     )
 
 
 class Costs(Strict):
-    gross_margin: Param = 0.8
-    other_sm_per_month: Param = Field(default=0.0, description="tools, events, agencies")
+    gross_margin: Prob = 0.8
+    other_sm_per_month: NonNeg = Field(default=0.0, description="tools, events, agencies")
 
 
 class Forecast(Strict):
-    stage_inflation: Param = 0.0
+    stage_inflation: Prob = 0.0
 
 
 class Motion(Strict):
