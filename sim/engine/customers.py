@@ -105,7 +105,11 @@ class CustomerBook:
         self._decided = C.n
 
     def close_month(self, a: float, b: float, n_csm: int) -> dict[str, float]:
-        """Decide everything due in [a, b); return the month's flows and end stocks."""
+        """Decide everything due in the month (a, b]; return its flows and end stocks.
+
+        A renewal falling exactly at ``b`` belongs to this month, so a customer
+        who leaves then is not counted in the month-end stocks.
+        """
         self._decide_early()
         C = self.C
         n = C.n
@@ -132,7 +136,7 @@ class CustomerBook:
                 1.0 + self.overload_sens * 10.0
             )
         nr = C.next_renewal[:n]
-        due = np.flatnonzero((end == INF) & (nr < b))
+        due = np.flatnonzero((end == INF) & (nr <= b))
         while due.size:
             t_ren = nr[due]
             term = C.term[due]
@@ -156,7 +160,7 @@ class CustomerBook:
                 contraction += float(-delta[delta < 0].sum())
                 extra_rev += float((delta * (b - nr[stay]) / 365.0).sum())
                 nr[stay] += C.term[stay]
-            due = stay[nr[stay] < b]
+            due = stay[nr[stay] <= b]
         self.n_live -= churned_n
         overlap = np.clip(np.minimum(end, b) - np.maximum(start, a), 0.0, None)
         revenue = float((arr_pre * overlap * live_at_a).sum()) / 365.0 + extra_rev

@@ -62,11 +62,17 @@ def to_plain(node: Any) -> Any:
     return node
 
 
+# Mappings that are values, not sections: an override replaces them whole (a hiring
+# plan written in a scenario is the plan, not additions to the template's plan).
+REPLACED_MAPPINGS = frozenset({"hires"})
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else (lists included) replaces."""
+    """Mappings merge key by key; anything else (lists, distributions, hiring plans) replaces."""
     out = copy.deepcopy(base)
     for k, v in override.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and "dist" not in v:
+        if (isinstance(v, dict) and isinstance(out.get(k), dict) and "dist" not in v
+                and k not in REPLACED_MAPPINGS):
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)

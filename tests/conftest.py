@@ -1,0 +1,51 @@
+"""Shared test helpers: small scenarios built from dicts, run one seed or many."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim.engine.model import SeedRun, simulate_seed
+from sim.scenario.loader import scenario_from_dict
+from sim.scenario.schema import Scenario
+
+# A motion with no sources, no costs and no churn: tests switch on what they need.
+BARE: dict[str, Any] = {
+    "template": "sales_led",
+    "name": "bare",
+    "sources": {"inbound": None, "outbound": None},
+    "team": {"sdr": None, "ae": {"start": 1, "hires": {}, "ramp_months": 0, "ramp_start": 1.0,
+                                 "ramp_win_factor": 1.0, "cost_per_year": 0, "commission_rate": 0,
+                                 "attrition_annual": 0, "max_open_deals": 1000}},
+    "stages": [{"name": "work", "owner": "ae", "duration": 10, "advance": 1.0}],
+    "queue": {"decay_per_week": 0.0, "max_wait_days": None},
+    "qualification": {"strictness": 0.0},
+    "deal": {"acv": 12000, "contract": "annual", "bad_fit_win_factor": 1.0},
+    "handoff": {"acceptance_criteria": True, "criteria_win_factor": 1.0},
+    "retention": {"early_churn": 0.0, "early_window_days": 0, "monthly_churn": 0.0,
+                  "expansion_rate_annual": 0.0, "contraction_rate_annual": 0.0},
+    "costs": {"gross_margin": 0.8, "other_sm_per_month": 0},
+    "forecast": {"stage_inflation": 0.0},
+}
+
+
+def make_scenario(motion: dict[str, Any] | None = None, **top: Any) -> Scenario:
+    """A scenario with one motion: BARE deep-merged with ``motion``."""
+    from sim.scenario.loader import deep_merge
+
+    m = deep_merge(BARE, motion or {})
+    data = {"name": "test", "horizon_months": 12, "seeds": 1, "seed": 1, "motions": [m]}
+    data.update(top)
+    return scenario_from_dict(data)
+
+
+def run_one(scenario: Scenario, seed: int = 0) -> SeedRun:
+    return simulate_seed(scenario, scenario.motions[0], seed)
+
+
+@pytest.fixture
+def bare() -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(BARE)
