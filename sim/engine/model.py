@@ -23,7 +23,7 @@ import simpy
 from sim.engine.customers import CustomerBook
 from sim.engine.params import num, realize
 from sim.engine.pipeline import Pipeline
-from sim.engine.records import LOST
+from sim.engine.records import LOST, OPEN
 from sim.engine.rng import Streams
 from sim.engine.sources import SOURCE_ID, build_sources
 from sim.engine.team import MONTH_DAYS, Roster, build_roster
@@ -230,18 +230,38 @@ class _Engine:
         self.env.process(self._capacity())
         self.env.process(self._months())
         self.env.run(until=self.H + 1e-6)
+        leads = self.pipeline.T.frozen()
+        _censor(leads, self.H)
         return SeedRun(
             motion=self.m,
             horizon=self.H,
             n_months=self.n_months,
             roster=self.roster,
-            leads=self.pipeline.T.frozen(),
+            leads=leads,
             customers=self.book.C.frozen(),
             ticks={k: np.array(v) for k, v in self.ticks.items()},
             arr_then=self.arr_then,
             commission=self.commission,
             extras={"peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()}},
         )
+
+
+def _censor(L: dict[str, np.ndarray], horizon: float) -> None:
+    """Forget what the records know of times after the horizon.
+
+    Leads are decided in blocks ahead of time (a lead lost at qualification has
+    its loss time when it arrives), so a lead whose decision falls after the
+    horizon is, at the horizon, still open in the stage it had reached.
+    """
+    late = L["t_end"] > horizon
+    L["outcome"][late] = OPEN
+    L["t_end"][late] = np.nan
+    future = L["entry"] > horizon
+    L["entry"][future] = np.nan
+    L["created"][L["created"] > horizon] = np.nan
+    reached = np.isfinite(L["entry"])
+    last = L["entry"].shape[1] - 1 - np.argmax(reached[:, ::-1], axis=1)
+    L["stage"] = np.where(reached.any(axis=1), last, -1).astype(L["stage"].dtype)
 
 
 def simulate_seed(scenario: Scenario, motion: Motion, seed_index: int) -> SeedRun:

@@ -50,7 +50,7 @@ class Roster:
         """Share of the ramp completed at time ``t`` (0 at hire, 1 when ramped)."""
         rd = self.ramp_days[i]
         el = np.asarray(t) - self.hire[i]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             p = np.where(rd > 0, el / np.where(rd > 0, rd, 1.0), 1.0)
         return np.clip(p, 0.0, 1.0)
 
@@ -109,9 +109,9 @@ class Roster:
 
 
 def _leave_time(start: float, attrition: float, rng: np.random.Generator) -> float:
-    if attrition <= 0:
+    rate_per_day = -math.log1p(-min(attrition, 0.999999)) / 365.0
+    if rate_per_day <= 0:
         return math.inf
-    rate_per_day = -math.log(1.0 - min(attrition, 0.999999)) / 365.0
     return start + float(rng.exponential(1.0)) / rate_per_day
 
 

@@ -1,0 +1,65 @@
+"""The revsim command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from sim.scenario.loader import scenario_from_yaml_text
+from sim.scenario.templates import load_template, template_fragment, template_names
+
+
+def revsim(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_run_writes_the_results_folder_and_prints_the_table(tmp_path):
+    out = tmp_path / "res"
+    p = revsim("run", "scenarios/sales_led.yaml", "--seeds", "3", "--workers", "1", "--out",
+               str(out))
+    assert p.returncode == 0, p.stderr
+    assert "Bookings" in p.stdout and "CAC payback" in p.stdout
+    assert str(out) in p.stdout
+    assert {"manifest.json", "runs.parquet", "monthly.parquet", "forecast.parquet",
+            "summary.csv"} <= {f.name for f in out.iterdir()}
+    assert json.loads((out / "manifest.json").read_text())["seeds"] == 3
+
+
+def test_quiet_prints_only_the_results_path(tmp_path):
+    p = revsim("run", "scenarios/sales_led.yaml", "--seeds", "2", "--workers", "1", "--quiet",
+               "--out", str(tmp_path / "q"))
+    assert p.returncode == 0
+    assert p.stdout.strip() == f"results: {tmp_path / 'q'}"
+
+
+def test_bad_option_is_exit_2():
+    p = revsim("run", "scenarios/sales_led.yaml", "--seeds", "0")
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+
+
+def test_templates_show_is_a_valid_commented_scenario_with_the_defaults():
+    for name in template_names():
+        text = template_fragment(name)
+        assert "#" in text
+        sc = scenario_from_yaml_text(text, f"{name}.yaml")
+        fresh = scenario_from_yaml_text(f"name: x\nmotions:\n  - template: {name}\n")
+        assert sc.motions[0].model_dump() == fresh.motions[0].model_dump()
+        assert load_template(name)
+
+
+def test_templates_list_and_schema():
+    p = revsim("templates", "list")
+    assert p.returncode == 0 and "sales_led" in p.stdout
+    p = revsim("schema")
+    schema = json.loads(p.stdout)
+    assert "sales_led" in schema["$defs"]["Motion"]["properties"]["template"]["enum"]
+
+
+def test_python_api_exports():
+    import sim
+
+    assert set(sim.__all__) == {"Results", "ScenarioError", "__version__", "load_scenario",
+                                "simulate"}

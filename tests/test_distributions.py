@@ -1,0 +1,75 @@
+"""Distributions: sampled moments against the analytic ones (4 standard errors)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.scenario.distributions import (
+    Beta,
+    Exponential,
+    Fixed,
+    LogNormal,
+    Normal,
+    Pert,
+    Poisson,
+    Triangular,
+    Uniform,
+)
+
+CASES = [
+    Fixed(value=3.0),
+    Uniform(low=2, high=5),
+    Triangular(low=1, mode=2, high=6),
+    Pert(low=0.15, mode=0.22, high=0.30),
+    Normal(mean=10, sd=3),
+    Normal(mean=1, sd=2),  # heavily truncated at 0
+    LogNormal(mean=45, sd=20),
+    Exponential(mean=7),
+    Beta(a=2, b=5),
+    Beta(a=2, b=5, low=10, high=20),
+    Poisson(mean=4.5),
+]
+
+
+@pytest.mark.parametrize("d", CASES, ids=lambda d: f"{d.dist}")
+def test_sample_mean_and_variance_match_theory(d):
+    n = 200_000
+    x = d.sample(np.random.default_rng(42), n)
+    assert x.shape == (n,)
+    se_mean = math.sqrt(d.variance / n)
+    assert abs(x.mean() - d.mean) <= 4 * se_mean + 1e-12
+    if d.variance > 0:
+        # the variance of the sample variance is about (m4 - s^4)/n; use the sample's m4
+        m4 = ((x - x.mean()) ** 4).mean()
+        se_var = math.sqrt(max(m4 - x.var() ** 2, 0) / n)
+        assert abs(x.var() - d.variance) <= 4 * se_var
+    assert (x >= 0).all() or d.dist == "uniform"
+
+
+def test_scaled_multiplies_the_mean():
+    for d in CASES:
+        assert d.scaled(1.3).mean == pytest.approx(1.3 * d.mean, rel=1e-9)
+
+
+def test_residual_life_of_exponential_is_memoryless():
+    d = Exponential(mean=20)
+    r = d.sample_residual(np.random.default_rng(1), np.full(100_000, 35.0))
+    assert abs(r.mean() - 20) < 4 * 20 / math.sqrt(100_000)
+
+
+def test_residual_life_of_fixed_is_what_is_left():
+    d = Fixed(value=30)
+    r = d.sample_residual(np.random.default_rng(1), np.array([0.0, 10.0, 29.0]))
+    np.testing.assert_allclose(r, [30, 20, 1])
+
+
+def test_invalid_parameters_are_rejected():
+    with pytest.raises(ValueError):
+        Uniform(low=5, high=1)
+    with pytest.raises(ValueError):
+        Pert(low=1, mode=5, high=3)
+    with pytest.raises(ValueError):
+        LogNormal(mean=-1, sd=1)

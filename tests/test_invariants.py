@@ -1,0 +1,102 @@
+"""Invariants over random valid scenarios (hypothesis): nothing lost, nothing counted twice."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import make_scenario, run_one
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.engine.ledger import monthly_series
+from sim.engine.records import LOST, OPEN, WON
+
+prob = st.floats(0.0, 1.0)
+
+
+@st.composite
+def scenarios(draw):
+    n_stages = draw(st.integers(1, 4))
+    owners = [draw(st.sampled_from([None, "ae"])) for _ in range(n_stages)]
+    stages = [
+        {"name": f"s{k}", "owner": owners[k],
+         "duration": draw(st.sampled_from([0, 3, {"dist": "exponential", "mean": 15},
+                                           {"dist": "lognormal", "mean": 20, "sd": 15}])),
+         "advance": draw(st.floats(0.05, 1.0))}
+        for k in range(n_stages)
+    ]
+    motion = {
+        "sources": {"inbound": {"leads_per_month": draw(st.floats(0, 150)),
+                                "growth_per_month": draw(st.floats(-0.05, 0.1)),
+                                "fit_rate": draw(prob), "cost_per_lead": 10}},
+        "stages": stages,
+        "team": {"ae": {"start": draw(st.integers(0, 3)),
+                        "hires": draw(st.dictionaries(st.integers(0, 12), st.integers(0, 2),
+                                                      max_size=3)),
+                        "ramp_months": draw(st.floats(0, 6)),
+                        "ramp_start": draw(prob), "ramp_win_factor": draw(prob),
+                        "attrition_annual": draw(st.floats(0, 0.9)),
+                        "max_open_deals": draw(st.integers(1, 20)), "cost_per_year": 100000,
+                        "commission_rate": draw(st.floats(0, 0.2))}},
+        "queue": {"decay_per_week": draw(st.floats(0, 0.5)),
+                  "max_wait_days": draw(st.one_of(st.none(), st.floats(1, 60)))},
+        "qualification": {"strictness": draw(prob)},
+        "deal": {"acv": {"dist": "lognormal", "mean": 20000, "sd": 8000},
+                 "contract": draw(st.sampled_from(["monthly", "annual"])),
+                 "bad_fit_win_factor": draw(prob)},
+        "handoff": {"acceptance_criteria": draw(st.booleans())},
+        "retention": {"early_churn": draw(prob), "early_window_days": draw(st.floats(0, 120)),
+                      "monthly_churn": draw(st.floats(0, 0.2)),
+                      "expansion_rate_annual": draw(st.floats(0, 0.5)),
+                      "contraction_rate_annual": draw(st.floats(0, 0.5)),
+                      "bad_fit_multiplier": draw(st.floats(1, 3)),
+                      "accounts_per_csm": draw(st.one_of(st.none(), st.floats(1, 50)))},
+    }
+    if motion["retention"]["accounts_per_csm"] is not None:
+        motion["team"]["csm"] = {"start": draw(st.integers(0, 2)), "cost_per_year": 80000}
+    size = draw(st.one_of(st.none(), st.integers(20, 3000)))
+    top = {
+        "horizon_months": draw(st.integers(1, 15)),
+        "market": {"size": size, "cooling_off_days": draw(st.floats(0, 200))},
+        "initial": {
+            "customers": {"count": draw(st.integers(0, 20)), "arr": 200000},
+            "pipeline": [{"stage": f"s{draw(st.integers(0, n_stages - 1))}",
+                          "count": draw(st.integers(1, 10)),
+                          "days_in_stage": draw(st.floats(0, 60))}],
+        },
+    }
+    return make_scenario(motion, **top), draw(st.integers(0, 10_000))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_invariants(case):
+    sc, seed = case
+    run = run_one(sc, seed)
+    L, C = run.leads, run.customers
+    H = run.horizon
+    m = monthly_series(run)
+    out = L["outcome"]
+    # every lead ends won, lost, or open at the horizon; never two of these
+    assert set(np.unique(out)) <= {OPEN, WON, LOST}
+    closed = out != OPEN
+    assert np.isfinite(L["t_end"][closed]).all() and (L["t_end"][closed] <= H + 1e-6).all()
+    assert np.isnan(L["t_end"][~closed]).all()
+    # each won lead is exactly one customer
+    won_rows = np.flatnonzero(out == WON)
+    leads_of_customers = C["lead"][~C["initial"]]
+    assert np.array_equal(np.sort(leads_of_customers), won_rows)
+    # leads counted once in the monthly books
+    assert m["leads"].sum() == np.isfinite(L["t_arrive"]).sum()
+    # stages entered in order, in time
+    e = L["entry"]
+    assert (np.nan_to_num(np.diff(e, axis=1), nan=0.0) >= -1e-9).all()
+    # money
+    assert (m["arr"] >= 0).all() and (C["arr"] >= 0).all()
+    assert np.isclose(m["bookings_new"].sum(), L["acv"][out == WON].sum())
+    churned = int((C["end"] <= H).sum())
+    assert m["customers"][-1] == won_rows.size + int(C["initial"].sum()) - churned
+    assert (m["sm_spend"] >= 0).all()
+    # a bounded market never hands out more accounts than it has (plus those returned)
+    if sc.market.size is not None:
+        arrived = int(np.isfinite(L["t_arrive"]).sum())
+        assert arrived <= sc.market.size + int((out == LOST).sum())
