@@ -84,3 +84,42 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     for r in ROLES:
         out[f"headcount_{r}"] = hc[r].astype(float)
     return out
+
+
+def funnel(run: SeedRun) -> dict[str, np.ndarray]:
+    """Per stage: deals that entered, moved on, were lost there, and mean days in it.
+
+    Days in a stage run from entering it (waiting for a rep included) to
+    entering the next one or closing; deals still in the stage at the horizon
+    are not counted in the mean.
+    """
+    L = run.leads
+    e = L["entry"]
+    K = e.shape[1]
+    won = L["outcome"] == WON
+    lost = L["outcome"] == 2
+    entered = np.isfinite(e)
+    left_at = np.full(e.shape, np.nan)
+    left_at[:, :-1] = e[:, 1:]
+    last_close = np.where(won | lost, L["t_end"], np.nan)
+    for k in range(K):
+        here = lost & (L["stage"] == k)
+        left_at[here, k] = last_close[here]
+    left_at[won, K - 1] = L["t_end"][won]
+    days = left_at - e
+    done = np.isfinite(days)
+    with np.errstate(invalid="ignore"):
+        mean_days = np.where(done.any(axis=0), np.nansum(np.where(done, days, 0), axis=0)
+                             / np.maximum(done.sum(axis=0), 1), np.nan)
+    advanced = np.zeros(K)
+    advanced[:-1] = np.isfinite(e[:, 1:]).sum(axis=0)
+    advanced[-1] = won.sum()
+    return {
+        "stage": np.array([s.name for s in run.motion.stages], dtype=object),
+        "stage_index": np.arange(K),
+        "owner": np.array([s.owner or "" for s in run.motion.stages], dtype=object),
+        "entered": entered.sum(axis=0).astype(float),
+        "advanced": advanced,
+        "lost": np.array([(lost & (L["stage"] == k)).sum() for k in range(K)], dtype=float),
+        "mean_days": mean_days,
+    }

@@ -127,20 +127,26 @@ class _Engine:
         p[:, self.K - 1] *= self.criteria_win
         return np.clip(p, 0.0, 1.0)
 
-    def _thinning(self, t: float) -> float:
+    def _available(self, t: float) -> float:
+        """Accounts of the market not engaged at ``t`` (inf for an unbounded market).
+
+        Every arrival takes one account; a lost account returns after the
+        cooling-off period; customers (initial ones included) stay taken.
+        """
         if self.market_size is None:
-            return 1.0
+            return float("inf")
         T = self.pipeline.T
         n = T.n
         returned = int(
             ((T.outcome[:n] == LOST) & (T.t_end[:n] + self.cooling <= t)).sum()
         )
         initial = int((self.book.C.column("initial")).sum())
-        avail = self.market_size - n - initial + returned
-        return max(avail, 0) / self.market_size
+        return float(max(self.market_size - n - initial + returned, 0))
 
     def _arrivals(self, month: int) -> None:
-        thin = self._thinning(month * MONTH_DAYS)
+        avail = self._available(month * MONTH_DAYS)
+        # sources find accounts at a rate proportional to the share not yet engaged
+        thin = 1.0 if self.market_size is None else avail / self.market_size
         times, srcs, fits, factors = [], [], [], []
         for g in self.sources:
             t, step = g.month_arrivals(month, thin, self.streams.get("arrivals", g.name))
@@ -154,6 +160,8 @@ class _Engine:
             return
         t_all = np.concatenate(times)
         order = np.argsort(t_all, kind="stable")
+        if order.size > avail:  # never more arrivals than accounts left
+            order = order[: int(avail)]
         t_all = t_all[order]
         src = np.concatenate(srcs)[order]
         fit = np.concatenate(fits)[order]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.forecast import quarterly_forecast
-from sim.engine.ledger import monthly_series
+from sim.engine.ledger import funnel, monthly_series
 from sim.engine.model import simulate_seed
 from sim.engine.rng import Streams
 from sim.metrics import seed_metrics
@@ -35,6 +35,7 @@ class ChunkResult:
     runs: dict[str, list[Any]]
     monthly: dict[str, np.ndarray]
     forecast: dict[str, np.ndarray]
+    funnel: dict[str, np.ndarray]
 
 
 def plan_chunks(seeds: int, chunk_size: int) -> list[Chunk]:
@@ -57,6 +58,7 @@ def run_chunk(scenario: Scenario, chunk: Chunk) -> ChunkResult:
     runs: dict[str, list[Any]] = {"motion": [], "seed": []}
     monthly_parts: list[dict[str, np.ndarray]] = []
     forecast_parts: list[dict[str, np.ndarray]] = []
+    funnel_parts: list[dict[str, np.ndarray]] = []
     for motion in scenario.motions:
         for seed in range(chunk.start, chunk.stop):
             run = simulate_seed(scenario, motion, seed)
@@ -83,4 +85,12 @@ def run_chunk(scenario: Scenario, chunk: Chunk) -> ChunkResult:
                 "actual": fc["actual"],
                 "open_opportunities": fc["open_opportunities"],
             })
-    return ChunkResult(chunk, runs, _stack(monthly_parts), _stack(forecast_parts))
+            fn = funnel(run)
+            k = fn["stage"].size
+            funnel_parts.append({
+                "motion": np.full(k, motion.name, dtype=object),
+                "seed": np.full(k, seed, dtype=np.int64),
+                **fn,
+            })
+    return ChunkResult(chunk, runs, _stack(monthly_parts), _stack(forecast_parts),
+                       _stack(funnel_parts))

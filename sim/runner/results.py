@@ -39,6 +39,7 @@ class Results:
     runs: pd.DataFrame
     monthly: pd.DataFrame
     forecast: pd.DataFrame
+    funnel: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
@@ -62,6 +63,7 @@ class Results:
             self.runs.to_parquet(tmp / "runs.parquet", index=False)
             self.monthly.to_parquet(tmp / "monthly.parquet", index=False)
             self.forecast.to_parquet(tmp / "forecast.parquet", index=False)
+            self.funnel.to_parquet(tmp / "funnel.parquet", index=False)
             self.summary().to_csv(tmp / "summary.csv", index=False)
             manifest = dict(self.manifest)
             manifest["scenario"] = self.scenario.model_dump(mode="json", by_alias=True)
@@ -84,6 +86,7 @@ class Results:
             runs=pd.read_parquet(d / "runs.parquet"),
             monthly=pd.read_parquet(d / "monthly.parquet"),
             forecast=pd.read_parquet(d / "forecast.parquet"),
+            funnel=pd.read_parquet(d / "funnel.parquet"),
             manifest=manifest,
         )
 
@@ -102,7 +105,7 @@ def assemble(scenario: Scenario, parts: list[ChunkResult], manifest: dict[str, A
         if df.empty:
             return df
         df["motion"] = df["motion"].astype(str)
-        keys = ["_o", "seed"] + [k for k in ("month", "quarter") if k in df]
+        keys = ["_o", "seed"] + [k for k in ("month", "quarter", "stage_index") if k in df]
         df["_o"] = df["motion"].map(order)
         return df.sort_values(keys, kind="stable").drop(columns="_o").reset_index(drop=True)
 
@@ -116,4 +119,4 @@ def assemble(scenario: Scenario, parts: list[ChunkResult], manifest: dict[str, A
         return {k: np.concatenate([i[k] for i in items]) for k in items[0]} if items else {}
 
     return Results(scenario, frame(runs), frame(stack("monthly")), frame(stack("forecast")),
-                   manifest)
+                   frame(stack("funnel")), manifest)
