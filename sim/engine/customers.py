@@ -10,7 +10,8 @@ decides once a year with the same annual odds.
 
 Early churn is decided once per customer at the first month end after the win:
 with probability ``early_churn`` times the multipliers that apply (bad fit,
-poor handoff), the customer leaves at a uniform time within the early window.
+poor handoff, founder-closed without criteria, mis-sold partner referral), the
+customer leaves at a uniform time within the early window.
 
 The book is processed a month at a time, vectorised over customers, at each
 month end (``close_month``); the month's revenue is the ARR actually live in it,
@@ -63,16 +64,19 @@ class CustomerBook:
                 "lead": (np.int64, (), -1),  # row in the lead table (-1 for initial customers)
                 "early_at": (np.float64, (), INF),
                 "initial": (np.bool_, (), False),
+                "early_mult": (np.float64, (), 1.0),
             },
             capacity=1024,
         )
         self._decided = 0  # customers whose early churn is decided
         self.n_live = 0
 
-    def add(self, t: float, arr: float, contract: str, fit: bool, source: int, lead: int) -> None:
+    def add(self, t: float, arr: float, contract: str, fit: bool, source: int, lead: int,
+            early_mult: float = 1.0) -> None:
+        """A new customer; ``early_mult`` multiplies its early-churn odds (founder, partner)."""
         term = MONTH_DAYS if contract == "monthly" else 365.0
         self.C.append(1, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term,
-                      fit=fit, source=source, lead=lead)
+                      fit=fit, source=source, lead=lead, early_mult=early_mult)
         self.n_live += 1
 
     def add_initial(self, start: np.ndarray, arr: np.ndarray, term: np.ndarray) -> None:
@@ -99,7 +103,7 @@ class CustomerBook:
         if n <= 0:
             return
         u = self.rng_early.random((n, 2))
-        mult = np.where(C.fit[rows], 1.0, self.bad_fit_mult) * self.handoff_mult
+        mult = np.where(C.fit[rows], 1.0, self.bad_fit_mult) * self.handoff_mult * C.early_mult[rows]
         p = np.minimum(self.early * mult, 1.0)
         C.early_at[rows] = np.where(u[:, 0] < p, C.start[rows] + u[:, 1] * self.window, INF)
         self._decided = C.n

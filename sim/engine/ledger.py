@@ -23,7 +23,7 @@ MONTHLY_COLUMNS = (
     + ["leads", "opportunities_created", "wins", "losses", "bookings_new", "bookings_pilot",
        "bookings_expansion", "new_arr", "arr", "revenue", "churned_arr", "expansion_arr",
        "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
-       "sm_spend", "marketing_spend", "commission", "cs_spend"]
+       "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend"]
     + [f"headcount_{r}" for r in ROLES]
 )
 
@@ -78,7 +78,8 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     marketing += num(m.costs.other_sm_per_month)
     out["marketing_spend"] = marketing
     out["commission"] = run.commission.copy()
-    out["sm_spend"] = costs["sm"] + marketing + run.commission
+    out["partner_fees"] = run.partner_fees.copy()
+    out["sm_spend"] = costs["sm"] + marketing + run.commission + run.partner_fees
     out["cs_spend"] = costs["cs"]
     hc = run.roster.headcount(ends - 1e-9)
     for r in ROLES:

@@ -46,6 +46,7 @@ class SeedRun:
     ticks: dict[str, np.ndarray]  # month-end books: arr, revenue, churn, ...
     arr_then: np.ndarray | None  # each customer's ARR 12 months before the end
     commission: np.ndarray  # commission paid per month
+    partner_fees: np.ndarray  # referral fees paid per month
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,6 +76,8 @@ class _Engine:
             None if m.queue.max_wait_days is None else num(m.queue.max_wait_days),
             self._on_win,
             self._on_loss,
+            {r: num(role.deals_per_quarter) for r, role in m.team.roles().items()
+             if role.deals_per_quarter is not None},
         )
         self.adv = np.array([min(max(num(s.advance), 0.0), 1.0) for s in m.stages])
         self.durations = [as_dist(s.duration) for s in m.stages]
@@ -87,6 +90,14 @@ class _Engine:
         self.commission_base = sum(num(roles[r].commission_rate) for r in owner_roles)
         self.commission_sdr = num(roles["sdr"].commission_rate) if "sdr" in roles else 0.0
         self.commission = np.zeros(self.n_months)
+        self.partner_fees = np.zeros(self.n_months)
+        partners = m.sources.partners
+        self.partner_fee_rate = 0.0 if partners is None else num(partners.partner_fee_rate)
+        r = m.retention
+        self.founder_mult = (num(r.founder_no_criteria_multiplier)
+                             if "founder" in owner_roles and not m.handoff.acceptance_criteria
+                             else 1.0)
+        self.mis_sold_mult = num(r.partner_mis_sold_multiplier)
         self.market_size = scenario.market.size
         self.cooling = scenario.market.cooling_off_days
         self.ticks: dict[str, list[float]] = {}
@@ -100,10 +111,15 @@ class _Engine:
         T = self.pipeline.T
         acv = float(T.acv[row])
         src = int(T.source[row])
-        self.book.add(t, acv, self.m.deal.contract, bool(T.fit[row]), src, row)
+        fit = bool(T.fit[row])
+        from_partner = src == SOURCE_ID["partners"]
+        early = self.founder_mult * (self.mis_sold_mult if from_partner and not fit else 1.0)
+        self.book.add(t, acv, self.m.deal.contract, fit, src, row, early)
         rate = self.commission_base + (self.commission_sdr if src == SOURCE_ID["outbound"] else 0.0)
         month = min(int(t // MONTH_DAYS), self.n_months - 1)
         self.commission[month] += rate * acv
+        if from_partner:
+            self.partner_fees[month] += self.partner_fee_rate * acv
 
     def _on_loss(self, row: int, t: float) -> None:
         """Losses need no bookkeeping here: the market reads them from the lead table."""
@@ -250,6 +266,7 @@ class _Engine:
             ticks={k: np.array(v) for k, v in self.ticks.items()},
             arr_then=self.arr_then,
             commission=self.commission,
+            partner_fees=self.partner_fees,
             extras={"peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()}},
         )
 

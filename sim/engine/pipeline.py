@@ -29,7 +29,9 @@ import numpy as np
 import simpy
 
 from sim.engine.records import LOST, OPEN, WON, Table
-from sim.engine.team import Roster
+from sim.engine.team import MONTH_DAYS, Roster
+
+QUARTER_DAYS = 3 * MONTH_DAYS
 
 __all__ = ["Pipeline", "RepPool", "lead_table"]
 
@@ -68,6 +70,9 @@ class RepPool:
         self.queue: deque[list[Any]] = deque()
         self.roster = roster
         self.peak_held = 0
+        # closes per calendar quarter, all reps of the role together (None: no calendar)
+        self.closes_per_quarter: int | None = None
+        self.closes: dict[int, int] = {}
         # per-rep ramp constants as Python floats: win_factor runs once per granted deal
         self._hire = [float(roster.hire[r]) for r in self.reps]
         self._ramp = [float(roster.ramp_days[r]) for r in self.reps]
@@ -151,7 +156,9 @@ class Pipeline:
         max_wait_days: float | None,
         on_win: Callable[[int, float], None],
         on_loss: Callable[[int, float], None],
+        closes_per_quarter: dict[str, float] | None = None,
     ):
+        closes_per_quarter = closes_per_quarter or {}
         self.env = env
         self.K = len(owners)
         self.owners = owners
@@ -170,8 +177,11 @@ class Pipeline:
         # leading stages without an owner are resolved in numpy for a block of leads
         self.lead_end = self.seg_end[0] if owners[0] is None else -1
         self.pools: dict[str, RepPool] = {}
-        for role in {o for o in owners if o is not None}:
+        for role in sorted({o for o in owners if o is not None}):
             self.pools[role] = RepPool(self, roster.indices(role), roster)
+            limit = closes_per_quarter.get(role)
+            if limit is not None:
+                self.pools[role].closes_per_quarter = int(round(limit))
 
     # -- blocks of new leads --------------------------------------------------------
 
@@ -291,6 +301,15 @@ class Pipeline:
 
     def _segment_done(self, row: int, s: int, lost: bool, pool: RepPool | None, j: int) -> None:
         T = self.T
+        if (not lost and s + 1 == self.K and pool is not None
+                and pool.closes_per_quarter is not None):
+            quarter = int(self.env.now // QUARTER_DAYS)
+            if pool.closes.get(quarter, 0) >= pool.closes_per_quarter:
+                # the closer's calendar is full: the deal waits, still held, for next quarter
+                ev = self.env.timeout((quarter + 1) * QUARTER_DAYS - self.env.now)
+                ev.callbacks.append(lambda _e: self._segment_done(row, s, lost, pool, j))
+                return
+            pool.closes[quarter] = pool.closes.get(quarter, 0) + 1
         T.stage[row] = s
         if pool is not None:
             pool.release(j)

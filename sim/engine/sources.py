@@ -13,6 +13,13 @@ constant intensity, and the steps are a day long.
   at a uniform time within ``ai_failure_window_months``, and from then on volume
   and response fall back to the human level.
 - founder_network: ``intros_per_month * (1 + growth_per_month) ** months``
+- partners: ``referrals_per_partner_month x sum over partners of (productivity x
+  enablement)``. ``partners_start`` are enabled at month 0; ``recruited_per_quarter``
+  join at each quarter's start and their referral rate ramps linearly from 0 to
+  full over ``enablement_months`` (nothing much happens before). Each partner's
+  productivity is drawn once (lognormal, mean 1, CV ``referral_volatility``): a
+  few partners bring most referrals. With ``partners_per_manager`` a recruit
+  starts enablement only when a partner manager has room for it.
 """
 
 from __future__ import annotations
@@ -24,13 +31,13 @@ import numpy as np
 from sim.engine.params import num
 from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS, Roster
-from sim.scenario.schema import Sources
+from sim.scenario.schema import Partners, Sources
 
 __all__ = ["SOURCE_NAMES", "SourceGrid", "STEPS_PER_MONTH", "build_sources"]
 
 STEPS_PER_MONTH = 30
 STEP_DAYS = MONTH_DAYS / STEPS_PER_MONTH
-SOURCE_NAMES = ("inbound", "outbound", "founder_network", "initial")
+SOURCE_NAMES = ("inbound", "outbound", "founder_network", "partners", "initial")
 SOURCE_ID = {name: i for i, name in enumerate(SOURCE_NAMES)}
 
 
@@ -105,4 +112,48 @@ def build_sources(
         out.append(
             SourceGrid("founder_network", SOURCE_ID["founder_network"], lam, num(f.fit_rate), ones)
         )
+    if sources.partners is not None:
+        lam = _partner_intensity(sources.partners, roster, n_months, t_mid,
+                                 streams.get("partners"))
+        out.append(SourceGrid("partners", SOURCE_ID["partners"], lam,
+                              num(sources.partners.referral_fit_rate), ones))
     return out
+
+
+def _partner_intensity(
+    p: Partners, roster: Roster, n_months: int, t_mid: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    horizon = n_months * MONTH_DAYS
+    joined = [0.0] * int(round(num(p.partners_start)))
+    per_q = int(round(num(p.recruited_per_quarter)))
+    for q in range(int(np.ceil(n_months / 3))):
+        joined += [q * 3 * MONTH_DAYS] * per_q
+    n = len(joined)
+    if n == 0:
+        return np.zeros(t_mid.size)
+    start = np.array(joined)
+    ramp_days = num(p.enablement_months) * MONTH_DAYS
+    n_start = int(round(num(p.partners_start)))
+    # partners who were enabled before month 0 are at full rate
+    ramp_from = np.where(np.arange(n) < n_start, -np.inf, start)
+    ppm = p.partners_per_manager
+    if ppm is not None:
+        pms = roster.indices("partner_manager")
+        grid = np.arange(0.0, horizon + MONTH_DAYS, 1.0)
+        cap = np.floor(roster.headcount(grid)["partner_manager"] * num(ppm)) if pms.size else (
+            np.zeros(grid.size))
+        for k in range(n_start, n):
+            ok = np.flatnonzero((grid >= start[k]) & (cap > k))
+            ramp_from[k] = grid[ok[0]] if ok.size else np.inf
+    cv = num(p.referral_volatility)
+    if cv > 0:
+        s2 = np.log1p(cv * cv)
+        mult = rng.lognormal(-s2 / 2, np.sqrt(s2), n)
+    else:
+        mult = np.ones(n)
+    el = t_mid[None, :] - ramp_from[:, None]
+    with np.errstate(invalid="ignore"):
+        ramp = np.clip(el / ramp_days, 0.0, 1.0) if ramp_days > 0 else (el >= 0).astype(float)
+    ramp = np.nan_to_num(ramp, nan=1.0)
+    rate = num(p.referrals_per_partner_month) / MONTH_DAYS
+    return rate * (mult[:, None] * ramp).sum(axis=0)

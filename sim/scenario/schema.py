@@ -45,6 +45,7 @@ __all__ = [
     "Market",
     "Motion",
     "Outbound",
+    "Partners",
     "NonNeg",
     "Param",
     "Prob",
@@ -141,10 +142,30 @@ class FounderNetwork(Strict):
     fit_rate: Prob = 1.0
 
 
+class Partners(Strict):
+    """Referral partners: recruited over time, each ramping over its enablement."""
+
+    partners_start: NonNeg = Field(default=0.0, description="enabled partners at month 0")
+    recruited_per_quarter: NonNeg = 0.0
+    enablement_months: NonNeg = Field(
+        default=12.0, description="months for a new partner's referral rate to reach full"
+    )
+    referrals_per_partner_month: NonNeg = 0.0
+    referral_fit_rate: Prob = 0.6
+    partner_fee_rate: Prob = Field(default=0.2, description="share of first-year ACV paid as fee")
+    referral_volatility: NonNeg = Field(
+        default=0.8, description="coefficient of variation of partners' productivity (per partner)"
+    )
+    partners_per_manager: NonNeg | None = Field(
+        default=None, description="partners one partner manager can enable; more wait"
+    )
+
+
 class Sources(Strict):
     inbound: Inbound | None = None
     outbound: Outbound | None = None
     founder_network: FounderNetwork | None = None
+    partners: Partners | None = None
 
 
 # --- team ----------------------------------------------------------------------------
@@ -167,6 +188,10 @@ class Role(Strict):
     backfill_lag_months: NonNeg = 2.0
     max_open_deals: NonNeg | None = Field(
         default=None, description="concurrent opportunities a fully ramped owner carries"
+    )
+    deals_per_quarter: NonNeg | None = Field(
+        default=None, description="closes this role's reps can make per calendar quarter, all "
+        "together (the founder's calendar); a deal ready to close waits for the next quarter"
     )
 
     @field_validator("hires")
@@ -242,6 +267,12 @@ class Retention(Strict):
     contraction_rate_annual: Prob = 0.0
     bad_fit_multiplier: NonNeg = 1.0
     poor_handoff_multiplier: NonNeg = 1.0
+    founder_no_criteria_multiplier: NonNeg = Field(
+        default=1.0, description="early churn of founder-closed deals without acceptance criteria"
+    )
+    partner_mis_sold_multiplier: NonNeg = Field(
+        default=1.0, description="early churn of bad-fit partner referrals (mis-sold)"
+    )
     accounts_per_csm: NonNeg | None = None
     overload_churn_sensitivity: NonNeg = Field(
         default=1.0, description="extra churn per unit of CS overload above 100%"
@@ -294,6 +325,9 @@ class Motion(Strict):
                 raise ValueError(
                     f"stage '{s.name}' is owned by '{s.owner}': team.{s.owner}.max_open_deals is needed"
                 )
+        if (self.sources.partners is not None and self.sources.partners.partners_per_manager
+                is not None and "partner_manager" not in roles):
+            raise ValueError("sources.partners.partners_per_manager needs a team.partner_manager")
         if self.sources.outbound is not None and "sdr" not in roles:
             raise ValueError("sources.outbound needs a team.sdr to book the meetings")
         return self
