@@ -5,7 +5,10 @@ probability ``stage_inflation`` a rep reports it one stage later than the buyer
 really is (a hope stage). The forecast counts ``ACV x P(win | reported stage)``
 (the product of the remaining advance probabilities) for each opportunity
 whose expected close, from the reported stage's remaining mean durations, falls
-inside the quarter. Actual bookings are the ACV of the deals won in the quarter.
+inside the quarter. Deals that will be created and closed within the quarter
+cannot be seen in the pipeline; RevOps adds them at last quarter's run rate (the
+bookings of deals created and won within the previous quarter). Actual bookings
+are the ACV of the deals won in the quarter.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     for q in range(n_q):
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
         actual[q] = L["acv"][won & (L["t_end"] >= t0) & (L["t_end"] < t1)].sum()
+        if q > 0:
+            p0 = t0 - QUARTER_DAYS
+            quick = won & (L["created"] >= p0) & (L["t_end"] < t0)
+            forecast[q] += L["acv"][quick].sum()
         open_ = (created <= t0) & (t_end > t0)
         open_count[q] = open_.sum()
         if not open_.any():
@@ -62,6 +69,6 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             hope, mean_dur[reported], np.maximum(mean_dur[stage] - np.nan_to_num(elapsed), 0.0)
         ) + after[reported]
         counted = t0 + remaining < t1
-        forecast[q] = float((acv[open_] * p_from[reported] * counted).sum())
+        forecast[q] += float((acv[open_] * p_from[reported] * counted).sum())
     return {"quarter": np.arange(n_q), "forecast": forecast, "actual": actual,
             "open_opportunities": open_count}

@@ -292,6 +292,8 @@ class Pipeline:
         for s in range(stage, end + 1):
             if s > stage:
                 entry[s] = t
+                if s == self.q + 1:
+                    T.created[row] = t
             t += dur[s]
             if u[s] >= p[s] * (factor if s == stage else 1.0):
                 lost = True
