@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SCENARIO ?= scenarios/sales_led.yaml
+SCENARIO ?= scenarios/compare_motions.yaml
 BENCH_SEEDS ?= 200
 
 .PHONY: demo test bench lint install clean

@@ -28,7 +28,8 @@ app = typer.Typer(
 templates_app = typer.Typer(help="The motion templates and their defaults.", no_args_is_help=False)
 app.add_typer(templates_app, name="templates")
 
-out = Console()
+# Piped or captured output (CI logs, files) gets a wide table rather than wrapped cells.
+out = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 

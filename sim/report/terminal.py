@@ -63,8 +63,8 @@ def headline_table(res: Results) -> Table:
     metrics = list(HEADLINE)
     if res.scenario.target_arr is not None:
         metrics += ["reached_target", "months_to_arr_target"]
-    t = Table(title=f"{res.scenario.name}: P50 [P10-P90] over {res.scenario.seeds} seeds",
-              title_justify="left")
+    t = Table(title=f"{res.scenario.name}: median, and P10 to P90 below it, over "
+              f"{res.scenario.seeds} seeds", title_justify="left")
     t.add_column("metric")
     for m in res.motions():
         t.add_column(m, justify="right")
@@ -78,7 +78,10 @@ def headline_table(res: Results) -> Table:
             if metric == "reached_target":
                 cells.append(fmt_value(metric, r["mean"]))
                 continue
-            cells.append(f"{fmt_value(metric, r['p50'], cur)} "
-                         f"[{fmt_value(metric, r['p10'], cur)}-{fmt_value(metric, r['p90'], cur)}]")
+            lo, hi = fmt_value(metric, r["p10"], cur), fmt_value(metric, r["p90"], cur)
+            unit = " mo" if metric in _MONTHS else " d" if metric in _DAYS else ""
+            if unit:
+                lo, hi = lo.removesuffix(unit), hi.removesuffix(unit)
+            cells.append(f"{fmt_value(metric, r['p50'], cur)}\n[dim]{lo} to {hi}[/]")
         t.add_row(LABELS.get(metric, metric), *cells)
     return t
