@@ -16,6 +16,7 @@ import pandas as pd
 from sim.engine.model import SeedRun
 from sim.engine.params import num
 from sim.engine.records import LOST, WON
+from sim.engine.sources import SOURCE_ID
 
 __all__ = ["METRICS", "HEADLINE", "seed_metrics", "summarize", "t_quantile"]
 
@@ -48,6 +49,13 @@ METRICS = (
     "annual_churn_rate",
     "wait_days_mean",
     "open_pipeline_end",
+    "signups_total",
+    "free_to_paid",
+    "self_serve_bookings",
+    "sales_bookings",
+    "pqls",
+    "pql_conversion",
+    "lead_to_win",
 )
 
 HEADLINE = (
@@ -124,6 +132,21 @@ def seed_metrics(
     reached = np.flatnonzero(L["outcome"][is_opp] != 0)
     out["wait_days_mean"] = float(L["wait"][is_opp][reached].mean()) if reached.size else math.nan
     out["open_pipeline_end"] = float(monthly["pipeline_count"][-1])
+    # product path and sales-assisted revenue apart
+    src = L["source"]
+    ss_won = (src == SOURCE_ID["signups"]) & (L["outcome"] == WON)
+    out["signups_total"] = float(monthly["signups"].sum())
+    out["free_to_paid"] = _ratio(float(ss_won.sum()), out["signups_total"])
+    out["self_serve_bookings"] = float(L["acv"][ss_won].sum())
+    out["sales_bookings"] = out["bookings_total"] - out["self_serve_bookings"]
+    is_pql = src == SOURCE_ID["pql"]
+    out["pqls"] = float(is_pql.sum())
+    pql_closed = is_pql & (L["outcome"] != 0)
+    out["pql_conversion"] = _ratio(float((pql_closed & (L["outcome"] == WON)).sum()),
+                                   float(pql_closed.sum()))
+    inbound_closed = (src == SOURCE_ID["inbound"]) & (L["outcome"] != 0)
+    out["lead_to_win"] = _ratio(float((inbound_closed & (L["outcome"] == WON)).sum()),
+                                float(inbound_closed.sum()))
     # forecast error over quarters with bookings
     a, f = fc["actual"], fc["forecast"]
     ok = a > 0

@@ -65,11 +65,26 @@ class CustomerBook:
                 "early_at": (np.float64, (), INF),
                 "initial": (np.bool_, (), False),
                 "early_mult": (np.float64, (), 1.0),
+                # per-customer terms (self-serve accounts have their own)
+                "h": (np.float64, (), self.h),
+                "growth": (np.float64, (), self.growth_per_year),
+                "early_p": (np.float64, (), self.early),
             },
             capacity=1024,
         )
         self._decided = 0  # customers whose early churn is decided
         self.n_live = 0
+
+    def add_many(self, t: np.ndarray, arr: np.ndarray, term: float, fit: np.ndarray,
+                 source: int, lead: np.ndarray, h: float, growth_per_year: float,
+                 early_p: float) -> None:
+        """A block of customers with their own churn, growth and early-churn terms."""
+        n = t.size
+        if n == 0:
+            return
+        self.C.append(n, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term, fit=fit,
+                      source=source, lead=lead, h=h, growth=growth_per_year, early_p=early_p)
+        self.n_live += n
 
     def add(self, t: float, arr: float, contract: str, fit: bool, source: int, lead: int,
             early_mult: float = 1.0) -> None:
@@ -104,7 +119,7 @@ class CustomerBook:
             return
         u = self.rng_early.random((n, 2))
         mult = np.where(C.fit[rows], 1.0, self.bad_fit_mult) * self.handoff_mult * C.early_mult[rows]
-        p = np.minimum(self.early * mult, 1.0)
+        p = np.minimum(C.early_p[rows] * mult, 1.0)
         C.early_at[rows] = np.where(u[:, 0] < p, C.start[rows] + u[:, 1] * self.window, INF)
         self._decided = C.n
 
@@ -145,7 +160,7 @@ class CustomerBook:
             t_ren = nr[due]
             term = C.term[due]
             in_window = t_ren < start[due] + self.window
-            h = np.minimum(self.h * overload * np.where(C.fit[due], 1.0, self.bad_fit_mult), 1.0)
+            h = np.minimum(C.h[due] * overload * np.where(C.fit[due], 1.0, self.bad_fit_mult), 1.0)
             p_churn = np.where(in_window, 0.0, 1.0 - (1.0 - h) ** (term / MONTH_DAYS))
             u = self.rng_renew.random(due.size)
             go = u < p_churn
@@ -157,7 +172,7 @@ class CustomerBook:
             stay = due[~go]
             if stay.size:
                 old = arr[stay]
-                new = old * self.growth_per_year ** (C.term[stay] / 365.0)
+                new = old * C.growth[stay] ** (C.term[stay] / 365.0)
                 arr[stay] = new
                 delta = new - old
                 expansion += float(delta[delta > 0].sum())

@@ -19,12 +19,14 @@ from sim.engine.model import SeedRun
 from sim.engine.params import num
 from sim.engine.records import OPEN
 from sim.engine.rng import Streams
+from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.distributions import as_dist
 
 __all__ = ["quarterly_forecast"]
 
 QUARTER_DAYS = 3 * MONTH_DAYS
+SELF_SERVE = SOURCE_ID["signups"]
 
 
 def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
@@ -52,8 +54,11 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
         actual[q] = L["acv"][won & (L["t_end"] >= t0) & (L["t_end"] < t1)].sum()
         if q > 0:
+            # run rate of what the pipeline cannot show: deals created and won within last
+            # quarter, and self-serve upgrades
             p0 = t0 - QUARTER_DAYS
-            quick = won & (L["created"] >= p0) & (L["t_end"] < t0)
+            in_last = won & (L["t_end"] >= p0) & (L["t_end"] < t0)
+            quick = in_last & ((L["created"] >= p0) | (L["source"] == SELF_SERVE))
             forecast[q] += L["acv"][quick].sum()
         open_ = (created <= t0) & (t_end > t0)
         open_count[q] = open_.sum()

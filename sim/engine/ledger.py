@@ -12,15 +12,16 @@ import numpy as np
 from sim.engine.model import SeedRun
 from sim.engine.params import num
 from sim.engine.records import OPEN, WON
-from sim.engine.sources import SOURCE_ID, SOURCE_NAMES
+from sim.engine.sources import LEAD_SOURCES, SOURCE_ID
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.schema import ROLES
 
 __all__ = ["monthly_series", "MONTHLY_COLUMNS"]
 
 MONTHLY_COLUMNS = (
-    [f"leads_{s}" for s in SOURCE_NAMES if s != "initial"]
-    + ["leads", "opportunities_created", "wins", "losses", "bookings_new", "bookings_pilot",
+    [f"leads_{s}" for s in LEAD_SOURCES]
+    + ["leads", "signups", "activated", "self_serve_wins", "bookings_self_serve",
+       "opportunities_created", "wins", "losses", "bookings_new", "bookings_pilot",
        "bookings_expansion", "new_arr", "arr", "revenue", "churned_arr", "expansion_arr",
        "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
        "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend"]
@@ -40,10 +41,16 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     L = run.leads
     m = run.motion
     out: dict[str, np.ndarray] = {}
-    for s in SOURCE_NAMES:
-        if s != "initial":
-            out[f"leads_{s}"] = _hist(L["t_arrive"][L["source"] == SOURCE_ID[s]], n)
-    out["leads"] = _hist(L["t_arrive"], n)
+    for s in LEAD_SOURCES:
+        out[f"leads_{s}"] = _hist(L["t_arrive"][L["source"] == SOURCE_ID[s]], n)
+    out["leads"] = sum((out[f"leads_{s}"] for s in LEAD_SOURCES), np.zeros(n))
+    zeros = np.zeros(n)
+    out["signups"] = run.extras.get("signups") if run.extras.get("signups") is not None else zeros
+    out["activated"] = (run.extras.get("activated") if run.extras.get("activated") is not None
+                        else zeros)
+    ss = (L["outcome"] == WON) & (L["source"] == SOURCE_ID["signups"])
+    out["self_serve_wins"] = _hist(L["t_end"][ss], n)
+    out["bookings_self_serve"] = _hist(L["t_end"][ss], n, L["acv"][ss])
     out["opportunities_created"] = _hist(L["created"], n)
     won = L["outcome"] == WON
     is_opp = np.isfinite(L["created"])
@@ -75,6 +82,10 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
             marketing += num(src.inbound.cost_per_lead) * out["leads_inbound"]
     if src.outbound is not None:
         marketing += num(src.outbound.tooling_cost_per_month)
+    if src.signups is not None:
+        g = num(src.signups.growth_per_month)
+        marketing += num(src.signups.marketing_spend_per_month) * (1 + g) ** np.arange(n)
+        marketing += num(src.signups.cost_per_signup) * out["signups"]
     marketing += num(m.costs.other_sm_per_month)
     out["marketing_spend"] = marketing
     out["commission"] = run.commission.copy()

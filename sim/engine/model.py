@@ -23,6 +23,7 @@ import simpy
 from sim.engine.customers import CustomerBook
 from sim.engine.params import num, realize
 from sim.engine.pipeline import Pipeline
+from sim.engine.product import ProductPath
 from sim.engine.records import LOST, OPEN
 from sim.engine.rng import Streams
 from sim.engine.sources import SOURCE_ID, build_sources
@@ -103,7 +104,12 @@ class _Engine:
         self.ticks: dict[str, list[float]] = {}
         self.arr_then: np.ndarray | None = None
         self.csm = self.roster.indices("csm")
-        self.queue_len: list[float] = []
+        self.product: ProductPath | None = None
+        for g in self.sources:
+            if g.name == "signups":
+                self.product = ProductPath(m, g, self.pipeline, self.book, self.streams, self.H,
+                                           self.n_months, self.adv)
+        self.sources = [g for g in self.sources if g.name != "signups"]
 
     # -- callbacks from the pipeline ------------------------------------------------
 
@@ -163,6 +169,8 @@ class _Engine:
         avail = self._available(month * MONTH_DAYS)
         # sources find accounts at a rate proportional to the share not yet engaged
         thin = 1.0 if self.market_size is None else avail / self.market_size
+        if self.product is not None:
+            self.product.month(month, thin)
         times, srcs, fits, factors = [], [], [], []
         for g in self.sources:
             t, step = g.month_arrivals(month, thin, self.streams.get("arrivals", g.name))
@@ -267,7 +275,11 @@ class _Engine:
             arr_then=self.arr_then,
             commission=self.commission,
             partner_fees=self.partner_fees,
-            extras={"peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()}},
+            extras={
+                "peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()},
+                "signups": None if self.product is None else self.product.signups,
+                "activated": None if self.product is None else self.product.activated,
+            },
         )
 
 

@@ -248,6 +248,19 @@ class Pipeline:
         for i in range(n):
             self.enter(rows.start + i, stage, entered=float(t_entered[i]))
 
+    def add_entering(self, stage: int, t_enter: np.ndarray, **cols: Any) -> None:
+        """Leads that enter the path at ``stage`` at future times (PQLs routed to sales)."""
+        n = t_enter.size
+        if n == 0:
+            return
+        rows = self.T.append(n, **cols)
+        for i in range(n):
+            self._schedule(float(t_enter[i]), rows.start + i, stage)
+
+    def add_won(self, t_won: np.ndarray, **cols: Any) -> slice:
+        """Accounts won without the sales path (self-serve upgrades), already decided."""
+        return self.T.append(t_won.size, outcome=WON, t_end=t_won, **cols)
+
     # -- the event path -------------------------------------------------------------
 
     def _schedule(self, t: float, row: int, stage: int) -> None:
@@ -263,7 +276,7 @@ class Pipeline:
         now = self.env.now
         T.entry[row, stage] = now if entered is None else entered
         T.stage[row] = stage
-        if stage == self.q + 1 and np.isnan(T.created[row]):
+        if stage > self.q and np.isnan(T.created[row]):
             T.created[row] = now
         owner = self.owners[stage]
         if owner is not None:

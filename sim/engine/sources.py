@@ -33,11 +33,13 @@ from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS, Roster
 from sim.scenario.schema import Partners, Sources
 
-__all__ = ["SOURCE_NAMES", "SourceGrid", "STEPS_PER_MONTH", "build_sources"]
+__all__ = ["LEAD_SOURCES", "SOURCE_ID", "SOURCE_NAMES", "SourceGrid", "STEPS_PER_MONTH", "build_sources"]
 
 STEPS_PER_MONTH = 30
 STEP_DAYS = MONTH_DAYS / STEPS_PER_MONTH
-SOURCE_NAMES = ("inbound", "outbound", "founder_network", "partners", "initial")
+SOURCE_NAMES = ("inbound", "outbound", "founder_network", "partners", "signups", "pql", "initial")
+# sources whose arrivals are sales leads (sign-ups are counted apart; PQLs are leads)
+LEAD_SOURCES = ("inbound", "outbound", "founder_network", "partners", "pql")
 SOURCE_ID = {name: i for i, name in enumerate(SOURCE_NAMES)}
 
 
@@ -52,15 +54,26 @@ class SourceGrid:
     # multiplier on the first stage's advance, per step (AI-drafted outreach converts less)
     first_stage_factor: np.ndarray
 
+    def month_count(self, month: int, thinning: float, rng: np.random.Generator) -> int:
+        """Poisson count of arrivals in ``month``."""
+        lo = month * STEPS_PER_MONTH
+        total = float(self.per_day[lo : lo + STEPS_PER_MONTH].sum() * STEP_DAYS)
+        return int(rng.poisson(total * thinning)) if total > 0 and thinning > 0 else 0
+
     def month_arrivals(
         self, month: int, thinning: float, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """Arrival times in ``month`` and the step index of each."""
+        return self.month_times(month, self.month_count(month, thinning, rng), rng)
+
+    def month_times(
+        self, month: int, n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` arrival times placed in ``month`` by the intensity, sorted, with their steps."""
         lo = month * STEPS_PER_MONTH
         w = self.per_day[lo : lo + STEPS_PER_MONTH] * STEP_DAYS
         total = float(w.sum())
-        n = int(rng.poisson(total * thinning)) if total > 0 and thinning > 0 else 0
-        if n == 0:
+        if n == 0 or total <= 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         cum = np.cumsum(w)
         u = rng.random(n) * total
@@ -112,6 +125,10 @@ def build_sources(
         out.append(
             SourceGrid("founder_network", SOURCE_ID["founder_network"], lam, num(f.fit_rate), ones)
         )
+    if sources.signups is not None:
+        su = sources.signups
+        lam = _growth_curve(num(su.signups_per_month), num(su.growth_per_month), t_mid)
+        out.append(SourceGrid("signups", SOURCE_ID["signups"], lam, num(su.fit_rate), ones))
     if sources.partners is not None:
         lam = _partner_intensity(sources.partners, roster, n_months, t_mid,
                                  streams.get("partners"))

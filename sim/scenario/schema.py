@@ -31,6 +31,7 @@ from sim.scenario.distributions import Dist
 __all__ = [
     "ROLES",
     "SELLING_ROLES",
+    "Conversion",
     "Costs",
     "Deal",
     "Draw",
@@ -46,6 +47,7 @@ __all__ = [
     "Motion",
     "Outbound",
     "Partners",
+    "Pql",
     "NonNeg",
     "Param",
     "Prob",
@@ -55,6 +57,8 @@ __all__ = [
     "Queue",
     "Retention",
     "Role",
+    "SelfServe",
+    "Signups",
     "Scenario",
     "Sources",
     "Stage",
@@ -161,11 +165,26 @@ class Partners(Strict):
     )
 
 
+class Signups(Strict):
+    """Product sign-ups (PLG): most never activate and are decided in bulk."""
+
+    signups_per_month: NonNeg = 0.0
+    growth_per_month: Param = 0.0
+    activation_rate: Prob = Field(default=0.4, description="share reaching the value moment")
+    time_to_value_days: Draw = Field(default=3.0, description="days from sign-up to activation")
+    fit_rate: Prob = 0.6
+    marketing_spend_per_month: NonNeg = Field(
+        default=0.0, description="product marketing and onboarding spend; grows with sign-ups"
+    )
+    cost_per_signup: NonNeg = 0.0
+
+
 class Sources(Strict):
     inbound: Inbound | None = None
     outbound: Outbound | None = None
     founder_network: FounderNetwork | None = None
     partners: Partners | None = None
+    signups: Signups | None = None
 
 
 # --- team ----------------------------------------------------------------------------
@@ -252,6 +271,56 @@ class Deal(Strict):
     )
 
 
+class Conversion(Strict):
+    """How activated free accounts become paying self-serve customers."""
+
+    model: Literal["freemium", "trial"] = "freemium"
+    freemium_monthly: Prob = Field(default=0.01, description="monthly hazard of upgrading")
+    dormancy_monthly: Prob = Field(
+        default=0.15, description="monthly hazard of going dormant (then never upgrades)"
+    )
+    trial_days: NonNeg = 14.0
+    trial: Literal["opt_in", "opt_out"] = Field(
+        default="opt_in", description="opt_in: no card at sign-up; opt_out: card, billed unless cancelled"
+    )
+    opt_in: Prob = Field(default=0.18, description="trial -> paid without a card (003: 18%)")
+    opt_out: Prob = Field(default=0.49, description="trial -> paid with a card (003: 49%)")
+
+
+class SelfServe(Strict):
+    """What a self-serve customer pays and how it behaves (monthly billing)."""
+
+    seats: Draw = Field(default=3.0, description="seats at upgrade, drawn per account")
+    price_per_seat_month: NonNeg = 25.0
+    monthly_churn: Prob = 0.03
+    expansion_rate_annual: NonNeg = Field(default=0.2, description="seat growth of retained accounts")
+    early_churn: Prob = 0.0
+
+
+class Pql(Strict):
+    """Product-qualified leads: usage crossing a threshold routes an account to sales."""
+
+    threshold: NonNeg = Field(default=10.0, description="usage (seats or events) that makes a PQL")
+    reference_threshold: NonNeg = Field(
+        default=10.0, description="threshold at which PQLs convert at `conversion`"
+    )
+    quality_elasticity: NonNeg = Field(
+        default=0.5, description="a looser threshold (below reference) lowers conversion as "
+        "(threshold/reference)^elasticity"
+    )
+    usage_start: Draw = Field(default=2.0, description="usage at activation, per account")
+    usage_growth_monthly: Draw = Field(default=0.15, description="monthly usage growth, per account")
+    conversion: Prob = Field(default=0.28, description="PQL -> paid at the reference threshold (003: 25-30%)")
+    min_days_active: NonNeg = Field(
+        default=30.0, description="sales touching a PQL active for less loses trust"
+    )
+    early_touch_penalty: Prob = Field(default=0.4, description="conversion lost when touched too early")
+    entry_stage: str | None = Field(
+        default=None, description="stage a PQL enters (default: the one after qualification)"
+    )
+    acv: Draw | None = Field(default=None, description="ACV of a sales-assisted PQL deal (default: deal.acv)")
+
+
 class Handoff(Strict):
     acceptance_criteria: bool = True
     criteria_win_factor: Prob = Field(
@@ -304,6 +373,9 @@ class Motion(Strict):
     retention: Retention = Retention()
     costs: Costs = Costs()
     forecast: Forecast = Forecast()
+    conversion: Conversion = Conversion()
+    self_serve: SelfServe = SelfServe()
+    pql: Pql | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Motion:
@@ -314,6 +386,12 @@ class Motion(Strict):
         q = self.qualification.stage
         if q is not None and q not in names:
             raise ValueError(f"qualification.stage '{q}' is not one of the stages {names}")
+        if self.pql is not None:
+            e = self.pql.entry_stage
+            if e is not None and e not in names:
+                raise ValueError(f"pql.entry_stage '{e}' is not one of the stages {names}")
+            if self.sources.signups is None:
+                raise ValueError("pql needs sources.signups (PQLs come from product users)")
         roles = self.team.roles()
         for s in self.stages:
             if s.owner is None:

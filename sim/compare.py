@@ -1,0 +1,248 @@
+"""Comparisons across motions and seeds: paired differences, P(target), forecast variance.
+
+Seed *i* of every motion in a scenario saw the same random streams (common
+random numbers, MODEL.md "Randomness"), so two motions are compared seed by
+seed: the difference ``d_i = a_i - b_i`` removes the noise both share, and its
+95% interval ``mean(d) +- t(0.975, n-1) * sd(d) / sqrt(n)`` is much narrower
+than the unpaired (Welch) interval on the same numbers. Both are reported, so
+a reader can see how much the pairing buys.
+
+``paired_comparison`` is the results folder's ``comparison.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from sim.metrics import t_quantile
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "NEUTRAL",
+    "COMPARISON_COLUMNS",
+    "direction",
+    "paired_comparison",
+    "target_probability",
+    "wilson_interval",
+    "forecast_variance",
+]
+
+LOWER_IS_BETTER = frozenset({
+    "cac",
+    "cac_payback_months",
+    "forecast_mape",
+    "months_to_arr_target",
+    "sm_spend_total",
+    "cs_spend_total",
+    "churned_arr_total",
+    "annual_churn_rate",
+    "wait_days_mean",
+    "cycle_days_median",
+})
+
+# Metrics where neither direction wins: a forecast bias is better near 0, not low or high.
+NEUTRAL = frozenset({"forecast_bias"})
+
+COMPARISON_COLUMNS = [
+    "motion_a", "motion_b", "metric", "direction", "n", "mean_a", "mean_b", "diff_mean",
+    "diff_ci_low", "diff_ci_high", "paired_ci_half_width", "unpaired_ci_half_width",
+    "ci_ratio", "share_a_better", "better",
+]
+
+_KEYS = ("motion", "seed")
+
+
+def direction(metric: str) -> int:
+    """+1 when higher is better, -1 when lower is better, 0 when neither."""
+    if metric in NEUTRAL:
+        return 0
+    return -1 if metric in LOWER_IS_BETTER else 1
+
+
+def _metric_columns(runs: pd.DataFrame) -> list[str]:
+    return [c for c in runs.columns
+            if c not in _KEYS and pd.api.types.is_numeric_dtype(runs[c])
+            and not pd.api.types.is_bool_dtype(runs[c])]
+
+
+def _t_half(sd: float, n: int) -> float:
+    """Half-width of a 95% t interval of a mean; 0 when sd is 0, NaN below 2 values."""
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    if sd == 0.0:
+        return 0.0
+    return t_quantile(0.975, n - 1) * sd / math.sqrt(n)
+
+
+def _welch_half(a: np.ndarray, b: np.ndarray) -> float:
+    """Half-width of the 95% Welch interval of mean(a) - mean(b) (independent samples)."""
+    na, nb = a.size, b.size
+    if na < 2 or nb < 2:
+        return math.nan
+    va, vb = float(a.var(ddof=1)) / na, float(b.var(ddof=1)) / nb
+    se2 = va + vb
+    if se2 == 0.0:
+        return 0.0
+    df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    return t_quantile(0.975, max(1, int(math.floor(df)))) * math.sqrt(se2)
+
+
+def paired_comparison(runs: pd.DataFrame, motions: list[str]) -> pd.DataFrame:
+    """Paired differences between every ordered pair of motions, for every metric.
+
+    For each pair (a, b) with a before b in ``motions`` and each numeric metric
+    column of ``runs``, rows are matched by seed and only seeds where both
+    values are finite count (``n``). Columns:
+
+    - ``mean_a``, ``mean_b``: means over those seeds;
+    - ``diff_mean``, ``diff_ci_low``, ``diff_ci_high``: mean of ``a - b`` per seed
+      with its 95% t interval (``[d, d]`` when every seed differs by the same d);
+    - ``paired_ci_half_width``, ``unpaired_ci_half_width``: the half-widths of
+      the paired interval and of the Welch interval on the same data, and
+      ``ci_ratio`` = paired / unpaired (NaN when both are 0);
+    - ``share_a_better``: share of seeds where a beats b, direction aware
+      (``direction``), ties counting half; NaN for neutral metrics;
+    - ``better``: ``"a"`` or ``"b"`` when the interval excludes 0 (and the metric
+      has a direction), else ``""``.
+    """
+    metrics = _metric_columns(runs)
+    by_motion = {m: g.drop_duplicates("seed").set_index("seed")
+                 for m, g in runs.groupby("motion", sort=False)}
+    rows: list[dict[str, object]] = []
+    for i, ma in enumerate(motions):
+        for mb in motions[i + 1:]:
+            ga, gb = by_motion.get(ma), by_motion.get(mb)
+            if ga is None or gb is None:
+                continue
+            seeds = ga.index.intersection(gb.index)
+            for metric in metrics:
+                a = ga.loc[seeds, metric].to_numpy(dtype=float)
+                b = gb.loc[seeds, metric].to_numpy(dtype=float)
+                ok = np.isfinite(a) & np.isfinite(b)
+                a, b = a[ok], b[ok]
+                rows.append(_pair_row(ma, mb, metric, a, b))
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _pair_row(ma: str, mb: str, metric: str, a: np.ndarray, b: np.ndarray) -> dict[str, object]:
+    sign = direction(metric)
+    n = int(a.size)
+    row: dict[str, object] = {
+        "motion_a": ma, "motion_b": mb, "metric": metric,
+        "direction": {1: "higher", -1: "lower", 0: ""}[sign], "n": n,
+        "mean_a": math.nan, "mean_b": math.nan, "diff_mean": math.nan,
+        "diff_ci_low": math.nan, "diff_ci_high": math.nan,
+        "paired_ci_half_width": math.nan, "unpaired_ci_half_width": math.nan,
+        "ci_ratio": math.nan, "share_a_better": math.nan, "better": "",
+    }
+    if n == 0:
+        return row
+    d = a - b
+    mean_d = float(d.mean())
+    sd_d = float(d.std(ddof=1)) if n > 1 else math.nan
+    half = _t_half(sd_d, n)
+    unpaired = _welch_half(a, b)
+    row.update({
+        "mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff_mean": mean_d,
+        "diff_ci_low": mean_d - half, "diff_ci_high": mean_d + half,
+        "paired_ci_half_width": half, "unpaired_ci_half_width": unpaired,
+    })
+    if math.isfinite(half) and math.isfinite(unpaired) and unpaired > 0:
+        row["ci_ratio"] = half / unpaired
+    if sign != 0:
+        signed = sign * d
+        row["share_a_better"] = float(((signed > 0) + 0.5 * (signed == 0)).mean())
+        if math.isfinite(half):
+            low, high = mean_d - half, mean_d + half
+            if low > 0 or high < 0:
+                row["better"] = "a" if sign * mean_d > 0 else "b"
+    return row
+
+
+def wilson_interval(successes: float, n: float, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (NaN, NaN when n is 0)."""
+    if n <= 0:
+        return math.nan, math.nan
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+TARGET_COLUMNS = [
+    "motion", "n", "reached", "p_target", "p_ci_low", "p_ci_high",
+    "months_p10", "months_p50", "months_p90", "share_never",
+]
+
+
+def target_probability(runs: pd.DataFrame, target_arr: float | None) -> pd.DataFrame:
+    """Per motion: P(arr_end >= target) with a 95% Wilson interval, and when it is reached.
+
+    ``months_p10/p50/p90`` are percentiles of ``months_to_arr_target`` among the
+    seeds that reached the target at some month; ``share_never`` is the share
+    of seeds that never did within the horizon. Empty when there is no target.
+    """
+    if target_arr is None or runs.empty or "arr_end" not in runs:
+        return pd.DataFrame(columns=TARGET_COLUMNS)
+    rows = []
+    for motion, g in runs.groupby("motion", sort=False):
+        arr = g["arr_end"].to_numpy(dtype=float)
+        arr = arr[np.isfinite(arr)]
+        n = int(arr.size)
+        k = int((arr >= target_arr).sum())
+        low, high = wilson_interval(k, n)
+        months = (g["months_to_arr_target"].to_numpy(dtype=float)
+                  if "months_to_arr_target" in g else np.full(len(g), np.nan))
+        hit = months[np.isfinite(months)]
+        p10, p50, p90 = (np.percentile(hit, [10, 50, 90]) if hit.size
+                         else (math.nan, math.nan, math.nan))
+        rows.append({
+            "motion": motion, "n": n, "reached": k, "p_target": k / n if n else math.nan,
+            "p_ci_low": low, "p_ci_high": high, "months_p10": float(p10),
+            "months_p50": float(p50), "months_p90": float(p90),
+            "share_never": 1.0 - hit.size / len(g) if len(g) else math.nan,
+        })
+    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+
+
+VARIANCE_COLUMNS = [
+    "motion", "quarters", "quarterly_bookings_mean", "bookings_cv", "forecast_mape",
+    "forecast_bias",
+]
+
+
+def forecast_variance(runs: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+    """Per motion: how variable quarterly bookings are across seeds, next to forecast error.
+
+    ``bookings_cv`` is, for each quarter, the sd / mean of ``actual`` bookings
+    across seeds, averaged over the quarters whose mean is above 0 (``quarters``
+    of them); ``quarterly_bookings_mean`` is the mean over those quarters.
+    ``forecast_mape`` and ``forecast_bias`` are the means over seeds from ``runs``.
+    """
+    motions = list(dict.fromkeys(list(runs["motion"]) + list(forecast.get("motion", []))))
+    rows = []
+    for motion in motions:
+        row: dict[str, object] = {"motion": motion, "quarters": 0,
+                                  "quarterly_bookings_mean": math.nan,
+                                  "bookings_cv": math.nan}
+        f = forecast[forecast["motion"] == motion] if not forecast.empty else forecast
+        if not f.empty:
+            q = f.groupby("quarter")["actual"].agg(["mean", "std", "count"])
+            q = q[(q["mean"] > 0) & (q["count"] > 1)]
+            if not q.empty:
+                row["quarters"] = int(len(q))
+                row["quarterly_bookings_mean"] = float(q["mean"].mean())
+                row["bookings_cv"] = float((q["std"] / q["mean"]).mean())
+        r = runs[runs["motion"] == motion]
+        for col in ("forecast_mape", "forecast_bias"):
+            x = r[col].to_numpy(dtype=float) if col in r else np.array([])
+            x = x[np.isfinite(x)]
+            row[col] = float(x.mean()) if x.size else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)

@@ -1,0 +1,554 @@
+"""The report's charts, as PNG bytes (matplotlib, Agg backend, no pyplot).
+
+``make_figures(res)`` returns ``{file name: PNG bytes}`` in reading order. Each
+chart is built on its own ``matplotlib.figure.Figure`` (never the pyplot
+state machine) inside a temporary ``rc_context``, so nothing leaks between
+charts or into the caller's matplotlib settings. A chart whose data is absent
+(no target, all-NaN metric, empty funnel) is skipped, not drawn empty.
+
+Every chart gives each motion the same colour, in the scenario's motion order.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from sim.compare import target_probability
+from sim.report.terminal import LABELS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from sim.runner.results import Results
+
+__all__ = [
+    "CAPTIONS",
+    "DPI",
+    "FIGSIZE",
+    "PALETTE",
+    "currency_symbol",
+    "make_figures",
+    "money",
+    "motion_colors",
+]
+
+DPI = 110
+_MPL = tuple(int(p) for p in mpl.__version__.split(".")[:2] if p.isdigit())
+FIGSIZE = (8.0, 4.5)
+
+# Okabe-Ito colour-blind-safe palette (yellow left out: unreadable on white).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#7F6A3B",
+           "#555555")
+
+_STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.titlepad": 10,
+    "axes.labelsize": 10,
+    "axes.labelcolor": "#333333",
+    "axes.edgecolor": "#888888",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.8,
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.frameon": False,
+    "legend.fontsize": 9,
+    "figure.facecolor": "white",
+}
+
+# Title shown above each chart in the report, and a one-line reading guide.
+CAPTIONS: dict[str, tuple[str, str]] = {
+    "arr_fan.png": (
+        "ARR over time",
+        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside).",
+    ),
+    "p_target.png": (
+        "Chance of reaching the ARR target",
+        "Share of seeds whose ARR at the horizon's end is at or above the target, "
+        "with its 95% Wilson interval.",
+    ),
+    "bookings_distribution.png": (
+        "Bookings over the horizon",
+        "How total bookings spread across seeds; dashed lines mark each motion's median.",
+    ),
+    "cac_payback_distribution.png": (
+        "CAC payback",
+        "Months of gross profit from new ARR needed to repay sales and marketing spend; "
+        "shorter is better.",
+    ),
+    "retention.png": (
+        "Revenue retention",
+        "GRR and NRR over the last 12 months: dot at the median, line from P10 to P90.",
+    ),
+    "forecast_error.png": (
+        "Forecast error by quarter",
+        "(forecast - actual) / actual bookings per quarter; above 0 the forecast was too high.",
+    ),
+    "funnel.png": (
+        "Funnel by stage",
+        "Mean number entering each stage per seed, share advancing to the next stage, "
+        "and mean days spent in it.",
+    ),
+    "headcount_spend.png": (
+        "Headcount and sales & marketing spend",
+        "Median total headcount per month, and median monthly S&M spend with its P10-P90 band.",
+    ),
+}
+
+
+def currency_symbol(currency: str) -> str:
+    """``$`` for USD, else the code and a space (as the terminal table does)."""
+    return "$" if currency.upper() == "USD" else currency + " "
+
+
+def money(v: float, cur: str = "$") -> str:
+    """Compact currency for axes: $1.2M, $350K, $2.5B, $900."""
+    if v is None or not math.isfinite(v):
+        return ""
+    a = abs(v)
+    sign = "-" if v < 0 else ""
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if a >= div * 0.9995:
+            s = f"{a / div:.1f}".removesuffix(".0")
+            return f"{sign}{cur}{s}{suffix}"
+    return f"{sign}{cur}{a:.0f}"
+
+
+def motion_colors(motions: list[str]) -> dict[str, str]:
+    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(motions)}
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def _figure(size: tuple[float, float] = FIGSIZE) -> Figure:
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white",
+                metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _money_axis(axis, cur: str) -> None:  # type: ignore[no-untyped-def]
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: money(v, cur)))
+
+
+def _finite(s: pd.Series) -> np.ndarray:
+    x = s.to_numpy(dtype=float)
+    return x[np.isfinite(x)]
+
+
+def _quantiles(df: pd.DataFrame, by: str, col: str) -> pd.DataFrame:
+    """P10, P50, P90 of ``col`` per value of ``by`` (columns p10, p50, p90)."""
+    g = df.groupby(by)[col]
+    return pd.DataFrame({"p10": g.quantile(0.1), "p50": g.quantile(0.5),
+                         "p90": g.quantile(0.9)}).sort_index()
+
+
+def _seeds_note(res: Results) -> str:
+    n = res.runs["seed"].nunique() if not res.runs.empty else 0
+    return f"{n:,} seeds"
+
+
+class _Ctx:
+    """What every chart needs: the results, motion order, colours, currency."""
+
+    def __init__(self, res: Results):
+        self.res = res
+        present = set(res.runs["motion"]) if not res.runs.empty else set()
+        self.motions = [m for m in res.motions() if m in present] or res.motions()
+        self.colors = motion_colors(res.motions())
+        self.cur = currency_symbol(res.scenario.currency)
+        self.horizon = res.scenario.horizon_months
+        self.seeds = _seeds_note(res)
+
+
+# --- charts ------------------------------------------------------------------------
+
+
+def _arr_fan(c: _Ctx) -> Figure | None:
+    m = c.res.monthly
+    if m.empty or "arr" not in m or not np.isfinite(m["arr"].to_numpy(dtype=float)).any():
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    for motion in c.motions:
+        g = m[m["motion"] == motion]
+        if g.empty:
+            continue
+        q = _quantiles(g, "month", "arr")
+        col = c.colors[motion]
+        ax.fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.15, lw=0)
+        for edge in ("p10", "p90"):
+            ax.plot(q.index, q[edge], color=col, lw=0.8, alpha=0.7, ls=(0, (4, 2)))
+        ax.plot(q.index, q["p50"], color=col, lw=2.2, label=f"{motion}")
+    target = c.res.scenario.target_arr
+    if target is not None:
+        ax.axhline(target, color="#333333", ls="--", lw=1.1)
+        ax.annotate(f"target {money(target, c.cur)}", xy=(0.01, target),
+                    xycoords=("axes fraction", "data"), xytext=(0, 4),
+                    textcoords="offset points", fontsize=9, color="#333333")
+    ax.set_xlim(0, c.horizon)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _money_axis(ax.yaxis, c.cur)
+    ax.set_xlabel("Month")
+    ax.set_ylabel(f"ARR ({c.cur.strip()} per year)")
+    ax.set_title(f"ARR by month: median and P10-P90 band over {c.seeds}")
+    ax.legend(loc="lower right", title="median (solid), P10 / P90 (dashed)", title_fontsize=9)
+    return fig
+
+
+def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
+                  fmt: Callable[[float], str], money_axis: bool) -> Figure | None:
+    runs = c.res.runs
+    if runs.empty or metric not in runs:
+        return None
+    data = {mo: _finite(runs.loc[runs["motion"] == mo, metric]) for mo in c.motions}
+    data = {k: v for k, v in data.items() if v.size}
+    if not data:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    allx = np.concatenate(list(data.values()))
+    if len(data) <= 3:
+        lo, hi = np.percentile(allx, [0.5, 99.5])
+        if hi <= lo:
+            lo, hi = lo - 0.5 * max(abs(lo), 1.0), hi + 0.5 * max(abs(hi), 1.0)
+        nbins = int(np.clip(np.sqrt(allx.size / len(data)) * 2, 10, 40))
+        bins = np.linspace(lo, hi, nbins + 1)
+        for mo, x in data.items():
+            col = c.colors[mo]
+            xc = np.clip(x, lo, hi)
+            ax.hist(xc, bins=bins, color=col, alpha=0.28, histtype="stepfilled")
+            ax.hist(xc, bins=bins, color=col, lw=1.4, histtype="step")
+            med = float(np.median(x))
+            ax.axvline(med, color=col, ls="--", lw=1.6,
+                       label=f"{mo}: median {fmt(med)}")
+        ax.set_ylabel("Seeds (count)")
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, 1.0))
+        ax.grid(axis="x", visible=False)
+        if money_axis:
+            _money_axis(ax.xaxis, c.cur)
+    else:
+        names = list(data)[::-1]
+        horizontal = ({"orientation": "horizontal"} if _MPL >= (3, 10) else {"vert": False})
+        bp = ax.boxplot([data[n] for n in names], whis=(10, 90), showfliers=False,
+                        patch_artist=True, widths=0.55, medianprops={"color": "black", "lw": 1.6},
+                        **horizontal)
+        for patch, n in zip(bp["boxes"], names, strict=True):
+            patch.set_facecolor(c.colors[n])
+            patch.set_alpha(0.55)
+        ax.set_yticks(range(1, len(names) + 1), names)
+        ax.grid(axis="y", visible=False)
+        if money_axis:
+            _money_axis(ax.xaxis, c.cur)
+        ax.text(1.0, -0.16, "box: P25-P75, whiskers: P10-P90, line: median",
+                transform=ax.transAxes, ha="right", fontsize=8, color="#555555")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return fig
+
+
+def _retention(c: _Ctx) -> Figure | None:
+    runs = c.res.runs
+    cols = [k for k in ("grr", "nrr") if k in runs and np.isfinite(
+        runs[k].to_numpy(dtype=float)).any()]
+    if not cols:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    k = len(c.motions)
+    width = min(0.6 / max(k, 1), 0.25)
+    ymin, ymax = 1.0, 1.0
+    for j, mo in enumerate(c.motions):
+        col = c.colors[mo]
+        for i, metric in enumerate(cols):
+            x = _finite(runs.loc[runs["motion"] == mo, metric])
+            if not x.size:
+                continue
+            p10, p50, p90 = np.percentile(x, [10, 50, 90])
+            ymin, ymax = min(ymin, p10), max(ymax, p90)
+            pos = i + (j - (k - 1) / 2) * width
+            ax.plot([pos, pos], [p10, p90], color=col, lw=3, alpha=0.55,
+                    solid_capstyle="round")
+            ax.plot(pos, p50, "o", color=col, ms=8, label=mo if i == 0 else None)
+            ax.annotate(f"{p50 * 100:.0f}%", (pos, p50), xytext=(7, 0),
+                        textcoords="offset points", va="center", fontsize=9, color="#222222")
+    ax.axhline(1.0, color="#333333", lw=1, ls=":")
+    ax.set_xticks(range(len(cols)), [LABELS.get(m, m.upper()) for m in cols])
+    ax.set_xlim(-0.6, len(cols) - 0.4)
+    pad = 0.06 * (ymax - ymin or 0.1)
+    ax.set_ylim(ymin - pad, ymax + pad)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.grid(axis="x", visible=False)
+    ax.set_ylabel("Retention over the last 12 months (% of ARR)")
+    ax.set_title("Gross and net revenue retention: median and P10-P90")
+    ax.legend(loc="best")
+    return fig
+
+
+def _forecast_error(c: _Ctx) -> Figure | None:
+    f = c.res.forecast
+    if f.empty or not {"forecast", "actual", "quarter"} <= set(f.columns):
+        return None
+    f = f[f["actual"] > 0].copy()
+    if f.empty:
+        return None
+    f["err"] = (f["forecast"] - f["actual"]) / f["actual"]
+    f = f[np.isfinite(f["err"])]
+    if f.empty:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    lo, hi = 0.0, 0.0
+    blind_q: set[int] = set()
+    for mo in c.motions:
+        g = f[f["motion"] == mo]
+        if g.empty:
+            continue
+        q = _quantiles(g, "quarter", "err")
+        col = c.colors[mo]
+        ax.fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
+        ax.plot(q.index, q["p50"], color=col, lw=2.2, marker="o", ms=4, label=mo)
+        lo, hi = min(lo, float(q["p10"].min())), max(hi, float(q["p90"].max()))
+        blind = g.groupby("quarter")["forecast"].median()
+        blind_q.update(int(k) for k in blind.index[blind <= 0])
+    for k in sorted(blind_q)[:1]:
+        ax.annotate("forecast 0: no open pipeline\nat the quarter's start", (k, -1.0),
+                    xytext=(14, 6), textcoords="offset points", fontsize=8, color="#555555",
+                    va="bottom")
+    ax.axhline(0, color="#333333", lw=1)
+    quarters = sorted(int(q) for q in f["quarter"].unique())
+    ax.set_xlim(quarters[0] - 0.3, quarters[-1] + 0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(len(quarters), 12)))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("Quarter")
+    ax.set_ylabel("Forecast error (% of actual bookings)")
+    ax.set_title("Quarterly bookings forecast error: median and P10-P90")
+    ax.text(0.995, 0.98, "above 0: forecast too high", transform=ax.transAxes, ha="right",
+            va="top", fontsize=8, color="#555555")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def funnel_table(res: Results) -> pd.DataFrame:
+    """Per (motion, stage): mean entered/advanced/lost per seed, conversion, mean days."""
+    fu = res.funnel
+    cols = ["motion", "stage", "stage_index", "owner", "entered", "advanced", "lost",
+            "conversion", "mean_days"]
+    if fu.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    order = {m: i for i, m in enumerate(res.motions())}
+    for (mo, idx), g in fu.groupby(["motion", "stage_index"], sort=False):
+        entered = float(g["entered"].sum())
+        days = g["mean_days"].to_numpy(dtype=float)
+        w = g["entered"].to_numpy(dtype=float)
+        ok = np.isfinite(days) & (w > 0)
+        rows.append({
+            "motion": mo, "stage": str(g["stage"].iloc[0]), "stage_index": int(idx),
+            "owner": str(g["owner"].iloc[0] or ""),
+            "entered": float(g["entered"].mean()), "advanced": float(g["advanced"].mean()),
+            "lost": float(g["lost"].mean()),
+            "conversion": float(g["advanced"].sum()) / entered if entered > 0 else math.nan,
+            "mean_days": float(np.average(days[ok], weights=w[ok])) if ok.any() else math.nan,
+        })
+    out = pd.DataFrame(rows, columns=cols)
+    out["_o"] = out["motion"].map(order)
+    return out.sort_values(["_o", "stage_index"]).drop(columns="_o").reset_index(drop=True)
+
+
+def _funnel(c: _Ctx) -> Figure | None:
+    t = funnel_table(c.res)
+    if t.empty or not (t["entered"] > 0).any():
+        return None
+    motions = [m for m in c.motions if m in set(t["motion"])]
+    stage_lists = {m: list(t.loc[t["motion"] == m, "stage"]) for m in motions}
+    same = len({tuple(v) for v in stage_lists.values()}) == 1
+    # rows top to bottom: grouped by stage (shared stages) or by motion
+    rows: list[tuple[str, str, float]] = []  # (motion, stage, y)
+    ticks: list[tuple[float, str]] = []
+    y = 0.0
+    k = len(motions)
+    bar = 0.8 / k if same else 0.7
+    if same:
+        for stage in stage_lists[motions[0]]:
+            for j, mo in enumerate(motions):
+                rows.append((mo, stage, y + j * bar))
+            ticks.append((y + (k - 1) * bar / 2, stage))
+            y += 1.0
+    else:
+        for mo in motions:
+            for stage in stage_lists[mo]:
+                rows.append((mo, stage, y))
+                ticks.append((y, f"{mo}: {stage}"))
+                y += 1.0
+            y += 0.4
+    n_bars = len(rows)
+    height = float(np.clip(1.2 + 0.32 * n_bars, 3.5, 9.0))
+    fig = _figure((FIGSIZE[0], height))
+    ax = fig.add_subplot()
+    tt = t.set_index(["motion", "stage"])
+    xmax = float(t["entered"].max())
+    labelled: set[str] = set()
+    for mo, stage, yy in rows:
+        r = tt.loc[(mo, stage)]
+        ax.barh(yy, r["entered"], height=bar * 0.9, color=c.colors[mo],
+                label=mo if mo not in labelled else None)
+        labelled.add(mo)
+        conv = "n/a" if not math.isfinite(r["conversion"]) else f"{r['conversion'] * 100:.0f}%"
+        days = "n/a" if not math.isfinite(r["mean_days"]) else f"{r['mean_days']:.0f} d"
+        ax.annotate(f"{r['entered']:,.0f}  |  {conv} advance  |  {days}", (r["entered"], yy),
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5,
+                    color="#222222")
+    ax.set_yticks([p for p, _ in ticks], [s for _, s in ticks])
+    ax.invert_yaxis()
+    ax.set_xlim(0, xmax * 1.55)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("Mean entering the stage per seed (count)")
+    ax.set_title("Funnel by stage: entering, share advancing, mean days in stage")
+    if k > 1:
+        ax.legend(loc="lower right")
+    return fig
+
+
+def _headcount_spend(c: _Ctx) -> Figure | None:
+    m = c.res.monthly
+    hc_cols = [col for col in m.columns if col.startswith("headcount_")]
+    has_hc = bool(hc_cols) and not m.empty
+    has_sm = "sm_spend" in m and not m.empty and np.isfinite(
+        m["sm_spend"].to_numpy(dtype=float)).any()
+    if not (has_hc or has_sm):
+        return None
+    fig = _figure((9.0, 4.3))
+    axes = fig.subplots(1, 2)
+    mm = m.copy()
+    if has_hc:
+        mm["_hc"] = mm[hc_cols].sum(axis=1)
+    for mo in c.motions:
+        g = mm[mm["motion"] == mo]
+        if g.empty:
+            continue
+        col = c.colors[mo]
+        if has_hc:
+            q = _quantiles(g, "month", "_hc")
+            axes[0].step(q.index, q["p50"], where="post", color=col, lw=2.0, label=mo)
+        if has_sm:
+            q = _quantiles(g, "month", "sm_spend")
+            axes[1].fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
+            axes[1].plot(q.index, q["p50"], color=col, lw=2.0, label=mo)
+    ax0, ax1 = axes
+    ax0.set_title("Headcount (median)")
+    ax0.set_xlabel("Month")
+    ax0.set_ylabel("People (all roles)")
+    ax0.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax0.set_ylim(bottom=0)
+    ax1.set_title("S&M spend per month (median, P10-P90)")
+    ax1.set_xlabel("Month")
+    ax1.set_ylabel(f"Spend ({c.cur.strip()} per month)")
+    _money_axis(ax1.yaxis, c.cur)
+    ax1.set_ylim(bottom=0)
+    for ax in axes:
+        ax.set_xlim(0, c.horizon)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if not has_hc:
+        ax0.set_axis_off()
+    if not has_sm:
+        ax1.set_axis_off()
+    ax0.legend(loc="lower right")
+    return fig
+
+
+def _p_target(c: _Ctx) -> Figure | None:
+    target = c.res.scenario.target_arr
+    if target is None:
+        return None
+    tp = target_probability(c.res.runs, target)
+    tp = tp[tp["n"] > 0]
+    if tp.empty:
+        return None
+    tp = tp.set_index("motion")
+    names = [m for m in c.motions if m in tp.index]
+    height = float(np.clip(1.4 + 0.55 * len(names), 2.6, 6.0))
+    fig = _figure((FIGSIZE[0], height))
+    ax = fig.add_subplot()
+    ys = np.arange(len(names))
+    for y, mo in zip(ys, names, strict=True):
+        r = tp.loc[mo]
+        col = c.colors[mo]
+        ax.barh(y, r["p_target"], height=0.55, color=col, alpha=0.85)
+        ax.errorbar(r["p_target"], y, xerr=[[r["p_target"] - r["p_ci_low"]],
+                                            [r["p_ci_high"] - r["p_target"]]],
+                    fmt="none", ecolor="#222222", elinewidth=1.3, capsize=4)
+        ax.annotate(f"{r['p_target'] * 100:.0f}%  [{r['p_ci_low'] * 100:.0f}-"
+                    f"{r['p_ci_high'] * 100:.0f}%]", (r["p_ci_high"], y), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=9)
+    ax.set_yticks(ys, names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.22)
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(f"Probability (share of seeds), 95% interval; {c.seeds}")
+    ax.set_title(f"Chance that ARR is at least {money(target, c.cur)} at month {c.horizon}")
+    return fig
+
+
+def _metric_label(metric: str) -> str:
+    return LABELS.get(metric, metric.replace("_", " "))
+
+
+def make_figures(res: Results) -> dict[str, bytes]:
+    """Every chart that has data, as ``{file name: PNG bytes}`` in reading order."""
+    c = _Ctx(res)
+    horizon = res.scenario.horizon_months
+    builders: list[tuple[str, Callable[[], Figure | None]]] = [
+        ("arr_fan.png", lambda: _arr_fan(c)),
+        ("p_target.png", lambda: _p_target(c)),
+        ("bookings_distribution.png", lambda: _distribution(
+            c, "bookings_total", f"{_metric_label('bookings_total')} over {horizon} months: "
+            f"distribution across {c.seeds}",
+            f"Total bookings over {horizon} months ({c.cur.strip()})",
+            lambda v: money(v, c.cur), money_axis=True)),
+        ("cac_payback_distribution.png", lambda: _distribution(
+            c, "cac_payback_months", f"{_metric_label('cac_payback_months')}: distribution "
+            f"across {c.seeds}", "CAC payback (months; shorter is better)",
+            lambda v: f"{v:.1f} mo", money_axis=False)),
+        ("retention.png", lambda: _retention(c)),
+        ("forecast_error.png", lambda: _forecast_error(c)),
+        ("funnel.png", lambda: _funnel(c)),
+        ("headcount_spend.png", lambda: _headcount_spend(c)),
+    ]
+    out: dict[str, bytes] = {}
+    with mpl.rc_context(_STYLE):
+        for name, build in builders:
+            fig = build()
+            if fig is not None:
+                out[name] = _png(fig)
+    return out
