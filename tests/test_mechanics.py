@@ -77,3 +77,84 @@ def test_partner_fees_and_mis_sold_churn():
     for fit, p in ((True, 0.1), (False, 0.3)):
         g = C["fit"][done] == fit
         assert abs(churned[g].mean() - p) < 4 * math.sqrt(p * (1 - p) / g.sum())
+
+
+PLG_BASE = {
+    "sources": {"signups": {"signups_per_month": 3000, "growth_per_month": 0.0,
+                            "activation_rate": 0.4, "time_to_value_days": 2,
+                            "marketing_spend_per_month": 0}},
+    "conversion": {"model": "freemium", "freemium_monthly": 0.02, "dormancy_monthly": 0.1},
+    "self_serve": {"seats": 3, "price_per_seat_month": 10, "monthly_churn": 0.0,
+                   "expansion_rate_annual": 0.0, "early_churn": 0.0},
+}
+
+
+def test_bulk_activation_is_a_thinned_poisson_process():
+    # per-sign-up draws would give activated ~ Poisson(3000 x 0.4) a month: mean = variance
+    sc = make_scenario(PLG_BASE, horizon_months=24)
+    act = np.concatenate([monthly_series(run_one(sc, s))["activated"] for s in range(10)])
+    lam = 3000 * 0.4
+    assert abs(act.mean() - lam) < 4 * math.sqrt(lam / act.size)
+    # sample variance of a Poisson: sd of s^2 is about lam * sqrt(2 / n)
+    assert abs(act.var(ddof=1) - lam) < 4 * lam * math.sqrt(2 / act.size)
+    signups = np.concatenate([monthly_series(run_one(sc, s))["signups"] for s in range(10)])
+    assert abs(signups.mean() - 3000) < 4 * math.sqrt(3000 / signups.size)
+
+
+def test_freemium_upgrades_follow_the_competing_hazards():
+    sc = make_scenario(PLG_BASE, horizon_months=24)
+    run = run_one(sc, 4)
+    L = run.leads
+    ss = L["source"] == 4  # signups
+    months = (L["t_end"][ss] - L["t_arrive"][ss] - 2) / MONTH_DAYS  # time from activation
+    c, d = -math.log(1 - 0.02), -math.log(1 - 0.1)
+    act = monthly_series(run)["activated"]
+    # accounts activated in the first 6 months: upgraded within 12 months of activation
+    early = L["t_arrive"][ss] < 6 * M
+    k = act[:6].sum()
+    p = c / (c + d) * (1 - math.exp(-(c + d) * 12))
+    got = ((months[early] <= 12)).sum() / k
+    assert abs(got - p) < 4 * math.sqrt(p * (1 - p) / k)
+    # self-serve ARR is seats x price x 12
+    assert np.allclose(L["acv"][ss], 3 * 10 * 12)
+
+
+def test_realised_pql_conversion_equals_the_configured_one():
+    motion = {
+        **PLG_BASE,
+        "pql": {"threshold": 5, "reference_threshold": 5, "usage_start": 1,
+                "usage_growth_monthly": 0.5, "conversion": 0.3, "min_days_active": 0,
+                "early_touch_penalty": 0.0, "acv": 10000},
+        "stages": [{"name": "qualify", "duration": 1, "advance": 0.5},
+                   {"name": "discovery", "owner": "ae", "duration": 10, "advance": 0.6},
+                   {"name": "close", "owner": "ae", "duration": 10, "advance": 0.7}],
+    }
+    sc = make_scenario(motion, horizon_months=18)
+    won = closed = 0
+    for seed in range(4):
+        L = run_one(sc, seed).leads
+        pql = (L["source"] == 5) & (L["outcome"] != 0)
+        closed += int(pql.sum())
+        won += int((pql & (L["outcome"] == WON)).sum())
+        # PQLs skip qualification and enter at discovery
+        assert np.isnan(L["entry"][pql, 0]).all()
+    assert abs(won / closed - 0.3) < 4 * math.sqrt(0.3 * 0.7 / closed)
+
+
+def test_touching_pqls_early_and_a_loose_threshold_lower_conversion():
+    def conversion(extra):
+        motion = {**PLG_BASE, "pql": {"threshold": 5, "reference_threshold": 5,
+                                      "usage_start": 1, "usage_growth_monthly": 0.5,
+                                      "conversion": 0.3, "min_days_active": 0,
+                                      "early_touch_penalty": 0.5, **extra}}
+        L = run_one(make_scenario(motion, horizon_months=12), 1).leads
+        pql = (L["source"] == 5) & (L["outcome"] != 0)
+        return (L["outcome"][pql] == WON).mean(), int(pql.sum())
+
+    base, n0 = conversion({})
+    early, n_early = conversion({"min_days_active": 365})  # every PQL is touched too early
+    loose, n1 = conversion({"threshold": 1.25})  # a quarter of the reference threshold
+    assert abs(base - 0.3) < 4 * math.sqrt(0.3 * 0.7 / n0)
+    assert abs(early - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n_early)  # 0.3 x (1 - 0.5)
+    assert abs(loose - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n1)  # 0.3 x (1.25/5)^0.5
+    assert n1 > n0  # more, weaker PQLs
