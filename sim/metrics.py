@@ -56,6 +56,10 @@ METRICS = (
     "pqls",
     "pql_conversion",
     "lead_to_win",
+    "pilots_started",
+    "pilot_success_rate",
+    "pilot_conversion",
+    "pilot_margin_total",
 )
 
 HEADLINE = (
@@ -85,7 +89,7 @@ def seed_metrics(
     out: dict[str, float] = {}
     out["bookings_total"] = float(monthly["bookings_new"].sum())
     out["pilot_bookings_total"] = float(monthly["bookings_pilot"].sum())
-    out["new_customers"] = float(monthly["wins"].sum())
+    out["new_customers"] = float(monthly["new_customers"].sum())
     out["arr_end"] = float(monthly["arr"][-1])
     out["retained_revenue"] = float(monthly["revenue"].sum())
     # retention over the last 12 months: customers live 12 months before the end
@@ -147,6 +151,18 @@ def seed_metrics(
     inbound_closed = (src == SOURCE_ID["inbound"]) & (L["outcome"] != 0)
     out["lead_to_win"] = _ratio(float((inbound_closed & (L["outcome"] == WON)).sum()),
                                 float(inbound_closed.sum()))
+    P = run.pilots
+    if P is not None and P["t_start"].size:
+        decided = P["t_decision"] <= run.horizon
+        ended = P["t_end"] <= run.horizon
+        out["pilots_started"] = float(P["t_start"].size)
+        out["pilot_success_rate"] = _ratio(float(P["success"][ended].sum()), float(ended.sum()))
+        done = ended & (~P["success"] | decided)
+        out["pilot_conversion"] = _ratio(float((P["converted"] & decided).sum()), float(done.sum()))
+        out["pilot_margin_total"] = float(P["fee"].sum() - P["delivery_cost"].sum())
+    else:
+        out["pilots_started"] = 0.0
+        out["pilot_success_rate"] = out["pilot_conversion"] = out["pilot_margin_total"] = math.nan
     # forecast error over quarters with bookings
     a, f = fc["actual"], fc["forecast"]
     ok = a > 0

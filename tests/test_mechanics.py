@@ -158,3 +158,46 @@ def test_touching_pqls_early_and_a_loose_threshold_lower_conversion():
     assert abs(early - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n_early)  # 0.3 x (1 - 0.5)
     assert abs(loose - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n1)  # 0.3 x (1.25/5)^0.5
     assert n1 > n0  # more, weaker PQLs
+
+
+PILOT = {
+    "stages": [{"name": "evaluate", "owner": "ae", "duration": 5, "advance": 1.0}],
+    "pilot": {"fee": 40000, "duration_days": 60, "success_rate": 0.6, "delivery_cost": 50000,
+              "production_multiplier": 5, "conversion_clause": True,
+              "decision_conversion": 0.8, "decision_window_days": 30,
+              "extension_probability": 0.5, "extension_days": 60, "extension_decay": 0.7,
+              "max_extensions": 4},
+}
+
+
+def _pilot_run(clause: bool, n: int = 600):
+    motion = {**PILOT, "pilot": {**PILOT["pilot"], "conversion_clause": clause}}
+    sc = make_scenario(motion, initial={"pipeline": [{"stage": "evaluate", "count": n}]},
+                       horizon_months=48)
+    return run_one(sc, 9)
+
+
+def test_production_acv_is_multiplier_times_fee_and_fees_are_not_arr():
+    run = _pilot_run(True)
+    P, C = run.pilots, run.customers
+    assert np.allclose(P["production_acv"], 5 * 40000)
+    assert np.allclose(C["arr0"], 200000)
+    m = monthly_series(run)
+    assert m["bookings_pilot"].sum() == 600 * 40000
+    assert m["arr"].max() <= C["arr0"].sum() + 1e-6  # fees never enter ARR
+    assert m["pilot_delivery_cost"].sum() == 600 * 50000
+    # with a clause: P(convert) = success x decision odds, decided within 30 days of the end
+    p = 0.6 * 0.8
+    assert abs(P["converted"].mean() - p) < 4 * math.sqrt(p * (1 - p) / 600)
+    lag = P["t_decision"][P["converted"]] - P["t_end"][P["converted"]]
+    assert lag.min() >= 0 and lag.max() <= 30
+
+
+def test_no_clause_means_fewer_and_later_conversions():
+    with_clause, without = _pilot_run(True).pilots, _pilot_run(False).pilots
+    # without a clause: sum over k extensions (k < 4) of 0.5^k 0.5 x 0.8 x 0.7^k
+    p = 0.6 * sum(0.5**k * 0.5 * 0.8 * 0.7**k for k in range(4))
+    assert abs(without["converted"].mean() - p) < 4 * math.sqrt(p * (1 - p) / 600)
+    assert without["converted"].mean() < with_clause["converted"].mean()
+    lag = lambda P: (P["t_decision"] - P["t_end"])[P["converted"]].mean()  # noqa: E731
+    assert lag(without) > lag(with_clause)

@@ -5,10 +5,11 @@ probability ``stage_inflation`` a rep reports it one stage later than the buyer
 really is (a hope stage). The forecast counts ``ACV x P(win | reported stage)``
 (the product of the remaining advance probabilities) for each opportunity
 whose expected close, from the reported stage's remaining mean durations, falls
-inside the quarter. Deals that will be created and closed within the quarter
+inside the quarter (for a motion with pilots, the pilot's expected length and
+decision delay are added and its odds of success and conversion weigh in). Actual bookings are the first-year value of the customers
+who started in the quarter. Deals that will be created and closed within the quarter
 cannot be seen in the pipeline; RevOps adds them at last quarter's run rate (the
-bookings of deals created and won within the previous quarter). Actual bookings
-are the ACV of the deals won in the quarter.
+bookings of deals created and won within the previous quarter).
 """
 
 from __future__ import annotations
@@ -39,6 +40,19 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     # P(win | in stage k) and expected remaining days after finishing stage k
     p_from = np.cumprod(adv[::-1])[::-1]
     after = np.concatenate([np.cumsum(mean_dur[::-1])[::-1][1:], [0.0]])
+    pilot_p = pilot_delay = pilot_mult = 0.0
+    if m.pilot is not None:
+        # a won evaluation books only after its pilot: RevOps adds the pilot's expected
+        # length and decision delay, and weights by its odds of success and conversion
+        pl = m.pilot
+        p_ext = min(num(pl.extension_probability), 0.95)
+        delay = (num(pl.decision_window_days) / 2 if pl.conversion_clause
+                 else num(pl.extension_days) * p_ext / (1 - p_ext))
+        after = after + as_dist(pl.duration_days).mean + delay
+        pilot_p = num(pl.success_rate) * num(pl.decision_conversion)
+        p_from = p_from * pilot_p
+        pilot_delay = delay
+        pilot_mult = as_dist(pl.production_multiplier).mean
     inflation = num(m.forecast.stage_inflation)
     rng = streams.get("forecast")
     is_opp = np.isfinite(L["created"])
@@ -47,12 +61,14 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     entry = L["entry"][is_opp]
     acv = L["acv"][is_opp]
     won = L["outcome"] == 1
+    C = run.customers
+    c_start, c_arr = C["start"][~C["initial"]], C["arr0"][~C["initial"]]
     forecast = np.zeros(n_q)
     actual = np.zeros(n_q)
     open_count = np.zeros(n_q)
     for q in range(n_q):
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
-        actual[q] = L["acv"][won & (L["t_end"] >= t0) & (L["t_end"] < t1)].sum()
+        actual[q] = c_arr[(c_start >= t0) & (c_start < t1)].sum()
         if q > 0:
             # run rate of what the pipeline cannot show: deals created and won within last
             # quarter, and self-serve upgrades
@@ -60,6 +76,12 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             in_last = won & (L["t_end"] >= p0) & (L["t_end"] < t0)
             quick = in_last & ((L["created"] >= p0) | (L["source"] == SELF_SERVE))
             forecast[q] += L["acv"][quick].sum()
+        if run.pilots is not None and m.pilot is not None:
+            # pilots under way: expected production value if their decision is due this quarter
+            P = run.pilots
+            live = (P["t_start"] <= t0) & (P["t_decision"] > t0)
+            due = np.maximum(P["t_end"], t0) + pilot_delay
+            forecast[q] += float((P["fee"] * pilot_mult * pilot_p)[live & (due < t1)].sum())
         open_ = (created <= t0) & (t_end > t0)
         open_count[q] = open_.sum()
         if not open_.any():

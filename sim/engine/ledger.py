@@ -21,7 +21,8 @@ __all__ = ["monthly_series", "MONTHLY_COLUMNS"]
 MONTHLY_COLUMNS = (
     [f"leads_{s}" for s in LEAD_SOURCES]
     + ["leads", "signups", "activated", "self_serve_wins", "bookings_self_serve",
-       "opportunities_created", "wins", "losses", "bookings_new", "bookings_pilot",
+       "opportunities_created", "new_customers", "pilots_started", "pilots_converted",
+       "pilot_delivery_cost", "wins", "losses", "bookings_new", "bookings_pilot",
        "bookings_expansion", "new_arr", "arr", "revenue", "churned_arr", "expansion_arr",
        "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
        "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend"]
@@ -56,8 +57,21 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     is_opp = np.isfinite(L["created"])
     out["wins"] = _hist(L["t_end"][won], n)
     out["losses"] = _hist(L["t_end"][is_opp & (L["outcome"] == 2)], n)
-    out["bookings_new"] = _hist(L["t_end"][won], n, L["acv"][won])
-    out["bookings_pilot"] = np.zeros(n)
+    # a booking is a new customer's first-year contract value (sales win, self-serve
+    # upgrade or production contract after a pilot), counted when the customer starts
+    C = run.customers
+    new = ~C["initial"]
+    out["new_customers"] = _hist(C["start"][new], n)
+    out["bookings_new"] = _hist(C["start"][new], n, C["arr0"][new])
+    P = run.pilots
+    if P is not None:
+        out["bookings_pilot"] = _hist(P["t_start"], n, P["fee"])
+        out["pilots_started"] = _hist(P["t_start"], n)
+        out["pilots_converted"] = _hist(P["t_decision"][P["converted"]], n)
+        out["pilot_delivery_cost"] = _hist(P["t_start"], n, P["delivery_cost"])
+    else:
+        out["bookings_pilot"] = out["pilots_started"] = out["pilots_converted"] = zeros
+        out["pilot_delivery_cost"] = zeros
     ticks = run.ticks
     out["bookings_expansion"] = ticks["expansion_arr"]
     out["new_arr"] = out["bookings_new"].copy()
@@ -90,7 +104,8 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     out["marketing_spend"] = marketing
     out["commission"] = run.commission.copy()
     out["partner_fees"] = run.partner_fees.copy()
-    out["sm_spend"] = costs["sm"] + marketing + run.commission + run.partner_fees
+    out["sm_spend"] = (costs["sm"] + marketing + run.commission + run.partner_fees
+                       + out["pilot_delivery_cost"])
     out["cs_spend"] = costs["cs"]
     hc = run.roster.headcount(ends - 1e-9)
     for r in ROLES:

@@ -22,6 +22,7 @@ import simpy
 
 from sim.engine.customers import CustomerBook
 from sim.engine.params import num, realize
+from sim.engine.pilots import PilotDesk
 from sim.engine.pipeline import Pipeline
 from sim.engine.product import ProductPath
 from sim.engine.records import LOST, OPEN
@@ -48,6 +49,7 @@ class SeedRun:
     arr_then: np.ndarray | None  # each customer's ARR 12 months before the end
     commission: np.ndarray  # commission paid per month
     partner_fees: np.ndarray  # referral fees paid per month
+    pilots: dict[str, np.ndarray] | None  # one row per pilot sold (enterprise pilots)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,6 +101,8 @@ class _Engine:
                              if "founder" in owner_roles and not m.handoff.acceptance_criteria
                              else 1.0)
         self.mis_sold_mult = num(r.partner_mis_sold_multiplier)
+        self.pilots = (None if m.pilot is None
+                       else PilotDesk(m.pilot, self.streams, self._schedule_production))
         self.market_size = scenario.market.size
         self.cooling = scenario.market.cooling_off_days
         self.ticks: dict[str, list[float]] = {}
@@ -115,17 +119,42 @@ class _Engine:
 
     def _on_win(self, row: int, t: float) -> None:
         T = self.pipeline.T
+        if self.pilots is not None:
+            self.pilots.sell(row, t)  # the evaluation sold a pilot; production may follow
+            return
         acv = float(T.acv[row])
-        src = int(T.source[row])
-        fit = bool(T.fit[row])
-        from_partner = src == SOURCE_ID["partners"]
-        early = self.founder_mult * (self.mis_sold_mult if from_partner and not fit else 1.0)
-        self.book.add(t, acv, self.m.deal.contract, fit, src, row, early)
+        self.book.add(t, acv, self.m.deal.contract, bool(T.fit[row]), int(T.source[row]), row,
+                      self._early_mult(row))
+        self._commission(row, t, acv)
+
+    def _early_mult(self, row: int) -> float:
+        """Early-churn multiplier of a deal: founder-closed without criteria, mis-sold referral."""
+        T = self.pipeline.T
+        mis_sold = int(T.source[row]) == SOURCE_ID["partners"] and not bool(T.fit[row])
+        return self.founder_mult * (self.mis_sold_mult if mis_sold else 1.0)
+
+    def _commission(self, row: int, t: float, acv: float) -> None:
+        src = int(self.pipeline.T.source[row])
         rate = self.commission_base + (self.commission_sdr if src == SOURCE_ID["outbound"] else 0.0)
         month = min(int(t // MONTH_DAYS), self.n_months - 1)
         self.commission[month] += rate * acv
-        if from_partner:
+        if src == SOURCE_ID["partners"]:
             self.partner_fees[month] += self.partner_fee_rate * acv
+
+    def _production(self, t: float, pilot_row: int) -> None:
+        """A converted pilot becomes a production customer (commission on its ACV)."""
+        assert self.pilots is not None
+        P = self.pilots.P
+        row = int(P.lead[pilot_row])
+        acv = float(P.production_acv[pilot_row])
+        T = self.pipeline.T
+        self.book.add(t, acv, self.m.deal.contract, bool(T.fit[row]), int(T.source[row]), row,
+                      self._early_mult(row))
+        self._commission(row, t, acv)
+
+    def _schedule_production(self, t: float, pilot_row: int) -> None:
+        ev = self.env.timeout(t - self.env.now)
+        ev.callbacks.append(lambda _e: self._production(t, pilot_row))
 
     def _on_loss(self, row: int, t: float) -> None:
         """Losses need no bookkeeping here: the market reads them from the lead table."""
@@ -275,6 +304,7 @@ class _Engine:
             arr_then=self.arr_then,
             commission=self.commission,
             partner_fees=self.partner_fees,
+            pilots=None if self.pilots is None else self.pilots.P.frozen(),
             extras={
                 "peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()},
                 "signups": None if self.product is None else self.product.signups,

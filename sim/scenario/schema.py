@@ -47,6 +47,7 @@ __all__ = [
     "Motion",
     "Outbound",
     "Partners",
+    "Pilot",
     "Pql",
     "NonNeg",
     "Param",
@@ -321,6 +322,33 @@ class Pql(Strict):
     acv: Draw | None = Field(default=None, description="ACV of a sales-assisted PQL deal (default: deal.acv)")
 
 
+class Pilot(Strict):
+    """A won evaluation becomes a paid pilot first; success converts to production."""
+
+    fee: Draw = Field(default=50000.0, description="pilot fee, $ (002: $25-100K); booked, not ARR")
+    duration_days: Draw = Field(default=60.0, description="pilot length (002: 30-90 days)")
+    success_rate: Prob = 0.65
+    delivery_cost: Draw = Field(default=60000.0, description="cost to deliver the pilot, $")
+    production_multiplier: Draw = Field(
+        default=5.0, description="production ACV as a multiple of the fee (002: 3-10x)"
+    )
+    conversion_clause: bool = Field(
+        default=True, description="buyer must decide within the decision window of pilot end"
+    )
+    decision_conversion: Prob = Field(
+        default=0.8, description="a successful pilot's odds of converting at its decision"
+    )
+    decision_window_days: NonNeg = 30.0
+    extension_probability: Prob = Field(
+        default=0.55, description="without a clause: odds a decision is put off by an extension"
+    )
+    extension_days: NonNeg = 60.0
+    extension_decay: Prob = Field(
+        default=0.75, description="conversion odds kept after each extension"
+    )
+    max_extensions: int = Field(default=6, ge=0, description="then the pilot is abandoned")
+
+
 class Handoff(Strict):
     acceptance_criteria: bool = True
     criteria_win_factor: Prob = Field(
@@ -376,6 +404,7 @@ class Motion(Strict):
     conversion: Conversion = Conversion()
     self_serve: SelfServe = SelfServe()
     pql: Pql | None = None
+    pilot: Pilot | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Motion:
