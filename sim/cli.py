@@ -129,6 +129,53 @@ def validate(
         _fail(problems)
 
 
+@app.command()
+def calibrate(
+    seeds: SeedsOpt = None,
+    workers: WorkersOpt = None,
+    out_dir: OutOpt = None,
+    executor: ExecOpt = Executor.local,
+    scheduler: SchedOpt = None,
+    quiet: QuietOpt = False,
+    template: Annotated[list[str] | None, typer.Option(
+        "--template", help="Only these templates (repeatable).")] = None,
+) -> None:
+    """Every template's simulated figures next to the BENCHMARKS.md ranges; exit 1 if any is outside."""
+    from rich.table import Table
+
+    from sim.calibration import BENCHMARKS, calibrate as run_calibration
+    from sim.report.terminal import fmt_value
+
+    unknown = [t for t in template or [] if t not in BENCHMARKS]
+    if unknown:
+        _fail([Problem("--template", None, "", f"no benchmarks for {', '.join(unknown)}; "
+                       f"expected one of: {', '.join(BENCHMARKS)}")])
+    if out_dir is not None and out_dir.exists():
+        _fail([Problem("--out", None, "", f"{out_dir} already exists; choose another folder")])
+    n = seeds or 200
+    if not quiet:
+        err.print(f"calibrating {len(template or BENCHMARKS)} templates over {n} seeds...")
+    res, table = run_calibration(seeds=n, workers=workers, executor=executor.value,
+                                 scheduler=scheduler, templates=template)
+    if out_dir is not None:
+        res.save(out_dir)
+        table.to_csv(out_dir / "calibration.csv", index=False)
+    t = Table("template", "figure", "P50", "P10 to P90", "benchmark", "", "source",
+              title=f"Calibration over {n} seeds, 36 months", title_justify="left")
+    for r in table.itertuples():
+        rng = (f"{fmt_value(r.metric, r.low)} to {fmt_value(r.metric, r.high)}"
+               .replace("n/a to", "up to").replace("to n/a", "and up"))
+        t.add_row(r.template, r.metric, fmt_value(r.metric, r.p50),
+                  f"{fmt_value(r.metric, r.p10)} to {fmt_value(r.metric, r.p90)}", rng,
+                  "[green]inside[/]" if r.inside else "[bold red]OUTSIDE[/]", r.source)
+    out.print(t)
+    outside = table[~table.inside]
+    if len(outside):
+        out.print(f"[bold red]{len(outside)} figure(s) outside their benchmark[/]")
+        raise typer.Exit(1)
+    out.print("[green]every figure inside its benchmark[/]")
+
+
 @templates_app.callback(invoke_without_command=True)
 def templates_default(ctx: typer.Context) -> None:
     """List the templates when no subcommand is given."""

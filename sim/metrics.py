@@ -56,6 +56,7 @@ METRICS = (
     "pqls",
     "pql_conversion",
     "lead_to_win",
+    "self_serve_share",
     "pilots_started",
     "pilot_success_rate",
     "pilot_conversion",
@@ -143,6 +144,7 @@ def seed_metrics(
     out["free_to_paid"] = _ratio(float(ss_won.sum()), out["signups_total"])
     out["self_serve_bookings"] = float(L["acv"][ss_won].sum())
     out["sales_bookings"] = out["bookings_total"] - out["self_serve_bookings"]
+    out["self_serve_share"] = _ratio(out["self_serve_bookings"], out["bookings_total"])
     is_pql = src == SOURCE_ID["pql"]
     out["pqls"] = float(is_pql.sum())
     pql_closed = is_pql & (L["outcome"] != 0)

@@ -12,10 +12,12 @@ from sim.runner.results import Results
 __all__ = ["headline_table", "fmt_value"]
 
 _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
-            "reached_target", "annual_churn_rate"}
+            "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
+            "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion"}
 _MONTHS = {"cac_payback_months", "months_to_arr_target"}
 _DAYS = {"cycle_days_median", "wait_days_mean"}
-_COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end"}
+_COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
+           "signups_total", "pqls", "pilots_started"}
 _RATIO = {"ltv_to_cac"}
 LABELS = {
     "bookings_total": "Bookings",
@@ -52,8 +54,10 @@ def fmt_value(metric: str, v: float, currency: str = "$") -> str:
     sign = "-" if v < 0 else ""
     if a >= 1e6:
         return f"{sign}{currency}{a / 1e6:.1f}M"
-    if a >= 1e3:
+    if a >= 1e4:
         return f"{sign}{currency}{a / 1e3:.0f}K"
+    if a >= 1e3:
+        return f"{sign}{currency}{a / 1e3:.1f}K"
     return f"{sign}{currency}{a:.0f}"
 
 

@@ -1,0 +1,129 @@
+"""Each template's simulated figures next to the published benchmarks (BENCHMARKS.md).
+
+``BENCHMARKS`` lists, per template, the figures a strategist holds the defaults
+against: the metric (a column of runs.parquet), the published range, and its
+source. ``calibrate`` runs every template as shipped (one motion each, same
+seeds) and marks each figure inside or outside by its median across seeds.
+``stable`` marks figures whose median is steady with a few dozen seeds (ratios
+of large counts); the test suite checks those.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.runner.api import simulate
+from sim.runner.results import Results
+from sim.scenario.loader import scenario_from_dict
+from sim.scenario.templates import template_names
+
+__all__ = ["BENCHMARKS", "Benchmark", "calibrate", "calibration_table"]
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    metric: str
+    low: float
+    high: float
+    source: str
+    stable: bool = True
+    label: str = ""
+
+
+def _b(metric: str, low: float, high: float, source: str, stable: bool = True,
+       label: str = "") -> Benchmark:
+    return Benchmark(metric, low, high, source, stable, label or metric)
+
+
+BENCHMARKS: dict[str, list[Benchmark]] = {
+    "sales_led": [
+        _b("lead_to_opportunity", 0.13, 0.15, "003 2D: lead -> opportunity 13-15%"),
+        _b("win_rate", 0.20, 0.25, "003 2D: opportunity -> close 20-25%"),
+        _b("cycle_days_median", 90, 180, "003 2D: sales-led cycle 90-180 days"),
+        _b("cac_payback_months", 18, 24, "003 s2, s6; 004: enterprise 18-24 months"),
+        _b("cac", 5_000, 40_000, "003 s6: median CAC $5,000-25K+ (the '+' read up to $40K)",
+           stable=False),
+        _b("nrr", 1.0, 1.3, "003, 004: NRR > 100% (churn must not outpace expansion)",
+           stable=False),
+        _b("ltv_to_cac", 3.0, INF, "003 s6: LTV:CAC 3:1+ for sales-led", stable=False),
+    ],
+    "ai_outbound": [
+        _b("cycle_days_median", 21, 180, "002 summary: AI outbound weeks-months"),
+        _b("avg_new_acv", 25_000, 250_000, "002 summary: AI outbound $25-250K", stable=False),
+        _b("cac_payback_months", 12, 24, "003 s5: healthy below 18, median ~20 months",
+           stable=False),
+    ],
+    "founder_led": [
+        _b("cycle_days_median", 14, 90, "002 summary: founder-led cycle in weeks"),
+        _b("avg_new_acv", 25_000, 250_000, "002 Motion 5: $25-250K"),
+        _b("win_rate", 0.30, 0.70, "002 Motion 5: founders close on credibility (high win rate)"),
+    ],
+    "partner_led": [
+        _b("avg_new_acv", 100_000, 1_000_000, "002 summary: channel $100K-1M"),
+        _b("cycle_days_median", 90, 270, "002 summary: channel 3-9 months"),
+        _b("ltv_to_cac", 3.0, INF, "002 glossary: LTV/CAC > 3", stable=False),
+    ],
+    "marketing_led": [
+        _b("lead_to_opportunity", 0.13, 0.15, "003 2D: lead -> opportunity 13-15%"),
+        _b("avg_new_acv", 5_000, 50_000, "001: ACV $5-50K suits inside sales"),
+        _b("cac_payback_months", 12, 18, "003 s2, s6: sales-assisted 12-18 months"),
+    ],
+    "plg": [
+        _b("free_to_paid", 0.03, 0.05, "003 2A, 002: free -> paid 3-5%"),
+        _b("cac", 200, 800, "003 s6: PLG CAC $200-800"),
+        _b("cac_payback_months", 4, 9, "003 s2, s6: PLG payback 4-9 months"),
+        _b("nrr", 1.0, 1.3, "003: PLG NRR median 110%, top 120%+", stable=False),
+        _b("avg_new_acv", 0, 5_000, "001: ACV < ~$5K suits product-led"),
+    ],
+    "hybrid": [
+        _b("pql_conversion", 0.25, 0.30, "003 'PQL vs MQL': PQL -> paid 25-30%", stable=False),
+        _b("lead_to_win", 0.05, 0.10, "003 'PQL vs MQL': MQL -> paid 5-10%", stable=False),
+        _b("cac", 800, 3_000, "003 s6: PLG + sales hybrid CAC $800-3,000"),
+        _b("cac_payback_months", 9, 15, "003 s2, s6: hybrid payback 9-15 months"),
+        _b("self_serve_share", 0.30, 0.50, "003 'Hybrid metrics': self-serve 30-50% of new revenue",
+           stable=False),
+    ],
+    "enterprise_pilot": [
+        _b("avg_new_acv", 100_000, 1_000_000, "002 summary: enterprise field $100K-1M"),
+        _b("cycle_days_median", 90, 270, "002 summary: enterprise field 3-9 months"),
+        _b("cac_payback_months", 18, 24, "004: enterprise SLG payback 18-24 months", stable=False),
+        _b("pilot_margin_total", -INF, 0.0, "002 'Pilot economics': pilots often lose money",
+           stable=False),
+    ],
+}
+
+
+def calibrate(seeds: int = 200, workers: int | None = None, executor: str = "local",
+              scheduler: str | None = None, templates: list[str] | None = None,
+              horizon_months: int = 36, seed: int = 20261122) -> tuple[Results, pd.DataFrame]:
+    """Run every template as shipped and compare with its benchmarks."""
+    names = templates or [t for t in template_names() if t in BENCHMARKS]
+    sc = scenario_from_dict({
+        "name": "calibration", "horizon_months": horizon_months, "seeds": seeds, "seed": seed,
+        "motions": [{"template": t} for t in names],
+    })
+    res = simulate(sc, workers=workers, executor=executor, scheduler=scheduler)
+    return res, calibration_table(res.runs, names)
+
+
+def calibration_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    rows = []
+    for t in names:
+        g = runs[runs.motion == t]
+        for b in BENCHMARKS.get(t, []):
+            x = g[b.metric].to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            p10, p50, p90 = np.percentile(x, [10, 50, 90]) if x.size else (np.nan,) * 3
+            rows.append({
+                "template": t, "metric": b.metric, "p50": p50, "p10": p10, "p90": p90,
+                "low": b.low, "high": b.high,
+                "inside": bool(x.size and b.low <= p50 <= b.high),
+                "stable": b.stable, "source": b.source,
+            })
+    return pd.DataFrame(rows)
