@@ -81,7 +81,7 @@ class RepPool:
     def win_factor(self, j: int, t: float) -> float:
         """Win multiplier of the rep in slot ``j``: ramp_win_factor rising to 1 over the ramp."""
         f = self._rwf[j]
-        if f == 1.0 or self._ramp[j] <= 0:
+        if f == 1.0 or self._ramp[j] <= 1e-9:
             return 1.0
         prog = min(max((t - self._hire[j]) / self._ramp[j], 0.0), 1.0)
         return f + (1.0 - f) * prog

@@ -120,15 +120,17 @@ def currency_symbol(currency: str) -> str:
     return "$" if currency.upper() == "USD" else currency + " "
 
 
-def money(v: float, cur: str = "$") -> str:
-    """Compact currency for axes: $1.2M, $350K, $2.5B, $900."""
+def money(v: float, cur: str = "$", digits: int = 1) -> str:
+    """Compact currency for axes: $1.2M, $350K, $2.5B, $900 (``digits`` after the point)."""
     if v is None or not math.isfinite(v):
         return ""
     a = abs(v)
     sign = "-" if v < 0 else ""
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if a >= div * 0.9995:
-            s = f"{a / div:.1f}".removesuffix(".0")
+            s = f"{a / div:.{digits}f}"
+            if digits == 1:
+                s = s.removesuffix(".0")
             return f"{sign}{cur}{s}{suffix}"
     return f"{sign}{cur}{a:.0f}"
 
@@ -239,7 +241,7 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
         lo, hi = np.percentile(allx, [0.5, 99.5])
         if hi <= lo:
             lo, hi = lo - 0.5 * max(abs(lo), 1.0), hi + 0.5 * max(abs(hi), 1.0)
-        nbins = int(np.clip(np.sqrt(allx.size / len(data)) * 2, 10, 40))
+        nbins = int(np.clip(np.sqrt(allx.size / len(data)) * 1.2, 10, 25))
         bins = np.linspace(lo, hi, nbins + 1)
         for mo, x in data.items():
             col = c.colors[mo]
@@ -250,6 +252,7 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
             ax.axvline(med, color=col, ls="--", lw=1.6,
                        label=f"{mo}: median {fmt(med)}")
         ax.set_ylabel("Seeds (count)")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, 1.0))
         ax.grid(axis="x", visible=False)
         if money_axis:
@@ -446,8 +449,8 @@ def _headcount_spend(c: _Ctx) -> Figure | None:
         m["sm_spend"].to_numpy(dtype=float)).any()
     if not (has_hc or has_sm):
         return None
-    fig = _figure((9.0, 4.3))
-    axes = fig.subplots(1, 2)
+    fig = _figure((FIGSIZE[0], 6.6))
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.25))
     mm = m.copy()
     if has_hc:
         mm["_hc"] = mm[hc_cols].sum(axis=1)
@@ -464,19 +467,17 @@ def _headcount_spend(c: _Ctx) -> Figure | None:
             axes[1].fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
             axes[1].plot(q.index, q["p50"], color=col, lw=2.0, label=mo)
     ax0, ax1 = axes
-    ax0.set_title("Headcount (median)")
-    ax0.set_xlabel("Month")
-    ax0.set_ylabel("People (all roles)")
+    ax0.set_title("Headcount, all roles (median across seeds)")
+    ax0.set_ylabel("People")
     ax0.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax0.set_ylim(bottom=0)
-    ax1.set_title("S&M spend per month (median, P10-P90)")
+    ax1.set_title("Sales & marketing spend per month (median, P10-P90 band)")
     ax1.set_xlabel("Month")
     ax1.set_ylabel(f"Spend ({c.cur.strip()} per month)")
     _money_axis(ax1.yaxis, c.cur)
     ax1.set_ylim(bottom=0)
-    for ax in axes:
-        ax.set_xlim(0, c.horizon)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax1.set_xlim(0, c.horizon)
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
     if not has_hc:
         ax0.set_axis_off()
     if not has_sm:
@@ -535,11 +536,11 @@ def make_figures(res: Results) -> dict[str, bytes]:
             c, "bookings_total", f"{_metric_label('bookings_total')} over {horizon} months: "
             f"distribution across {c.seeds}",
             f"Total bookings over {horizon} months ({c.cur.strip()})",
-            lambda v: money(v, c.cur), money_axis=True)),
+            lambda v: money(v, c.cur, digits=2), money_axis=True)),
         ("cac_payback_distribution.png", lambda: _distribution(
             c, "cac_payback_months", f"{_metric_label('cac_payback_months')}: distribution "
             f"across {c.seeds}", "CAC payback (months; shorter is better)",
-            lambda v: f"{v:.1f} mo", money_axis=False)),
+            lambda v: f"{v:.1f} months", money_axis=False)),
         ("retention.png", lambda: _retention(c)),
         ("forecast_error.png", lambda: _forecast_error(c)),
         ("funnel.png", lambda: _funnel(c)),
