@@ -284,8 +284,12 @@ class Conversion(Strict):
     trial: Literal["opt_in", "opt_out"] = Field(
         default="opt_in", description="opt_in: no card at sign-up; opt_out: card, billed unless cancelled"
     )
-    opt_in: Prob = Field(default=0.18, description="trial -> paid without a card (003: 18%)")
-    opt_out: Prob = Field(default=0.49, description="trial -> paid with a card (003: 49%)")
+    opt_in: Prob = Field(
+        default=0.18, description="activated trial accounts that pay, no card asked (003: 18%)"
+    )
+    opt_out: Prob = Field(
+        default=0.49, description="activated trial accounts that pay, card up front (003: 49%)"
+    )
 
 
 class SelfServe(Strict):
