@@ -22,7 +22,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from sim.scenario.distributions import DIST_NAMES
+from sim.scenario.distributions import DIST_NAMES, Dist
+from sim.scenario.schema import LocatedError
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import Scenario
 from sim.scenario.templates import load_template, template_names
@@ -43,14 +44,30 @@ def parse_yaml(text: str, file: str) -> Any:
     try:
         return _yaml().load(text)
     except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = (e.problem or str(e)).strip()
-        if "duplicate key" in str(e):
-            what = f"duplicate key: {what}"
+        line, what = _yaml_problem(e)
         raise ScenarioError([Problem(file, line, "", f"not valid YAML: {what}")]) from None
     except YAMLError as e:
         raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
+
+
+def _yaml_problem(e: MarkedYAMLError) -> tuple[int | None, str]:
+    """The line and a plain-words reading of a YAML parser error."""
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark is not None else None
+    problem = (e.problem or str(e)).strip()
+    context = (e.context or "").strip()
+    if "duplicate key" in str(e):
+        return line, f"duplicate key: {problem}"
+    if "'\\t'" in problem or "\t" in problem:
+        return line, "a tab is used for indentation; YAML needs spaces"
+    if "flow mapping" in context or "flow sequence" in context:
+        opened = e.context_mark.line + 1 if e.context_mark is not None else line
+        bracket = "{" if "mapping" in context else "["
+        return opened, (f"a '{bracket}' opened on this line is not closed "
+                        "(or a ',' is missing between its entries)")
+    if "expected <block end>" in problem or "block mapping" in context:
+        return line, "this line's indentation does not line up with the lines above it"
+    return line, problem
 
 
 def to_plain(node: Any) -> Any:
@@ -65,14 +82,21 @@ def to_plain(node: Any) -> Any:
 # Mappings that are values, not sections: an override replaces them whole (a hiring
 # plan written in a scenario is the plan, not additions to the template's plan).
 REPLACED_MAPPINGS = frozenset({"hires"})
+# Keys of which a section holds at most one: writing one drops the template's other.
+EXCLUSIVE = {"marketing_spend_per_month": "cost_per_lead",
+             "cost_per_lead": "marketing_spend_per_month"}
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Mappings merge key by key; anything else (lists, distributions, hiring plans) replaces."""
     out = copy.deepcopy(base)
     for k, v in override.items():
-        if (isinstance(v, dict) and isinstance(out.get(k), dict) and "dist" not in v
-                and k not in REPLACED_MAPPINGS):
+        other = EXCLUSIVE.get(k)
+        if other is not None and v is not None and other not in override:
+            out.pop(other, None)
+        base_v = out.get(k)
+        if (isinstance(v, dict) and isinstance(base_v, dict) and "dist" not in v
+                and "dist" not in base_v and k not in REPLACED_MAPPINGS):
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
@@ -110,9 +134,18 @@ def _line_of(root: Any, loc: tuple[Any, ...]) -> tuple[int | None, int]:
     return line, found
 
 
-def _describe(err: dict[str, Any]) -> str:
-    """A pydantic error in words a strategist reads."""
+def _describe(err: dict[str, Any], loc: tuple[Any, ...] = (), node: Any = None) -> str:
+    """A pydantic error in words a strategist reads (``node``: the user's parent mapping)."""
     kind = err["type"]
+    last = loc[-1] if loc else None
+    dist = node.get("dist") if isinstance(node, dict) else None
+    if dist in _DIST_PARAMS and kind in ("extra_forbidden", "missing"):
+        takes = ", ".join(_DIST_PARAMS[dist])
+        if kind == "extra_forbidden":
+            return f"unknown parameter '{last}' for a {dist} distribution; {dist} takes {takes}"
+        return f"a {dist} distribution needs '{last}' ({dist} takes {takes})"
+    if last == "hires" and kind in ("dict_type", "model_type"):
+        return "hires are month: count pairs, e.g. {6: 1, 12: 2} (month 6: one hire, month 12: two)"
     got = err.get("input")
     ctx = err.get("ctx") or {}
     shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
@@ -151,6 +184,19 @@ def _describe(err: dict[str, Any]) -> str:
     return str(err.get("msg", kind))
 
 
+def _dist_params() -> dict[str, tuple[str, ...]]:
+    from typing import get_args
+
+    out = {}
+    for cls in get_args(get_args(Dist)[0]):
+        fields = cls.model_fields
+        name = fields["dist"].default
+        out[name] = tuple((f.alias or k) for k, f in fields.items() if k != "dist")
+    return out
+
+
+_DIST_PARAMS = _dist_params()
+
 _UNION_TAGS = ("float", "function-after", "tagged-union", "int", "none", "str")
 
 
@@ -169,6 +215,16 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _node_at(root: Any, loc: tuple[Any, ...]) -> Any:
+    node = root
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
 def _problems_from_validation(
     e: ValidationError, file: str, root: Any, motion_templates: dict[int, str],
     motion_index: list[int],
@@ -176,17 +232,28 @@ def _problems_from_validation(
     errs = e.errors()
     for err in errs:
         loc = list(err["loc"])
+        located = (err.get("ctx") or {}).get("error")
+        if isinstance(located, LocatedError):
+            loc += list(located.loc)
         if len(loc) >= 2 and loc[0] == "motions" and isinstance(loc[1], int):
             if loc[1] < len(motion_index):
                 loc[1] = motion_index[loc[1]]
-            err["loc"] = tuple(loc)
+        err["loc"] = tuple(loc)
     # float | distribution: pydantic reports one error per branch; keep the most telling.
     by_loc: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for err in errs:
         by_loc.setdefault(_clean_loc(tuple(err["loc"])), []).append(err)
+    # a mapping the user meant as a distribution: drop the "not a number" branch
+    deeper = {loc[:i] for loc in by_loc for i in range(1, len(loc))}
     problems: list[Problem] = []
     for loc, group in by_loc.items():
         kinds = {g["type"] for g in group}
+        if loc in deeper:
+            group = [g for g in group if g["type"] not in
+                     ("float_type", "float_parsing", "dict_type", "model_attributes_type")]
+            if not group:
+                continue
+            kinds = {g["type"] for g in group}
         if {"float_parsing", "float_type"} & kinds and (
             {"model_attributes_type", "dict_type", "model_type"} & kinds
         ):
@@ -197,12 +264,13 @@ def _problems_from_validation(
         else:
             # prefer the error of the distribution branch when the user wrote a mapping
             group.sort(key=lambda g: g["type"] in ("float_type", "float_parsing"))
-            msg = _describe(group[0])
+            msg = _describe(group[0], loc, _node_at(root, loc[:-1]))
+        tpl = motion_templates.get(loc[1]) if len(loc) >= 2 and loc[0] == "motions" else None
+        if "revsim templates show`" in msg and tpl:
+            msg = msg.replace("revsim templates show`", f"revsim templates show {tpl}`")
         line, found = _line_of(root, loc)
-        if found < len(loc) and len(loc) >= 2 and loc[0] == "motions" and isinstance(loc[1], int):
-            tpl = motion_templates.get(loc[1])
-            if tpl and found <= 2:
-                msg += f" (the value comes from template '{tpl}')"
+        if found < len(loc) and tpl and found <= 2:
+            msg += f" (the value comes from template '{tpl}')"
         problems.append(Problem(file, line, format_path(loc), msg))
     return sorted(problems, key=lambda p: (p.line or 0, p.path))
 
@@ -281,8 +349,11 @@ def scenario_from_yaml_text(text: str, file: str = "<scenario>", seeds: int | No
     except ValidationError as e:
         # motions whose template failed were left out: renumber to the user's indices
         index = sorted(templates)
-        raise ScenarioError(problems + _problems_from_validation(
-            e, file, data, templates, index)) from None
+        found = _problems_from_validation(e, file, data, templates, index)
+        if problems:  # consequences of problems already reported
+            found = [p for p in found if not (p.path == "motions" and "at least one" in p.message)
+                     and "motion names must be unique" not in p.message]
+        raise ScenarioError(sorted(problems + found, key=lambda p: (p.line or 0, p.path))) from None
     if problems:
         raise ScenarioError(problems)
     return scenario

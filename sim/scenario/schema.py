@@ -43,6 +43,7 @@ __all__ = [
     "InitialCustomers",
     "InitialDeals",
     "InitialReps",
+    "LocatedError",
     "Market",
     "Motion",
     "Outbound",
@@ -65,6 +66,14 @@ __all__ = [
     "Stage",
     "Team",
 ]
+
+
+class LocatedError(ValueError):
+    """A validation error that knows which key, below the model, it is about."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
 
 
 class PerSeed:
@@ -413,34 +422,42 @@ class Motion(Strict):
     @model_validator(mode="after")
     def _coherent(self) -> Motion:
         names = [s.name for s in self.stages]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                raise LocatedError(("stages", i, "name"),
+                                   f"stage names must be unique: '{n}' is used twice")
         q = self.qualification.stage
         if q is not None and q not in names:
-            raise ValueError(f"qualification.stage '{q}' is not one of the stages {names}")
+            raise LocatedError(("qualification", "stage"),
+                               f"qualification.stage '{q}' is not one of the stages {names}")
         if self.pql is not None:
             e = self.pql.entry_stage
             if e is not None and e not in names:
-                raise ValueError(f"pql.entry_stage '{e}' is not one of the stages {names}")
+                raise LocatedError(("pql", "entry_stage"),
+                                   f"pql.entry_stage '{e}' is not one of the stages {names}")
             if self.sources.signups is None:
-                raise ValueError("pql needs sources.signups (PQLs come from product users)")
+                raise LocatedError(("pql",), "pql needs sources.signups (PQLs come from product users)")
         roles = self.team.roles()
-        for s in self.stages:
+        for i, s in enumerate(self.stages):
             if s.owner is None:
                 continue
             role = roles.get(s.owner)
             if role is None:
-                raise ValueError(f"stage '{s.name}' is owned by '{s.owner}' but team has no {s.owner}")
+                raise LocatedError(("stages", i, "owner"),
+                                   f"stage '{s.name}' is owned by '{s.owner}' but team has no {s.owner}")
             if role.max_open_deals is None:
-                raise ValueError(
-                    f"stage '{s.name}' is owned by '{s.owner}': team.{s.owner}.max_open_deals is needed"
-                )
-        if (self.sources.partners is not None and self.sources.partners.partners_per_manager
-                is not None and "partner_manager" not in roles):
-            raise ValueError("sources.partners.partners_per_manager needs a team.partner_manager")
+                raise LocatedError(("team", s.owner),
+                                   f"stage '{s.name}' is owned by '{s.owner}': add max_open_deals "
+                                   f"to team.{s.owner}")
+        p = self.sources.partners
+        if p is not None and p.partners_per_manager is not None and "partner_manager" not in roles:
+            raise LocatedError(("team", "partner_manager"),
+                               "sources.partners.partners_per_manager needs a team.partner_manager")
         if self.sources.outbound is not None and "sdr" not in roles:
-            raise ValueError("sources.outbound needs a team.sdr to book the meetings")
+            raise LocatedError(("team", "sdr"),
+                               "sources.outbound needs a team.sdr to book the meetings (template "
+                               f"'{self.template}' has outbound; remove it with "
+                               "sources: {outbound: null})")
         return self
 
     @property
@@ -516,11 +533,12 @@ class Scenario(Strict):
             )
         for m in self.motions:
             stage_names = [s.name for s in m.stages]
-            for d in self.initial.pipeline:
+            for i, d in enumerate(self.initial.pipeline):
                 if d.stage not in stage_names:
-                    raise ValueError(
+                    raise LocatedError(
+                        ("initial", "pipeline", i, "stage"),
                         f"initial.pipeline stage '{d.stage}' is not a stage of motion "
-                        f"'{m.name}' ({stage_names})"
+                        f"'{m.name}' ({stage_names})",
                     )
         return self
 
