@@ -14,20 +14,20 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.compare import target_probability
 from sim.report.terminal import LABELS
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
 
     from sim.runner.results import Results
 
@@ -155,8 +155,37 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _money_axis(axis, cur: str) -> None:  # type: ignore[no-untyped-def]
-    axis.set_major_formatter(FuncFormatter(lambda v, _pos: money(v, cur)))
+class MoneyFormatter(Formatter):
+    """Currency ticks ($350K, $1.2M) with as many decimals as each tick needs.
+
+    Ticks at 3.75M, 4M, 4.25M read "$3.75M", "$4M", "$4.25M", never a rounded
+    "$4.2M" standing for 4.25M.
+    """
+
+    def __init__(self, cur: str = "$"):
+        self.cur = cur
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self._exact(x)
+
+    def format_ticks(self, values: Any) -> list[str]:
+        return [self._exact(float(v)) for v in values]
+
+    def _exact(self, v: float) -> str:
+        if not math.isfinite(v):
+            return ""
+        a = abs(v)
+        div = next((d for d in (1e9, 1e6, 1e3) if a >= d * 0.9995), 1.0)
+        for digits in range(4):
+            if abs(round(a / div, digits) - a / div) <= 1e-9 * max(1.0, a / div):
+                break
+        if div > 1:
+            return money(v, self.cur, digits=digits)
+        return f"{'-' if v < 0 else ''}{self.cur}{a:,.{digits}f}"
+
+
+def _money_axis(axis: Axis, cur: str) -> None:
+    axis.set_major_formatter(MoneyFormatter(cur))
 
 
 def _finite(s: pd.Series) -> np.ndarray:
@@ -242,7 +271,7 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
         if hi <= lo:
             lo, hi = lo - 0.5 * max(abs(lo), 1.0), hi + 0.5 * max(abs(hi), 1.0)
         nbins = int(np.clip(np.sqrt(allx.size / len(data)) * 1.2, 10, 25))
-        bins = np.linspace(lo, hi, nbins + 1)
+        bins = np.linspace(lo, hi, nbins + 1).tolist()
         for mo, x in data.items():
             col = c.colors[mo]
             xc = np.clip(x, lo, hi)
@@ -253,6 +282,8 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
                        label=f"{mo}: median {fmt(med)}")
         ax.set_ylabel("Seeds (count)")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        # headroom above the tallest bar so the legend never sits on the bars
+        ax.set_ylim(0, ax.get_ylim()[1] * (1.2 + 0.08 * len(data)))
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, 1.0))
         ax.grid(axis="x", visible=False)
         if money_axis:
@@ -459,9 +490,9 @@ def _headcount_spend(c: _Ctx) -> Figure | None:
         if g.empty:
             continue
         col = c.colors[mo]
-        if has_hc:
-            q = _quantiles(g, "month", "_hc")
-            axes[0].step(q.index, q["p50"], where="post", color=col, lw=2.0, label=mo)
+        if has_hc:  # a median of whole people, not 12.5 of them
+            med = g.groupby("month")["_hc"].quantile(0.5, interpolation="lower").sort_index()
+            axes[0].step(med.index, med.to_numpy(), where="post", color=col, lw=2.0, label=mo)
         if has_sm:
             q = _quantiles(g, "month", "sm_spend")
             axes[1].fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
@@ -547,7 +578,7 @@ def make_figures(res: Results) -> dict[str, bytes]:
         ("headcount_spend.png", lambda: _headcount_spend(c)),
     ]
     out: dict[str, bytes] = {}
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(_STYLE):  # type: ignore[arg-type]
         for name, build in builders:
             fig = build()
             if fig is not None:

@@ -1,0 +1,183 @@
+"""Paired comparisons, P(target) and forecast variance (sim.compare)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import simulate
+from sim.compare import (
+    COMPARISON_COLUMNS,
+    LOWER_IS_BETTER,
+    direction,
+    forecast_variance,
+    paired_comparison,
+    target_probability,
+    wilson_interval,
+)
+from sim.metrics import METRICS, t_quantile
+from sim.scenario.loader import scenario_from_dict
+
+
+@pytest.fixture(scope="module")
+def res():
+    sc = scenario_from_dict({
+        "name": "compare-test", "horizon_months": 12, "seeds": 8, "seed": 7,
+        "target_arr": 400_000,
+        "motions": [
+            {"template": "sales_led", "name": "base"},
+            {"template": "sales_led", "name": "fast", "team": {"ae": {"hires": {1: 3}}}},
+        ],
+    })
+    return simulate(sc, seeds=8, workers=1)
+
+
+def test_paired_differences_match_hand_computation(res):
+    cmp = paired_comparison(res.runs, ["base", "fast"])
+    assert list(cmp.columns) == COMPARISON_COLUMNS
+    assert set(cmp["metric"]) == {m for m in METRICS if m in res.runs}
+    assert (cmp["motion_a"] == "base").all() and (cmp["motion_b"] == "fast").all()
+    wide = res.runs.pivot(index="seed", columns="motion")
+    for metric in ("bookings_total", "arr_end", "cac", "cac_payback_months", "win_rate",
+                   "sm_spend_total", "new_customers"):
+        a, b = wide[(metric, "base")], wide[(metric, "fast")]
+        ok = np.isfinite(a) & np.isfinite(b)
+        d = (a - b)[ok]
+        row = cmp.set_index("metric").loc[metric]
+        assert row["n"] == ok.sum()
+        assert row["mean_a"] == pytest.approx(a[ok].mean())
+        assert row["mean_b"] == pytest.approx(b[ok].mean())
+        assert row["diff_mean"] == pytest.approx(d.mean())
+        half = t_quantile(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        assert row["diff_ci_low"] == pytest.approx(d.mean() - half)
+        assert row["diff_ci_high"] == pytest.approx(d.mean() + half)
+        sign = -1 if metric in LOWER_IS_BETTER else 1
+        share = ((sign * d > 0).sum() + 0.5 * (d == 0).sum()) / len(d)
+        assert row["share_a_better"] == pytest.approx(share)
+        if row["unpaired_ci_half_width"] > 0:
+            assert row["ci_ratio"] == pytest.approx(half / row["unpaired_ci_half_width"])
+
+
+def test_pairs_follow_the_given_order(res):
+    cmp = paired_comparison(res.runs, ["fast", "base"])
+    assert (cmp["motion_a"] == "fast").all()
+    fwd = paired_comparison(res.runs, ["base", "fast"]).set_index("metric")
+    rev = cmp.set_index("metric")
+    assert rev.loc["bookings_total", "diff_mean"] == pytest.approx(
+        -fwd.loc["bookings_total", "diff_mean"])
+
+
+def _hand_runs() -> pd.DataFrame:
+    return pd.DataFrame({
+        "motion": ["A"] * 4 + ["B"] * 4,
+        "seed": [0, 1, 2, 3] * 2,
+        "bookings_total": [10.0, 20, 30, 40, 5, 25, 30, 35],   # higher wins: A, B, tie, A
+        "cac": [1.0, 2, 3, 4, 2, 1, 3, 5],                      # lower wins: A, B, tie, A
+        "forecast_bias": [0.1, 0.2, 0.3, 0.4, 0.0, 0.0, 0.0, 0.0],
+        "cac_payback_months": [10.0, 11, 12, 13, 12, 13, 14, 15],  # A always 2 months sooner
+    })
+
+
+def test_share_a_better_is_direction_aware():
+    cmp = paired_comparison(_hand_runs(), ["A", "B"]).set_index("metric")
+    assert direction("cac") == -1 and direction("bookings_total") == 1
+    assert direction("forecast_bias") == 0
+    assert cmp.loc["bookings_total", "share_a_better"] == pytest.approx(2.5 / 4)
+    assert cmp.loc["cac", "share_a_better"] == pytest.approx(2.5 / 4)
+    # neither direction wins on bias: no share, no winner
+    assert math.isnan(cmp.loc["forecast_bias", "share_a_better"])
+    assert cmp.loc["forecast_bias", "better"] == ""
+    # a constant paired difference: CI [d, d], A wins though lower is better
+    row = cmp.loc["cac_payback_months"]
+    assert row["diff_ci_low"] == row["diff_ci_high"] == -2
+    assert row["share_a_better"] == 1.0 and row["better"] == "a"
+    assert row["ci_ratio"] == 0.0
+    # reversed order: B is now the loser of the same seeds
+    rev = paired_comparison(_hand_runs(), ["B", "A"]).set_index("metric")
+    assert rev.loc["cac_payback_months", "better"] == "b"
+    assert rev.loc["cac", "share_a_better"] == pytest.approx(1.5 / 4)
+
+
+def test_pairing_ignores_seeds_missing_on_either_side():
+    runs = _hand_runs()
+    runs.loc[(runs["motion"] == "B") & (runs["seed"] == 1), "cac"] = np.nan
+    runs = runs[~((runs["motion"] == "A") & (runs["seed"] == 3))]
+    row = paired_comparison(runs, ["A", "B"]).set_index("metric").loc["cac"]
+    assert row["n"] == 2  # seeds 0 and 2
+    assert row["diff_mean"] == pytest.approx(((1 - 2) + (3 - 3)) / 2)
+
+
+def test_wilson_interval_hand_case():
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 20)[0] == 0.0
+    assert wilson_interval(20, 20)[1] == 1.0
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+
+
+def test_target_probability_hand_case():
+    arr = [1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    months = [np.nan, np.nan, 30, 28, 26, 24, 22, 20, 18, 16]
+    runs = pd.DataFrame({"motion": "m", "seed": range(10), "arr_end": arr,
+                         "months_to_arr_target": months})
+    tp = target_probability(runs, 3.0).iloc[0]
+    assert tp["n"] == 10 and tp["reached"] == 8
+    assert tp["p_target"] == pytest.approx(0.8)
+    assert (tp["p_ci_low"], tp["p_ci_high"]) == pytest.approx(wilson_interval(8, 10))
+    hit = np.array(months[2:])
+    assert tp["months_p50"] == pytest.approx(np.percentile(hit, 50))
+    assert tp["months_p10"] == pytest.approx(np.percentile(hit, 10))
+    assert tp["months_p90"] == pytest.approx(np.percentile(hit, 90))
+    assert tp["share_never"] == pytest.approx(0.2)
+    assert target_probability(runs, None).empty
+
+
+def test_identical_motions_have_zero_width_paired_intervals(res):
+    base = res.runs[res.runs["motion"] == "base"]
+    twin = base.assign(motion="twin")
+    runs = pd.concat([base, twin], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sd = 0 must not divide by zero anywhere
+        cmp = paired_comparison(runs, ["base", "twin"])
+    finite = cmp[np.isfinite(cmp["diff_mean"])]
+    assert not finite.empty
+    assert (finite["diff_mean"] == 0).all()
+    assert (finite["diff_ci_low"] == 0).all() and (finite["diff_ci_high"] == 0).all()
+    assert (finite["better"] == "").all()
+    ratio = cmp["ci_ratio"].dropna()
+    assert not ratio.empty and (ratio <= 1).all()
+    directed = cmp[cmp["metric"] != "forecast_bias"]
+    assert (directed.loc[directed["n"] > 0, "share_a_better"] == 0.5).all()
+
+
+def test_pairing_narrows_intervals_on_a_real_run(res):
+    cmp = paired_comparison(res.runs, ["base", "fast"]).set_index("metric")
+    # common random numbers: the shared lead flow cancels in the difference
+    assert cmp.loc["bookings_total", "ci_ratio"] < 1
+
+
+def test_forecast_variance_hand_case():
+    fc = pd.DataFrame({
+        "motion": "m", "seed": [0, 0, 0, 1, 1, 1], "quarter": [1, 2, 3] * 2,
+        "forecast": 0.0, "actual": [0.0, 100, 50, 0, 300, 150], "open_opportunities": 0.0,
+    })
+    runs = pd.DataFrame({"motion": ["m", "m"], "seed": [0, 1],
+                         "forecast_mape": [0.2, 0.4], "forecast_bias": [0.1, -0.3]})
+    fv = forecast_variance(runs, fc).iloc[0]
+    cv = np.mean([np.std([100, 300], ddof=1) / 200, np.std([50, 150], ddof=1) / 100])
+    assert fv["quarters"] == 2  # quarter 1 has mean 0 and is left out
+    assert fv["bookings_cv"] == pytest.approx(cv)
+    assert fv["quarterly_bookings_mean"] == pytest.approx(150)
+    assert fv["forecast_mape"] == pytest.approx(0.3)
+    assert fv["forecast_bias"] == pytest.approx(-0.1)
+
+
+def test_forecast_variance_on_a_run(res):
+    fv = forecast_variance(res.runs, res.forecast)
+    assert list(fv["motion"]) == ["base", "fast"]
+    assert (fv["bookings_cv"] > 0).all()

@@ -1,0 +1,139 @@
+"""The HTML report and its figures (sim.report.figures, sim.report.html)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+import struct
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import simulate
+from sim.metrics import HEADLINE
+from sim.report.figures import DPI, FIGSIZE, make_figures, money
+from sim.report.html import template_overrides, write_report
+from sim.report.terminal import fmt_value
+from sim.scenario.loader import scenario_from_dict
+
+
+@pytest.fixture(scope="module")
+def res():
+    sc = scenario_from_dict({
+        "name": "report-test", "description": "A tiny run for the report tests.",
+        "horizon_months": 12, "seeds": 8, "seed": 11, "target_arr": 400_000,
+        "motions": [
+            {"template": "sales_led", "name": "base"},
+            {"template": "sales_led", "name": "fast", "team": {"ae": {"hires": {1: 3}}},
+             "deal": {"acv": {"dist": "lognormal", "mean": 30000, "sd": 12000}}},
+        ],
+    })
+    return simulate(sc, seeds=8, workers=1)
+
+
+@pytest.fixture(scope="module")
+def folder(res, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results") / "run"
+    res.save(out)
+    path = write_report(res, out)
+    assert path == out / "report.html"
+    return out
+
+
+@pytest.fixture(scope="module")
+def html(folder):
+    return (folder / "report.html").read_text(encoding="utf-8")
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_report_files_are_written(folder):
+    assert (folder / "report.html").is_file()
+    pngs = sorted((folder / "figures").glob("*.png"))
+    names = {p.name for p in pngs}
+    assert {"arr_fan.png", "bookings_distribution.png", "cac_payback_distribution.png",
+            "forecast_error.png", "funnel.png", "headcount_spend.png", "p_target.png"} <= names
+    for p in pngs:
+        assert p.stat().st_size > 5_000
+    cmp = pd.read_csv(folder / "comparison.csv")
+    assert {"motion_a", "motion_b", "metric", "diff_mean", "diff_ci_low", "diff_ci_high",
+            "share_a_better", "better", "ci_ratio"} <= set(cmp.columns)
+    assert set(cmp["motion_a"]) == {"base"} and set(cmp["motion_b"]) == {"fast"}
+
+
+def test_every_figure_is_embedded(folder, html):
+    pngs = sorted((folder / "figures").glob("*.png"))
+    assert html.count("data:image/png;base64,") == len(pngs)
+    for p in pngs:
+        assert base64.b64encode(p.read_bytes()).decode("ascii") in html
+
+
+def test_headline_p50s_appear_formatted(folder, html):
+    summary = pd.read_csv(folder / "summary.csv")
+    checked = 0
+    for _, r in summary[summary["metric"].isin(HEADLINE)].iterrows():
+        if r["n"] > 0 and np.isfinite(r["p50"]):
+            assert fmt_value(r["metric"], r["p50"], "$") in html, (r["motion"], r["metric"])
+            checked += 1
+    assert checked >= 2 * 6
+
+
+def test_page_is_self_contained(html):
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
+    assert not re.search(r"url\(\s*['\"]?\s*(?:https?:)?//", html, re.I)
+    assert "<script" not in html.lower()
+    assert "<link" not in html.lower()
+
+
+def test_page_has_the_sections_a_reader_needs(res, html):
+    for text in ("report-test", "A tiny run for the report tests.", "What this says",
+                 "What was assumed", "STRESS-DES", "Funnel by stage", "Forecast",
+                 "Inputs changed from the template", "Root seed", "11",
+                 res.manifest["scenario_hash"], "numpy", "pandas", "simpy",
+                 "common random numbers", "P(ARR at least $400K)"):
+        assert text.lower() in html.lower(), text
+    # the flow diagram names every stage of every motion
+    for m in res.scenario.motions:
+        for st in m.stages:
+            assert f"<b>{st.name}</b>" in html
+
+
+def test_overrides_list_what_differs_from_the_template(res):
+    rows = {o["path"]: o for o in template_overrides(res.scenario.motions[1])}
+    assert "team.ae.hires" in rows
+    assert rows["team.ae.hires"]["value"] == "month 1: 3"
+    assert rows["deal.acv"]["value"].startswith("lognormal(")
+    assert "name" not in rows and "template" not in rows
+
+
+def test_figures_skip_absent_data_and_keep_matplotlib_clean(res):
+    before = dict(mpl.rcParams)
+    no_target = dataclasses.replace(res, scenario=res.scenario.model_copy(
+        update={"target_arr": None}))
+    figs = make_figures(no_target)
+    assert "p_target.png" not in figs
+    # a 12-month horizon has no customers 12 months before the end: no retention chart
+    assert res.runs["nrr"].isna().all() and "retention.png" not in figs
+    nan_arr = dataclasses.replace(res, monthly=res.monthly.assign(arr=np.nan))
+    assert "arr_fan.png" not in make_figures(nan_arr)
+    assert dict(mpl.rcParams) == before
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+    w, h = _png_size(figs["arr_fan.png"])
+    assert (w, h) == (round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI))
+
+
+def test_money_axis_format():
+    assert money(1_234_000) == "$1.2M"
+    assert money(350_000) == "$350K"
+    assert money(2_000_000) == "$2M"
+    assert money(0) == "$0"
+    assert money(-1_500, "EUR ") == "-EUR 1.5K"
