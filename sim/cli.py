@@ -103,6 +103,8 @@ def run(
         if not quiet:
             out.print(headline_table(res))
         out.print(f"results: {path}", highlight=False, soft_wrap=True)
+        if not quiet:
+            out.print(f"report:  {path / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -205,6 +207,24 @@ def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) 
         _fail([Problem("templates show", None, "", f"unknown template {name!r}; expected one of: "
                        + ", ".join(template_names()))])
     sys.stdout.write(template_fragment(name))
+
+
+@app.command()
+def report(
+    results_dir: Annotated[Path, typer.Argument(help="A results folder written by revsim run.")],
+) -> None:
+    """Rebuild report.html, figures/ and comparison.csv from a saved results folder."""
+    from sim.report.html import write_report
+    from sim.report.terminal import headline_table
+    from sim.runner.results import Results
+
+    if not (results_dir / "manifest.json").is_file() or not (results_dir / "runs.parquet").is_file():
+        _fail([Problem(str(results_dir), None, "", "not a results folder (no manifest.json and "
+                       "runs.parquet); give the folder `revsim run` printed")])
+    res = Results.load(results_dir)
+    path = write_report(res, results_dir)
+    out.print(headline_table(res))
+    out.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()

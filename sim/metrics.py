@@ -167,7 +167,9 @@ def seed_metrics(
         out["pilot_success_rate"] = out["pilot_conversion"] = out["pilot_margin_total"] = math.nan
     # forecast error over quarters with bookings
     a, f = fc["actual"], fc["forecast"]
-    ok = a > 0
+    # a company that starts with nothing open has nothing to forecast its first quarter from
+    blind = (fc["quarter"] == 0) & (fc["open_opportunities"] == 0) & (f == 0)
+    ok = (a > 0) & ~blind
     if ok.any():
         err = (f[ok] - a[ok]) / a[ok]
         out["forecast_mape"] = float(np.abs(err).mean())

@@ -49,8 +49,8 @@ class Results:
     def motions(self) -> list[str]:
         return [m.name for m in self.scenario.motions]
 
-    def save(self, directory: str | Path, overwrite: bool = False) -> Path:
-        """Write the results folder atomically; returns its path."""
+    def save(self, directory: str | Path, overwrite: bool = False, report: bool = True) -> Path:
+        """Write the results folder atomically (report, figures and comparison included)."""
         final = Path(directory)
         if final.exists() and not overwrite:
             raise FileExistsError(f"{final} already exists")
@@ -68,6 +68,10 @@ class Results:
             manifest = dict(self.manifest)
             manifest["scenario"] = self.scenario.model_dump(mode="json", by_alias=True)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+            if report:
+                from sim.report.html import write_report
+
+                write_report(self, tmp)
             if final.exists():
                 shutil.rmtree(final)
             tmp.rename(final)
