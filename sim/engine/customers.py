@@ -73,6 +73,7 @@ class CustomerBook:
             capacity=1024,
         )
         self._decided = 0  # customers whose early churn is decided
+        self._pending: list[tuple[float, float, float, bool, int, int, float]] = []
         self.n_live = 0
 
     def add_many(self, t: np.ndarray, arr: np.ndarray, term: float, fit: np.ndarray,
@@ -82,17 +83,31 @@ class CustomerBook:
         n = t.size
         if n == 0:
             return
+        self.flush()
         self.C.append(n, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term, fit=fit,
                       source=source, lead=lead, h=h, growth=growth_per_year, early_p=early_p)
         self.n_live += n
 
     def add(self, t: float, arr: float, contract: str, fit: bool, source: int, lead: int,
             early_mult: float = 1.0) -> None:
-        """A new customer; ``early_mult`` multiplies its early-churn odds (founder, partner)."""
+        """A new customer; ``early_mult`` multiplies its early-churn odds (founder, partner).
+
+        Single customers arrive from the event loop; they wait in a list and join the
+        table as one block at the next month end (or when the book is read).
+        """
         term = MONTH_DAYS if contract == "monthly" else 365.0
-        self.C.append(1, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term,
-                      fit=fit, source=source, lead=lead, early_mult=early_mult)
+        self._pending.append((t, arr, term, fit, source, lead, early_mult))
         self.n_live += 1
+
+    def flush(self) -> None:
+        """Move the customers added one by one into the table."""
+        if not self._pending:
+            return
+        t, arr, term, fit, source, lead, mult = (np.array(c) for c in zip(*self._pending,
+                                                                          strict=True))
+        self._pending.clear()
+        self.C.append(t.size, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term,
+                      fit=fit, source=source, lead=lead, early_mult=mult)
 
     def add_initial(self, start: np.ndarray, arr: np.ndarray, term: np.ndarray) -> None:
         """Customers signed before time zero; renewals continue on their anniversaries."""
@@ -112,6 +127,7 @@ class CustomerBook:
         self.n_live += n
 
     def _decide_early(self) -> None:
+        self.flush()
         C = self.C
         rows = slice(self._decided, C.n)
         n = C.n - self._decided
@@ -197,6 +213,7 @@ class CustomerBook:
 
     def arr_snapshot(self, t: float) -> np.ndarray:
         """Current ARR of every customer live at ``t`` (0 for the others)."""
+        self.flush()
         C = self.C
         n = C.n
         live = (C.start[:n] <= t) & (C.end[:n] > t)

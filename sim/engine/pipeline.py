@@ -67,9 +67,11 @@ class RepPool:
         self.slot = {r: j for j, r in enumerate(self.reps)}
         self.cap = [0] * len(self.reps)
         self.held = [0] * len(self.reps)
+        self.free = [0] * len(self.reps)  # cap - held, kept in step with both
         self.queue: deque[list[Any]] = deque()
         self.roster = roster
         self.peak_held = 0
+        self.n_held = 0
         # closes per calendar quarter, all reps of the role together (None: no calendar)
         self.closes_per_quarter: int | None = None
         self.closes: dict[int, int] = {}
@@ -87,19 +89,20 @@ class RepPool:
         return f + (1.0 - f) * prog
 
     def _free(self) -> int:
-        best, best_free = -1, 0
-        for j in range(len(self.cap)):
-            free = self.cap[j] - self.held[j]
-            if free > best_free:
-                best, best_free = j, free
-        return best
+        """The rep with the most free slots (the earliest such), or -1 when all are full."""
+        free = self.free
+        if not free:
+            return -1
+        most = max(free)
+        return free.index(most) if most > 0 else -1
 
     def request(self, row: int, stage: int) -> None:
         env = self.pipeline.env
-        j = self._free()
-        if j >= 0 and not self.queue:
-            self._grant(j, row, stage, env.now)
-            return
+        if not self.queue:
+            j = self._free()
+            if j >= 0:
+                self._grant(j, row, stage, env.now)
+                return
         ticket = [row, stage, env.now, True]
         self.queue.append(ticket)
         max_wait = self.pipeline.max_wait
@@ -108,9 +111,10 @@ class RepPool:
 
     def _grant(self, j: int, row: int, stage: int, t_req: float) -> None:
         self.held[j] += 1
-        total = sum(self.held)
-        if total > self.peak_held:
-            self.peak_held = total
+        self.free[j] -= 1
+        self.n_held += 1
+        if self.n_held > self.peak_held:
+            self.peak_held = self.n_held
         self.pipeline.start_segment(row, stage, t_req, self, j)
 
     def _renege(self, ticket: list[Any]) -> None:
@@ -133,10 +137,14 @@ class RepPool:
 
     def release(self, j: int) -> None:
         self.held[j] -= 1
+        self.free[j] += 1
+        self.n_held -= 1
         self._dispatch()
 
     def set_capacity(self, rep: int, capacity: int) -> None:
-        self.cap[self.slot[rep]] = capacity
+        j = self.slot[rep]
+        self.cap[j] = capacity
+        self.free[j] = capacity - self.held[j]
         self._dispatch()
 
     def queued(self) -> int:
@@ -169,6 +177,7 @@ class Pipeline:
         self.on_win = on_win
         self.on_loss = on_loss
         self.T = lead_table(self.K)
+        self._live: dict[int, tuple[list[float], list[float], list[float]]] = {}
         # segment end (inclusive) of each stage: consecutive stages with one owner
         self.seg_end = [0] * self.K
         for k in range(self.K - 1, -1, -1):
@@ -223,9 +232,7 @@ class Pipeline:
         if lost.size:
             t_lost = cum[lost, fail_at[lost]]
             T.outcome[first + lost] = LOST
-            T.t_end[first + lost] = t_lost
-            for i, t in zip(lost.tolist(), t_lost.tolist(), strict=True):
-                self.on_loss(first + i, t)
+            T.t_end[first + lost] = t_lost  # (block losses are read from the table, no callback)
         for i in np.flatnonzero(~fails).tolist():
             t_next = float(cum[i, L])
             if L + 1 == self.K:
@@ -276,7 +283,7 @@ class Pipeline:
         now = self.env.now
         T.entry[row, stage] = now if entered is None else entered
         T.stage[row] = stage
-        if stage > self.q and np.isnan(T.created[row]):
+        if stage > self.q and math.isnan(T.created[row]):
             T.created[row] = now
         owner = self.owners[stage]
         if owner is not None:
@@ -295,24 +302,30 @@ class Pipeline:
 
     def _walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int) -> None:
         """Decide the segment from ``stage`` on, then wait for its end."""
-        T = self.T
-        now = self.env.now
-        u, p, dur, entry = T.u[row], T.p[row], T.dur[row], T.entry[row]
+        env = self.env
+        now = env.now
+        data = self._live.get(row)
+        if data is None:  # the row's draws as Python floats, once per deal on the event path
+            T = self.T
+            data = (T.u[row].tolist(), T.p[row].tolist(), T.dur[row].tolist())
+            self._live[row] = data
+        u, p, dur = data
+        entry = self.T.entry
+        q1 = self.q + 1
         t = now
-        end = self.seg_end[stage]
         lost = False
         s = stage
-        for s in range(stage, end + 1):
+        for s in range(stage, self.seg_end[stage] + 1):
             if s > stage:
-                entry[s] = t
-                if s == self.q + 1:
-                    T.created[row] = t
+                entry[row, s] = t
+                if s == q1:
+                    self.T.created[row] = t
             t += dur[s]
-            if u[s] >= p[s] * (factor if s == stage else 1.0):
+            if u[s] >= (p[s] * factor if s == stage else p[s]):
                 lost = True
                 break
-        ev = self.env.timeout(t - now)
-        ev.callbacks.append(lambda _e: self._segment_done(row, s, lost, pool, j))
+        env.timeout(t - now).callbacks.append(
+            lambda _e: self._segment_done(row, s, lost, pool, j))
 
     def _segment_done(self, row: int, s: int, lost: bool, pool: RepPool | None, j: int) -> None:
         T = self.T
@@ -329,6 +342,7 @@ class Pipeline:
         if pool is not None:
             pool.release(j)
         if lost:
+            self._live.pop(row, None)
             T.outcome[row] = LOST
             T.t_end[row] = self.env.now
             self.on_loss(row, self.env.now)
@@ -338,6 +352,7 @@ class Pipeline:
             self.enter(row, s + 1)
 
     def _won(self, row: int) -> None:
+        self._live.pop(row, None)
         T = self.T
         now = self.env.now
         T.outcome[row] = WON

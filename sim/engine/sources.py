@@ -54,6 +54,29 @@ class SourceGrid:
     # multiplier on the first stage's advance, per step (AI-drafted outreach converts less)
     first_stage_factor: np.ndarray
 
+    def horizon_arrivals(
+        self, n_months: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every arrival of the horizon at once (an unbounded market needs no monthly state).
+
+        The same process as ``month_arrivals`` month after month: a Poisson count per
+        month, placed by inverse transform on the month's grid.
+        """
+        w = self.per_day[: n_months * STEPS_PER_MONTH] * STEP_DAYS
+        cum = np.concatenate([[0.0], np.cumsum(w)])
+        edges = cum[:: STEPS_PER_MONTH]
+        counts = rng.poisson(np.diff(edges))
+        n = int(counts.sum())
+        if n == 0:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        month = np.repeat(np.arange(n_months), counts)
+        u = edges[month] + rng.random(n) * (edges[month + 1] - edges[month])
+        step = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, w.size - 1)
+        within = (u - cum[step]) / np.maximum(w[step], 1e-300)
+        times = (step + np.clip(within, 0.0, 1.0 - 1e-12)) * STEP_DAYS
+        order = np.argsort(times, kind="stable")
+        return times[order], step[order].astype(np.int64)
+
     def month_count(self, month: int, thinning: float, rng: np.random.Generator) -> int:
         """Poisson count of arrivals in ``month``."""
         lo = month * STEPS_PER_MONTH
