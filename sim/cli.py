@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +33,7 @@ out = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 
-class Executor(str, Enum):
+class Executor(StrEnum):
     local = "local"
     dask = "dask"
 
@@ -145,7 +145,8 @@ def calibrate(
     """Every template's simulated figures next to the BENCHMARKS.md ranges; exit 1 if any is outside."""
     from rich.table import Table
 
-    from sim.calibration import BENCHMARKS, calibrate as run_calibration
+    from sim.calibration import BENCHMARKS
+    from sim.calibration import calibrate as run_calibration
     from sim.report.terminal import fmt_value
 
     unknown = [t for t in template or [] if t not in BENCHMARKS]

@@ -113,7 +113,7 @@ def test_freemium_upgrades_follow_the_competing_hazards():
     early = L["t_arrive"][ss] < 6 * M
     k = act[:6].sum()
     p = c / (c + d) * (1 - math.exp(-(c + d) * 12))
-    got = ((months[early] <= 12)).sum() / k
+    got = (months[early] <= 12).sum() / k
     assert abs(got - p) < 4 * math.sqrt(p * (1 - p) / k)
     # self-serve ARR is seats x price x 12
     assert np.allclose(L["acv"][ss], 3 * 10 * 12)

@@ -46,9 +46,9 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
         out[f"leads_{s}"] = _hist(L["t_arrive"][L["source"] == SOURCE_ID[s]], n)
     out["leads"] = sum((out[f"leads_{s}"] for s in LEAD_SOURCES), np.zeros(n))
     zeros = np.zeros(n)
-    out["signups"] = run.extras.get("signups") if run.extras.get("signups") is not None else zeros
-    out["activated"] = (run.extras.get("activated") if run.extras.get("activated") is not None
-                        else zeros)
+    for k in ("signups", "activated"):
+        v = run.extras.get(k)
+        out[k] = zeros if v is None else np.asarray(v, dtype=float)
     ss = (L["outcome"] == WON) & (L["source"] == SOURCE_ID["signups"])
     out["self_serve_wins"] = _hist(L["t_end"][ss], n)
     out["bookings_self_serve"] = _hist(L["t_end"][ss], n, L["acv"][ss])

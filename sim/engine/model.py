@@ -291,7 +291,8 @@ class _Engine:
                 self._arrivals(month)
             if self.product is not None:
                 avail = self._available(month * MONTH_DAYS)
-                self.product.month(month, 1.0 if not bounded else avail / self.market_size)
+                size = self.market_size
+                self.product.month(month, 1.0 if size is None else avail / size)
             yield env.timeout(MONTH_DAYS)
             a, b = month * MONTH_DAYS, (month + 1) * MONTH_DAYS
             n_csm = int(((np.maximum(self.roster.hire[self.csm], 0) <= b)

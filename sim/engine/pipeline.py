@@ -103,11 +103,11 @@ class RepPool:
             if j >= 0:
                 self._grant(j, row, stage, env.now)
                 return
-        ticket = [row, stage, env.now, True]
+        ticket: list[Any] = [row, stage, env.now, True]
         self.queue.append(ticket)
         max_wait = self.pipeline.max_wait
         if math.isfinite(max_wait):
-            env.timeout(max_wait).callbacks.append(lambda _e, t=ticket: self._renege(t))
+            env.timeout(max_wait).callbacks.append(lambda _e: self._renege(ticket))
 
     def _grant(self, j: int, row: int, stage: int, t_req: float) -> None:
         self.held[j] += 1

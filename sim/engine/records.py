@@ -30,6 +30,14 @@ class Table:
         for name, arr in self._cols.items():
             setattr(self, name, arr)
 
+    def __getattr__(self, name: str) -> np.ndarray:
+        # columns are set as attributes (fast on the event path); this tells type
+        # checkers so, and gives a clear error for a column that does not exist
+        cols = self.__dict__.get("_cols", {})
+        if name in cols:
+            return cols[name]
+        raise AttributeError(f"no column {name!r}")
+
     def _grow(self, need: int) -> None:
         cap = self._cap
         while cap < need:

@@ -65,7 +65,7 @@ class Roster:
     def capacity_events(self, horizon: float) -> list[tuple[float, int, int]]:
         """(time, rep, capacity) for every change of an owner's integer capacity."""
         events: list[tuple[float, int, int]] = []
-        for i in np.flatnonzero(self.max_open > 0):
+        for i in np.flatnonzero(self.max_open > 0).tolist():
             m = int(self.max_open[i])
             hire = max(float(self.hire[i]), 0.0) if self.hire[i] > TENURED else 0.0
             if hire >= horizon:

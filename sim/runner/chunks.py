@@ -86,10 +86,10 @@ def run_chunk(scenario: Scenario, chunk: Chunk) -> ChunkResult:
                 "open_opportunities": fc["open_opportunities"],
             })
             fn = funnel(run)
-            k = fn["stage"].size
+            n_stages = fn["stage"].size
             funnel_parts.append({
-                "motion": np.full(k, motion.name, dtype=object),
-                "seed": np.full(k, seed, dtype=np.int64),
+                "motion": np.full(n_stages, motion.name, dtype=object),
+                "seed": np.full(n_stages, seed, dtype=np.int64),
                 **fn,
             })
     return ChunkResult(chunk, runs, _stack(monthly_parts), _stack(forecast_parts),

@@ -23,9 +23,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from sim.scenario.distributions import DIST_NAMES, Dist
-from sim.scenario.schema import LocatedError
 from sim.scenario.errors import Problem, ScenarioError
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import LocatedError, Scenario
 from sim.scenario.templates import load_template, template_names
 
 __all__ = ["load_scenario", "scenario_from_dict", "deep_merge", "format_path"]
@@ -202,7 +201,7 @@ _UNION_TAGS = ("float", "function-after", "tagged-union", "int", "none", "str")
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Drop pydantic's union-branch markers from an error location."""
-    out = []
+    out: list[Any] = []
     for part in loc:
         if isinstance(part, str) and (
             part.startswith(_UNION_TAGS) and ("[" in part or part in _UNION_TAGS)
@@ -229,15 +228,15 @@ def _problems_from_validation(
     e: ValidationError, file: str, root: Any, motion_templates: dict[int, str],
     motion_index: list[int],
 ) -> list[Problem]:
-    errs = e.errors()
+    errs: list[dict[str, Any]] = [dict(x) for x in e.errors()]
     for err in errs:
-        loc = list(err["loc"])
+        loc: list[Any] = list(err["loc"])
         located = (err.get("ctx") or {}).get("error")
         if isinstance(located, LocatedError):
             loc += list(located.loc)
-        if len(loc) >= 2 and loc[0] == "motions" and isinstance(loc[1], int):
-            if loc[1] < len(motion_index):
-                loc[1] = motion_index[loc[1]]
+        if (len(loc) >= 2 and loc[0] == "motions" and isinstance(loc[1], int)
+                and loc[1] < len(motion_index)):
+            loc[1] = motion_index[loc[1]]
         err["loc"] = tuple(loc)
     # float | distribution: pydantic reports one error per branch; keep the most telling.
     by_loc: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
@@ -246,9 +245,9 @@ def _problems_from_validation(
     # a mapping the user meant as a distribution: drop the "not a number" branch
     deeper = {loc[:i] for loc in by_loc for i in range(1, len(loc))}
     problems: list[Problem] = []
-    for loc, group in by_loc.items():
+    for where, group in by_loc.items():
         kinds = {g["type"] for g in group}
-        if loc in deeper:
+        if where in deeper:
             group = [g for g in group if g["type"] not in
                      ("float_type", "float_parsing", "dict_type", "model_attributes_type")]
             if not group:
@@ -264,14 +263,14 @@ def _problems_from_validation(
         else:
             # prefer the error of the distribution branch when the user wrote a mapping
             group.sort(key=lambda g: g["type"] in ("float_type", "float_parsing"))
-            msg = _describe(group[0], loc, _node_at(root, loc[:-1]))
-        tpl = motion_templates.get(loc[1]) if len(loc) >= 2 and loc[0] == "motions" else None
+            msg = _describe(group[0], where, _node_at(root, where[:-1]))
+        tpl = motion_templates.get(where[1]) if len(where) >= 2 and where[0] == "motions" else None
         if "revsim templates show`" in msg and tpl:
             msg = msg.replace("revsim templates show`", f"revsim templates show {tpl}`")
-        line, found = _line_of(root, loc)
-        if found < len(loc) and tpl and found <= 2:
+        line, found = _line_of(root, where)
+        if found < len(where) and tpl and found <= 2:
             msg += f" (the value comes from template '{tpl}')"
-        problems.append(Problem(file, line, format_path(loc), msg))
+        problems.append(Problem(file, line, format_path(where), msg))
     return sorted(problems, key=lambda p: (p.line or 0, p.path))
 
 
