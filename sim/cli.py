@@ -131,6 +131,165 @@ def validate(
         _fail(problems)
 
 
+def _parse_shocks(items: list[str]) -> dict[str, float]:
+    from sim.scenario.levers import LEVERS
+
+    shocks: dict[str, float] = {}
+    problems = []
+    for item in items:
+        lever, _, factor = item.partition("=")
+        try:
+            f = float(factor)
+        except ValueError:
+            f = -1.0
+        if lever not in LEVERS:
+            problems.append(Problem("--shock", None, "", f"unknown lever {lever!r} in {item!r}; "
+                                    f"expected one of: {', '.join(LEVERS)}"))
+        elif f < 0:
+            problems.append(Problem("--shock", None, "", f"expected LEVER=FACTOR with a factor "
+                                    f">= 0, e.g. win_rate=0.8; got {item!r}"))
+        else:
+            shocks[lever] = f
+    if problems:
+        _fail(problems)
+    return shocks
+
+
+def _target_dir(out_dir: Path | None, sc: object, suffix: str) -> Path:
+    from sim.runner.results import default_results_dir
+
+    target = out_dir if out_dir is not None else default_results_dir(sc)  # type: ignore[arg-type]
+    if out_dir is None:
+        target = target.with_name(f"{target.name}-{suffix}")
+    if target.exists():
+        _fail([Problem("--out", None, "", f"{target} already exists; choose another folder")])
+    return target
+
+
+@app.command()
+def stress(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    shock: Annotated[list[str] | None, typer.Option(
+        "--shock", help="LEVER=FACTOR, repeatable (e.g. --shock lead_volume=0.7).")] = None,
+    set_name: Annotated[str | None, typer.Option(
+        "--set", help="A named shock set: the scenario's `stress:` entries or a built-in one.")] = None,
+    seeds: SeedsOpt = None,
+    workers: WorkersOpt = None,
+    out_dir: OutOpt = None,
+    executor: ExecOpt = Executor.local,
+    scheduler: SchedOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
+    from rich.table import Table
+
+    from sim.report.terminal import LABELS, fmt_value
+    from sim.scenario.levers import SHOCK_SETS
+    from sim.scenario.loader import load_scenario
+    from sim.stress import run_stress
+
+    sc = load_scenario(scenario, seeds=seeds)
+    shocks: dict[str, float] = {}
+    if set_name is not None:
+        named = {s.name: s.shocks for s in sc.stress} | {
+            k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}}
+        if set_name not in named:
+            _fail([Problem("--set", None, "", f"unknown shock set {set_name!r}; expected one of: "
+                           + ", ".join(named))])
+        shocks.update(named[set_name])
+    shocks.update(_parse_shocks(shock or []))
+    if not shocks:
+        _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR or --set NAME (built-in: "
+                       + ", ".join(SHOCK_SETS) + ")")])
+    target = _target_dir(out_dir, sc, "stress")
+    res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler)
+    path = res.shocked.save(target)
+    res.deltas.to_csv(path / "stress.csv", index=False)
+    cur = "$" if sc.currency.upper() == "USD" else sc.currency + " "
+    shock_text = ", ".join(f"{k} x{v:g}" for k, v in shocks.items())
+    from sim.report.html import write_report
+
+    write_report(res.shocked, path, [{
+        "id": "stress", "title": "Stress test: baseline against shocked plan",
+        "intro": f"Shocks: {shock_text}. The charts above show the shocked plan; this table "
+                 f"shows each metric's change, paired seed by seed over {sc.seeds} seeds.",
+        "headers": ["motion", "metric", "baseline", "shocked", "change", "95% CI"],
+        "rows": [[r.motion, LABELS.get(r.metric, r.metric), fmt_value(r.metric, r.baseline, cur),
+                  fmt_value(r.metric, r.shocked, cur), fmt_value(r.metric, r.change, cur),
+                  f"{fmt_value(r.metric, r.ci_low, cur)} to {fmt_value(r.metric, r.ci_high, cur)}"]
+                 for r in res.deltas.itertuples()],
+    }])
+    t = Table("motion", "metric", "baseline", "shocked", "change (95% CI)",
+              title=f"{sc.name}: {shock_text}, {sc.seeds} paired seeds", title_justify="left")
+    for r in res.deltas.itertuples():
+        t.add_row(r.motion, LABELS.get(r.metric, r.metric), fmt_value(r.metric, r.baseline, cur),
+                  fmt_value(r.metric, r.shocked, cur),
+                  f"{fmt_value(r.metric, r.change, cur)} ({fmt_value(r.metric, r.ci_low, cur)} to "
+                  f"{fmt_value(r.metric, r.ci_high, cur)})")
+    if not quiet:
+        out.print(t)
+    out.print(f"results: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def sensitivity(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    metric: Annotated[str, typer.Option("--metric", help="The metric to rank levers by.")] = (
+        "arr_end"),
+    delta: Annotated[float, typer.Option("--delta", min=0.01, max=0.9,
+                                         help="Each lever moves by this share down and up.")] = 0.2,
+    seeds: SeedsOpt = None,
+    workers: WorkersOpt = None,
+    out_dir: OutOpt = None,
+    executor: ExecOpt = Executor.local,
+    scheduler: SchedOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
+    from rich.table import Table
+
+    from sim.metrics import METRICS
+    from sim.report.terminal import fmt_value
+    from sim.scenario.loader import load_scenario
+    from sim.stress import run_sensitivity, tornado_figure
+
+    if metric not in METRICS:
+        _fail([Problem("--metric", None, "", f"unknown metric {metric!r}; expected one of: "
+                       + ", ".join(METRICS))])
+    sc = load_scenario(scenario, seeds=seeds)
+    target = _target_dir(out_dir, sc, "sensitivity")
+    base, table = run_sensitivity(sc, metric, delta, workers=workers, executor=executor.value,
+                                  scheduler=scheduler)
+    path = base.save(target)
+    table.to_csv(path / "sensitivity.csv", index=False)
+    cur = "$" if sc.currency.upper() == "USD" else sc.currency + " "
+    if not table.empty:
+        from sim.report.html import write_report
+
+        png = tornado_figure(table, metric, delta)
+        (path / "figures" / "tornado.png").write_bytes(png)
+        write_report(base, path, [{
+            "id": "sensitivity", "title": f"Sensitivity of {metric.replace('_', ' ')}",
+            "intro": f"Every lever moved to x{1 - delta:g} and x{1 + delta:g}, one at a time, on "
+                     f"the same {sc.seeds} seeds; levers ranked by the swing they cause.",
+            "png": png,
+            "headers": ["motion", "rank", "lever", f"x{1 - delta:g}", f"x{1 + delta:g}", "swing"],
+            "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.down, cur),
+                      fmt_value(metric, r.up, cur), fmt_value(metric, r.swing, cur)]
+                     for r in table.itertuples()],
+        }])
+        (path / "figures" / "tornado.png").write_bytes(png)
+    t = Table("motion", "rank", "lever", f"x{1 - delta:g}", f"x{1 + delta:g}", "swing",
+              title=f"{sc.name}: sensitivity of {metric} (mean over {sc.seeds} paired seeds)",
+              title_justify="left")
+    for r in table.itertuples():
+        t.add_row(r.motion, str(r.rank), r.lever, fmt_value(metric, r.down, cur),
+                  fmt_value(metric, r.up, cur), fmt_value(metric, r.swing, cur))
+    if not quiet:
+        out.print(t)
+    out.print(f"results: {path}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def calibrate(
     seeds: SeedsOpt = None,

@@ -657,7 +657,8 @@ def _env() -> Environment:
 
 
 def render_report(res: Results, figures: dict[str, bytes],
-                  comparison: pd.DataFrame | None = None) -> str:
+                  comparison: pd.DataFrame | None = None,
+                  extras: list[dict[str, Any]] | None = None) -> str:
     """The report page as a string, with ``figures`` embedded as data URIs."""
     sc = res.scenario
     cur = currency_symbol(sc.currency)
@@ -694,14 +695,18 @@ def render_report(res: Results, figures: dict[str, bytes],
         "target_text": money(sc.target_arr, cur) if sc.target_arr is not None else "",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "css": (_HERE / "report.css").read_text(encoding="utf-8"),
+        "extras": [{**x, "uri": ("data:image/png;base64," + base64.b64encode(x["png"]).decode(
+            "ascii")) if x.get("png") else ""} for x in extras or []],
     }
     return _env().get_template("report.html.j2").render(**ctx)
 
 
-def write_report(res: Results, folder: Path) -> Path:
+def write_report(res: Results, folder: Path, extras: list[dict[str, Any]] | None = None) -> Path:
     """Write ``figures/*.png``, ``comparison.csv`` and ``report.html`` into ``folder``.
 
-    Returns the path of ``report.html``.
+    ``extras``: further sections (stress deltas, the sensitivity tornado), each a
+    mapping with ``id``, ``title``, ``intro``, ``headers``, ``rows`` and optionally
+    ``png`` (bytes, embedded). Returns the path of ``report.html``.
     """
     folder = Path(folder)
     fig_dir = folder / "figures"
@@ -714,7 +719,7 @@ def write_report(res: Results, folder: Path) -> Path:
         (fig_dir / name).write_bytes(data)
     cmp = paired_comparison(res.runs, res.motions())
     cmp.to_csv(folder / "comparison.csv", index=False)
-    html = render_report(res, figures, cmp)
+    html = render_report(res, figures, cmp, extras)
     out = folder / "report.html"
     out.write_text(html, encoding="utf-8")
     return out

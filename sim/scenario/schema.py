@@ -64,6 +64,7 @@ __all__ = [
     "Scenario",
     "Sources",
     "Stage",
+    "StressSet",
     "Team",
 ]
 
@@ -511,6 +512,25 @@ class Market(Strict):
     cooling_off_days: float = Field(default=180.0, ge=0)
 
 
+class StressSet(Strict):
+    """A named set of shocks: lever -> factor (see sim/scenario/levers.py)."""
+
+    name: str = Field(min_length=1)
+    shocks: dict[str, float]
+
+    @field_validator("shocks")
+    @classmethod
+    def _levers(cls, v: dict[str, float]) -> dict[str, float]:
+        from sim.scenario.levers import LEVERS
+
+        for k, f in v.items():
+            if k not in LEVERS:
+                raise ValueError(f"unknown lever {k!r}; expected one of: {', '.join(LEVERS)}")
+            if f < 0:
+                raise ValueError(f"lever {k} needs a factor >= 0, got {f}")
+        return v
+
+
 class Scenario(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -522,6 +542,7 @@ class Scenario(Strict):
     market: Market = Market()
     initial: Initial = Initial()
     motions: list[Motion] = Field(min_length=1)
+    stress: list[StressSet] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _coherent(self) -> Scenario:
