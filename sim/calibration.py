@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from sim.runner.results import Results
 from sim.scenario.loader import scenario_from_dict
 from sim.scenario.templates import template_names
 
-__all__ = ["BENCHMARKS", "Benchmark", "calibrate", "calibration_table"]
+__all__ = ["BENCHMARKS", "Benchmark", "benchmark_section", "calibrate", "calibration_table"]
 
 INF = math.inf
 
@@ -110,6 +111,33 @@ def calibrate(seeds: int = 200, workers: int | None = None, executor: str = "loc
     })
     res = simulate(sc, workers=workers, executor=executor, scheduler=scheduler)
     return res, calibration_table(res.runs, names)
+
+
+def benchmark_section(res: Results) -> dict[str, Any] | None:
+    """A report section: each motion's figures next to its template's published benchmarks."""
+    from sim.report.terminal import fmt_value
+
+    rows = []
+    for m in res.scenario.motions:
+        for b in BENCHMARKS.get(m.template, []):
+            x = res.runs.loc[res.runs.motion == m.name, b.metric].to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            if not x.size:
+                continue
+            p50 = float(np.median(x))
+            lo = fmt_value(b.metric, b.low) if math.isfinite(b.low) else ""
+            hi = fmt_value(b.metric, b.high) if math.isfinite(b.high) else ""
+            rng = f"{lo} to {hi}" if lo and hi else (f"{lo} and up" if lo else f"up to {hi}")
+            inside = b.low <= p50 <= b.high
+            rows.append([m.name, b.metric, fmt_value(b.metric, p50), rng,
+                         "inside" if inside else "outside", b.source])
+    if not rows:
+        return None
+    return {"id": "benchmarks", "title": "Simulated figures next to published benchmarks",
+            "intro": "Each motion's median over the seeds beside the range its template is "
+                     "calibrated to (BENCHMARKS.md). Overrides in the scenario can move a motion "
+                     "outside its template's range on purpose.",
+            "headers": ["motion", "figure", "median", "benchmark", "", "source"], "rows": rows}
 
 
 def calibration_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:

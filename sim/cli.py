@@ -381,8 +381,11 @@ def report(
     if not (results_dir / "manifest.json").is_file() or not (results_dir / "runs.parquet").is_file():
         _fail([Problem(str(results_dir), None, "", "not a results folder (no manifest.json and "
                        "runs.parquet); give the folder `revsim run` printed")])
+    from sim.calibration import benchmark_section
+
     res = Results.load(results_dir)
-    path = write_report(res, results_dir)
+    section = benchmark_section(res)
+    path = write_report(res, results_dir, [section] if section else None)
     out.print(headline_table(res))
     out.print(f"report: {path}", highlight=False, soft_wrap=True)
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sim.engine.ledger import monthly_series
 from sim.engine.records import LOST, OPEN, WON
+from sim.engine.sources import SOURCE_ID
 
 prob = st.floats(0.0, 1.0)
 
@@ -51,6 +52,21 @@ def scenarios(draw):
                       "bad_fit_multiplier": draw(st.floats(1, 3)),
                       "accounts_per_csm": draw(st.one_of(st.none(), st.floats(1, 50)))},
     }
+    if draw(st.booleans()):  # a product path, sometimes with PQLs into sales
+        motion["sources"]["signups"] = {"signups_per_month": draw(st.floats(0, 400)),
+                                        "activation_rate": draw(prob)}
+        motion["conversion"] = {"model": draw(st.sampled_from(["freemium", "trial"])),
+                                "freemium_monthly": draw(prob), "dormancy_monthly": draw(prob)}
+        if draw(st.booleans()):
+            motion["pql"] = {"threshold": draw(st.floats(0.5, 20)),
+                             "conversion": draw(prob), "usage_growth_monthly": 0.3}
+    if draw(st.booleans()):
+        motion["sources"]["partners"] = {"partners_start": draw(st.integers(0, 5)),
+                                         "recruited_per_quarter": draw(st.integers(0, 4)),
+                                         "referrals_per_partner_month": draw(st.floats(0, 5))}
+    if draw(st.booleans()):
+        motion["pilot"] = {"success_rate": draw(prob), "conversion_clause": draw(st.booleans()),
+                           "duration_days": draw(st.floats(0, 120))}
     if motion["retention"]["accounts_per_csm"] is not None:
         motion["team"]["csm"] = {"start": draw(st.integers(0, 2)), "cost_per_year": 80000}
     size = draw(st.one_of(st.none(), st.integers(20, 3000)))
@@ -67,7 +83,7 @@ def scenarios(draw):
     return make_scenario(motion, **top), draw(st.integers(0, 10_000))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_invariants(case):
     sc, seed = case
@@ -81,20 +97,36 @@ def test_invariants(case):
     closed = out != OPEN
     assert np.isfinite(L["t_end"][closed]).all() and (L["t_end"][closed] <= H + 1e-6).all()
     assert np.isnan(L["t_end"][~closed]).all()
-    # each won lead is exactly one customer
+    # each won lead is exactly one customer (with pilots: each converted pilot is)
     won_rows = np.flatnonzero(out == WON)
-    leads_of_customers = C["lead"][~C["initial"]]
-    assert np.array_equal(np.sort(leads_of_customers), won_rows)
+    leads_of_customers = np.sort(C["lead"][~C["initial"]])
+    if run.pilots is None:
+        assert np.array_equal(leads_of_customers, won_rows)
+        n_new = won_rows.size
+    else:
+        P = run.pilots
+        self_serve = np.flatnonzero((out == WON) & (L["source"] == SOURCE_ID["signups"]))
+        sales_won = np.setdiff1d(won_rows, self_serve)
+        assert np.array_equal(np.sort(P["lead"]), sales_won)  # each won evaluation sold a pilot
+        converted = P["lead"][P["converted"] & (P["t_decision"] <= H)]
+        assert np.array_equal(leads_of_customers, np.sort(np.concatenate([converted, self_serve])))
+        n_new = converted.size + self_serve.size
+    assert np.unique(leads_of_customers).size == leads_of_customers.size
+    # every sign-up is counted once; self-serve customers are won sign-up rows
+    assert (m["activated"] <= m["signups"]).all()
     # leads counted once in the monthly books
-    assert m["leads"].sum() == np.isfinite(L["t_arrive"]).sum()
+    sales_lead = np.isfinite(L["t_arrive"]) & (L["source"] != SOURCE_ID["signups"])
+    assert m["leads"].sum() == sales_lead.sum()
     # stages entered in order, in time
     e = L["entry"]
     assert (np.nan_to_num(np.diff(e, axis=1), nan=0.0) >= -1e-9).all()
     # money
     assert (m["arr"] >= 0).all() and (C["arr"] >= 0).all()
-    assert np.isclose(m["bookings_new"].sum(), L["acv"][out == WON].sum())
+    assert np.isclose(m["bookings_new"].sum(), C["arr0"][~C["initial"]].sum())
+    if run.pilots is None:
+        assert np.isclose(m["bookings_new"].sum(), L["acv"][out == WON].sum())
     churned = int((C["end"] <= H).sum())
-    assert m["customers"][-1] == won_rows.size + int(C["initial"].sum()) - churned
+    assert m["customers"][-1] == n_new + int(C["initial"].sum()) - churned
     assert (m["sm_spend"] >= 0).all()
     # a bounded market never hands out more accounts than it has (plus those returned)
     if sc.market.size is not None:

@@ -69,9 +69,11 @@ class Results:
             manifest["scenario"] = self.scenario.model_dump(mode="json", by_alias=True)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
             if report:
+                from sim.calibration import benchmark_section
                 from sim.report.html import write_report
 
-                write_report(self, tmp)
+                section = benchmark_section(self)
+                write_report(self, tmp, [section] if section else None)
             if final.exists():
                 shutil.rmtree(final)
             tmp.rename(final)
