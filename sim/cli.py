@@ -183,7 +183,7 @@ def stress(
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
     from rich.table import Table
 
-    from sim.report.terminal import LABELS, fmt_value
+    from sim.report.terminal import LABELS, currency_symbol, fmt_value
     from sim.scenario.levers import SHOCK_SETS
     from sim.scenario.loader import load_scenario
     from sim.stress import run_stress
@@ -205,7 +205,7 @@ def stress(
     res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler)
     path = res.shocked.save(target)
     res.deltas.to_csv(path / "stress.csv", index=False)
-    cur = "$" if sc.currency.upper() == "USD" else sc.currency + " "
+    cur = currency_symbol(sc.currency)
     shock_text = ", ".join(f"{k} x{v:g}" for k, v in shocks.items())
     from sim.report.html import write_report
 
@@ -249,7 +249,7 @@ def sensitivity(
     from rich.table import Table
 
     from sim.metrics import METRICS
-    from sim.report.terminal import fmt_value
+    from sim.report.terminal import currency_symbol, fmt_value
     from sim.scenario.loader import load_scenario
     from sim.stress import run_sensitivity, tornado_figure
 
@@ -262,7 +262,7 @@ def sensitivity(
                                   scheduler=scheduler)
     path = base.save(target)
     table.to_csv(path / "sensitivity.csv", index=False)
-    cur = "$" if sc.currency.upper() == "USD" else sc.currency + " "
+    cur = currency_symbol(sc.currency)
     if not table.empty:
         from sim.report.html import write_report
 

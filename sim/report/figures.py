@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.compare import target_probability
-from sim.report.terminal import LABELS
+from sim.report.terminal import LABELS, currency_symbol
 
 if TYPE_CHECKING:
     from matplotlib.axis import Axis
@@ -114,10 +114,6 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
 }
 
-
-def currency_symbol(currency: str) -> str:
-    """``$`` for USD, else the code and a space (as the terminal table does)."""
-    return "$" if currency.upper() == "USD" else currency + " "
 
 
 def money(v: float, cur: str = "$", digits: int = 1) -> str:

@@ -9,7 +9,7 @@ from rich.table import Table
 from sim.metrics import HEADLINE
 from sim.runner.results import Results
 
-__all__ = ["headline_table", "fmt_value"]
+__all__ = ["currency_symbol", "fmt_value", "headline_table"]
 
 _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
             "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
@@ -35,6 +35,11 @@ LABELS = {
     "months_to_arr_target": "Months to target",
     "reached_target": "P(target)",
 }
+
+
+def currency_symbol(currency: str) -> str:
+    """How amounts are prefixed: "$" for USD, else the currency code and a space."""
+    return "$" if currency.upper() == "USD" else currency + " "
 
 
 def fmt_value(metric: str, v: float, currency: str = "$") -> str:
@@ -63,7 +68,7 @@ def fmt_value(metric: str, v: float, currency: str = "$") -> str:
 
 def headline_table(res: Results) -> Table:
     s = res.summary().set_index(["motion", "metric"])
-    cur = "$" if res.scenario.currency.upper() == "USD" else res.scenario.currency + " "
+    cur = currency_symbol(res.scenario.currency)
     metrics = list(HEADLINE)
     if res.scenario.target_arr is not None:
         metrics += ["reached_target", "months_to_arr_target"]
