@@ -65,9 +65,14 @@ def run(
     executor: ExecOpt = Executor.local,
     scheduler: SchedOpt = None,
     quiet: QuietOpt = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Finish an interrupted run (the same --out, or found under results/).")] = False,
 ) -> None:
     """Simulate every motion of every file; write a results folder; print the headline table."""
+    import shutil
+
     from sim.report.terminal import headline_table
+    from sim.runner.checkpoint import Checkpoint
     from sim.runner.progress import progress_for
     from sim.runner.results import default_results_dir
     from sim.scenario.loader import load_scenario
@@ -76,35 +81,60 @@ def run(
     problems: list[Problem] = []
     for path in scenarios:
         try:
-            loaded.append(load_scenario(path, seeds=seeds))
+            loaded.append((path, load_scenario(path, seeds=seeds)))
         except ScenarioError as e:
             problems += e.problems
     if problems:
         _fail(problems)
-    if out_dir is not None and len(loaded) > 1:
-        targets = [out_dir / sc.name for sc in loaded]
-    elif out_dir is not None:
-        targets = [out_dir]
-    else:
-        targets = [default_results_dir(sc) for sc in loaded]
-    clash = [t for t in targets if t.exists()]
-    if clash:
-        _fail([Problem("--out", None, "", f"{t} already exists; choose another folder") for t in clash])
     if scheduler and executor is not Executor.dask:
         _fail([Problem("--scheduler", None, "", "--scheduler goes with --executor dask")])
+    plans = []
+    for path, sc in loaded:
+        if out_dir is not None:
+            target = out_dir / sc.name if len(loaded) > 1 else out_dir
+        else:
+            target = default_results_dir(sc)
+        partial = target.with_name(target.name + ".partial")
+        if resume:
+            if out_dir is None:
+                found = Checkpoint.find(target.parent.parent, sc)
+                if found is None:
+                    problems.append(Problem(str(path), None, "", "--resume: no interrupted run of "
+                                            "this scenario under results/; run it without --resume"))
+                    continue
+                partial, target = found, found.with_name(found.name.removesuffix(".partial"))
+            elif not partial.is_dir():
+                problems.append(Problem("--resume", None, "", f"no interrupted run in {partial}"))
+                continue
+        elif partial.exists():
+            problems.append(Problem("--out", None, "", f"an interrupted run is in {partial}: add "
+                                    "--resume to finish it, or choose another --out"))
+        if target.exists():
+            problems.append(Problem("--out", None, "", f"{target} already exists; choose another "
+                                    "folder"))
+        plans.append((path, sc, target, partial))
+    if problems:
+        _fail(problems)
 
     from sim.runner.api import simulate
 
-    for sc, target in zip(loaded, targets, strict=True):
-        with progress_for(sc, quiet) as on_chunk:
-            res = simulate(sc, workers=workers, executor=executor.value, scheduler=scheduler,
-                           on_chunk=on_chunk)
-        path = res.save(target)
+    for path, sc, target, partial in plans:
+        try:
+            with progress_for(sc, quiet) as on_chunk:
+                res = simulate(sc, workers=workers, executor=executor.value, scheduler=scheduler,
+                               on_chunk=on_chunk, checkpoint=partial)
+        except KeyboardInterrupt as e:
+            again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
+            err.print(f"interrupted: the finished chunks are kept in {partial}; "
+                      f"to finish the run: {again}", highlight=False, soft_wrap=True)
+            raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
+        saved = res.save(target)
+        shutil.rmtree(partial, ignore_errors=True)
         if not quiet:
             out.print(headline_table(res))
-        out.print(f"results: {path}", highlight=False, soft_wrap=True)
+        out.print(f"results: {saved}", highlight=False, soft_wrap=True)
         if not quiet:
-            out.print(f"report:  {path / 'report.html'}", highlight=False, soft_wrap=True)
+            out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -398,17 +428,28 @@ def schema() -> None:
     print(json.dumps(scenario_json_schema(), indent=2))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (finished chunks kept) but exiting with 143."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated()
+
+
 def main() -> None:
     """Console entry point: user mistakes exit 2 without a traceback, anything else 1."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         rc = app(standalone_mode=False)
     except ScenarioError as e:
         for p in e.problems:
             err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort) as e:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
     except Exception as e:
         # usage errors (bad option values, unknown commands) carry their own exit code 2
         show, code = getattr(e, "show", None), getattr(e, "exit_code", None)

@@ -76,7 +76,7 @@ def test_save_and_load_round_trip(tmp_path, small):
         assert key in manifest
     back = Results.load(path)
     pd.testing.assert_frame_equal(back.runs, res.runs)
-    assert not list(tmp_path.glob(".*partial*"))
+    assert not list(tmp_path.glob(".*writing*"))
     with pytest.raises(FileExistsError):
         res.save(path)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 from sim.runner.chunks import Chunk, ChunkResult, run_chunk
 from sim.scenario.errors import Problem, ScenarioError
@@ -29,11 +30,27 @@ def _inline(scenario: Scenario, chunks: list[Chunk]) -> Iterator[ChunkResult]:
         yield run_chunk(scenario, c)
 
 
-def _local(scenario: Scenario, chunks: list[Chunk], workers: int) -> Iterator[ChunkResult]:
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_chunk, scenario, c) for c in chunks]
-        for f in as_completed(futures):
-            yield f.result()
+def _local(scenario: Scenario, chunks: list[Chunk], workers: int,
+           stats: dict[str, int], max_retries: int = 2) -> Iterator[ChunkResult]:
+    """A process pool; if a worker dies, the chunks it did not finish run again."""
+    todo = list(chunks)
+    while todo:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)))
+        futures = {pool.submit(run_chunk, scenario, c): c for c in todo}
+        done: set[int] = set()
+        try:
+            for f in as_completed(futures):
+                r = f.result()
+                done.add(r.chunk.index)
+                yield r
+            todo = []
+        except BrokenProcessPool:
+            todo = [c for c in todo if c.index not in done]
+            stats["retries"] = stats.get("retries", 0) + 1
+            if stats["retries"] > max_retries:
+                raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _dask(
@@ -70,13 +87,16 @@ def run_chunks(
     executor: str = "local",
     scheduler: str | None = None,
     on_done: Callable[[ChunkResult], None] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> list[ChunkResult]:
+    """Run ``chunks``; ``stats["retries"]`` counts pools restarted after a worker died."""
+    stats = {} if stats is None else stats
     if executor == "dask":
         it = _dask(scenario, chunks, workers, scheduler)
     elif workers <= 1 or len(chunks) <= 1:
         it = _inline(scenario, chunks)
     else:
-        it = _local(scenario, chunks, min(workers, len(chunks)))
+        it = _local(scenario, chunks, min(workers, len(chunks)), stats)
     out = []
     for r in it:
         out.append(r)

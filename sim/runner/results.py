@@ -55,7 +55,7 @@ class Results:
         if final.exists() and not overwrite:
             raise FileExistsError(f"{final} already exists")
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".{final.name}.partial-{os.getpid()}"
+        tmp = final.parent / f".{final.name}.writing-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()

@@ -1,0 +1,92 @@
+"""Interruption, checkpoints, resume and worker loss: no seed lost or counted twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from sim import ScenarioError, load_scenario, simulate
+from sim.runner import executors
+from sim.runner.chunks import run_chunk
+
+
+@pytest.fixture(scope="module")
+def sc():
+    s = load_scenario("scenarios/sales_led.yaml", seeds=12)
+    return s.model_copy(update={"horizon_months": 12})
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(sc, tmp_path):
+    whole = simulate(sc, workers=1, chunk_size=3)
+    seen = []
+
+    def stop_after_two(r):
+        seen.append(r.chunk.index)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(sc, workers=1, chunk_size=3, checkpoint=tmp_path / "cp", on_chunk=stop_after_two)
+    assert len(list((tmp_path / "cp").glob("chunk-*.pkl"))) == 2
+    resumed = simulate(sc, workers=2, checkpoint=tmp_path / "cp")  # the chunk plan is kept
+    assert resumed.manifest["resumed_chunks"] == 2
+    pd.testing.assert_frame_equal(whole.runs, resumed.runs)
+    pd.testing.assert_frame_equal(whole.monthly, resumed.monthly)
+    assert resumed.runs.groupby("motion")["seed"].apply(list).map(sorted).tolist() == [
+        list(range(12))] * 2
+
+
+def test_a_checkpoint_of_another_scenario_is_refused(sc, tmp_path):
+    simulate(sc, workers=1, chunk_size=6, checkpoint=tmp_path / "cp")
+    other = sc.model_copy(update={"seeds": 13})
+    with pytest.raises(ScenarioError, match="cannot resume"):
+        simulate(other, workers=1, checkpoint=tmp_path / "cp")
+    changed = sc.model_copy(update={"seed": sc.seed + 1})
+    with pytest.raises(ScenarioError, match="another scenario"):
+        simulate(changed, workers=1, checkpoint=tmp_path / "cp")
+
+
+def _dying_chunk(scenario, c):
+    """run_chunk, except that the worker running chunk 1 dies the first time."""
+    marker = os.environ["REVSIM_TEST_DIE_MARKER"]
+    if c.index == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)  # the worker process dies mid-chunk
+    return run_chunk(scenario, c)
+
+
+def test_a_worker_that_dies_has_its_chunk_run_again(sc, tmp_path, monkeypatch):
+    whole = simulate(sc, workers=1, chunk_size=3)
+    monkeypatch.setenv("REVSIM_TEST_DIE_MARKER", str(tmp_path / "died"))
+    monkeypatch.setattr(executors, "run_chunk", _dying_chunk)
+    res = simulate(sc, workers=2, chunk_size=3)
+    assert (tmp_path / "died").exists()
+    assert res.manifest["retries"] >= 1
+    pd.testing.assert_frame_equal(whole.runs, res.runs)
+
+
+def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path):
+    out = tmp_path / "out"
+    partial = tmp_path / "out.partial"
+    cmd = [sys.executable, "-m", "sim", "run", "scenarios/sales_led.yaml", "--seeds", "40",
+           "--workers", "1", "--out", str(out), "--quiet"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(partial.glob("chunk-*.pkl")):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    assert "--resume" in err and "Traceback" not in err
+    assert not out.exists() and partial.is_dir()
+    again = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert out.is_dir() and not partial.exists()
+    whole = simulate(load_scenario("scenarios/sales_led.yaml", seeds=40), workers=2)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), whole.runs)
