@@ -246,7 +246,8 @@ def _arr_fan(c: _Ctx) -> Figure | None:
     ax.set_xlabel("Month")
     ax.set_ylabel(f"ARR ({c.cur.strip()} per year)")
     ax.set_title(f"ARR by month: median and P10-P90 band over {c.seeds}")
-    ax.legend(loc="lower right", title="median (solid), P10 / P90 (dashed)", title_fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="median (solid),\nP10 / P90 (dashed)",
+              title_fontsize=9)
     return fig
 
 
