@@ -67,6 +67,14 @@ def run(
     quiet: QuietOpt = False,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Finish an interrupted run (the same --out, or found under results/).")] = False,
+    precision: Annotated[float | None, typer.Option(
+        "--precision", min=0.0001, max=1.0,
+        help="Stop when the 95% CI half-width of --metric is below this share of its mean "
+             "(seeds from --min-seeds, doubling, up to --seeds).")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="The metric --precision watches.")] = (
+        "arr_end"),
+    min_seeds: Annotated[int, typer.Option("--min-seeds", min=2,
+                                           help="First stage of a --precision run.")] = 100,
 ) -> None:
     """Simulate every motion of every file; write a results folder; print the headline table."""
     import shutil
@@ -88,6 +96,11 @@ def run(
         _fail(problems)
     if scheduler and executor is not Executor.dask:
         _fail([Problem("--scheduler", None, "", "--scheduler goes with --executor dask")])
+    from sim.metrics import METRICS
+
+    if precision is not None and metric not in METRICS:
+        _fail([Problem("--metric", None, "", f"unknown metric {metric!r}; expected one of: "
+                       + ", ".join(METRICS))])
     plans = []
     for path, sc in loaded:
         if out_dir is not None:
@@ -122,7 +135,8 @@ def run(
         try:
             with progress_for(sc, quiet) as on_chunk:
                 res = simulate(sc, workers=workers, executor=executor.value, scheduler=scheduler,
-                               on_chunk=on_chunk, checkpoint=partial)
+                               on_chunk=on_chunk, checkpoint=partial, precision=precision,
+                               metric=metric, min_seeds=min_seeds)
         except KeyboardInterrupt as e:
             again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
             err.print(f"interrupted: the finished chunks are kept in {partial}; "
@@ -130,6 +144,11 @@ def run(
             raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
         saved = res.save(target)
         shutil.rmtree(partial, ignore_errors=True)
+        p = res.manifest.get("precision")
+        if p:
+            worst = max(p["achieved"].values())
+            out.print(f"precision: {metric} known to +/-{worst:.2%} of its mean (target "
+                      f"{precision:.2%}) after {p['seeds_run']} seeds", highlight=False)
         if not quiet:
             out.print(headline_table(res))
         out.print(f"results: {saved}", highlight=False, soft_wrap=True)

@@ -198,7 +198,8 @@ def t_quantile(p: float, df: int) -> float:
 
 
 def summarize(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
-    """Per (motion, metric): n, mean with a 95% t interval, sd, P10, P50, P90."""
+    """Per (motion, metric): n, mean with a 95% t interval, sd, P10, P50, P90, and the
+    interval's half-width relative to the mean (the precision achieved)."""
     rows = []
     for motion, g in runs.groupby("motion", sort=False):
         for metric in metrics:
@@ -218,6 +219,7 @@ def summarize(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.Data
                 "motion": motion, "metric": metric, "n": n, "mean": mean,
                 "ci_low": mean - half, "ci_high": mean + half, "sd": sd,
                 "p10": float(p10), "p50": float(p50), "p90": float(p90),
+                "rel_half_width": half / abs(mean) if mean else math.nan,
             })
     return pd.DataFrame(rows, columns=["motion", "metric", "n", "mean", "ci_low", "ci_high",
-                                       "sd", "p10", "p50", "p90"])
+                                       "sd", "p10", "p50", "p90", "rel_half_width"])

@@ -90,3 +90,19 @@ def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path):
     assert out.is_dir() and not partial.exists()
     whole = simulate(load_scenario("scenarios/sales_led.yaml", seeds=40), workers=2)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), whole.runs)
+
+
+def test_precision_driven_runs_stop_at_a_stage_boundary(sc):
+    big = sc.model_copy(update={"seeds": 64})
+    loose = simulate(big, workers=1, chunk_size=4, precision=0.5, min_seeds=8)
+    p = loose.manifest["precision"]
+    assert p["seeds_run"] == 8 and len(loose.runs) == 8 * 2
+    assert max(p["achieved"].values()) <= 0.5
+    tight = simulate(big, workers=1, chunk_size=4, precision=1e-6, min_seeds=8)
+    assert tight.manifest["precision"]["seeds_run"] == 64  # never reached: all seeds run
+    # the seeds a precision run used are exactly those of a plain run of that size
+    plain = simulate(sc.model_copy(update={"seeds": 8}), workers=1, chunk_size=4)
+    pd.testing.assert_frame_equal(loose.runs, plain.runs)
+    s = loose.summary()
+    row = s[(s.metric == "arr_end")].iloc[0]
+    assert row["rel_half_width"] == pytest.approx((row["ci_high"] - row["mean"]) / row["mean"])

@@ -26,6 +26,9 @@ def simulate(
     chunk_size: int | None = None,
     on_chunk: Callable[[ChunkResult], None] | None = None,
     checkpoint: str | Path | None = None,
+    precision: float | None = None,
+    metric: str = "arr_end",
+    min_seeds: int = 100,
 ) -> Results:
     """Run every motion of ``scenario`` over ``seeds`` replications.
 
@@ -34,6 +37,12 @@ def simulate(
     same for any number of workers and either executor. With ``checkpoint`` (a
     folder), finished chunks are kept there and a later call with the same folder
     runs only the chunks still missing.
+
+    With ``precision`` (say 0.01), seeds run in stages of ``min_seeds``, then
+    twice, four times as many... up to the scenario's ``seeds``, and the run stops
+    at the first stage where the 95% CI half-width of ``metric``'s mean is at most
+    ``precision x |mean|`` for every motion. Stopping only at these predefined
+    stage boundaries keeps the sequential rule from chasing noise chunk by chunk.
     """
     sc = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
     if seeds is not None:
@@ -46,7 +55,7 @@ def simulate(
         cp = Checkpoint.open(Path(checkpoint), sc, size)
         size = cp.chunk_size  # a resumed run keeps the interrupted run's chunk plan
         done = cp.finished()
-    chunks = [c for c in plan_chunks(sc.seeds, size) if c.index not in done]
+    plan = plan_chunks(sc.seeds, size)
 
     def finished(r: ChunkResult) -> None:
         if cp is not None:
@@ -56,9 +65,22 @@ def simulate(
 
     t0 = time.perf_counter()
     stats: dict[str, int] = {}
-    new = run_chunks(sc, chunks, n_workers, executor, scheduler, finished, stats)
+    parts = list(done.values())
+    achieved: dict[str, float] = {}
+    seeds_run = sc.seeds
+    for stop in _stages(sc.seeds, size, min_seeds if precision is not None else sc.seeds):
+        todo = [c for c in plan if c.stop <= stop and c.index not in {p.chunk.index for p in parts}]
+        parts += run_chunks(sc, todo, n_workers, executor, scheduler, finished, stats)
+        seeds_run = stop
+        if precision is not None:
+            achieved = _relative_half_width(sc, parts, metric)
+            if all(v <= precision for v in achieved.values()):
+                break
     wall = time.perf_counter() - t0
-    parts = sorted([*done.values(), *new], key=lambda r: r.chunk.index)
+    parts = sorted(parts, key=lambda r: r.chunk.index)
+    if seeds_run < sc.seeds:
+        sc = sc.model_copy(update={"seeds": seeds_run})
+        parts = [p for p in parts if p.chunk.stop <= seeds_run]
     from sim import __version__
 
     manifest = {
@@ -74,7 +96,43 @@ def simulate(
         "wall_seconds": round(wall, 3),
         "resumed_chunks": len(done),
         "retries": stats.get("retries", 0),
+        "precision": None if precision is None else {
+            "metric": metric, "target": precision, "seeds_run": seeds_run,
+            "achieved": {k: round(v, 6) for k, v in achieved.items()}},
         "command_line": " ".join(sys.argv),
         "python": sys.version.split()[0],
     }
     return assemble(sc, parts, manifest)
+
+
+def _stages(seeds: int, chunk: int, first: int) -> list[int]:
+    """Seed counts after which a precision-driven run may stop: first, 2x, 4x, ... seeds."""
+    out, n = [], max(chunk, -(-first // chunk) * chunk)
+    while n < seeds:
+        out.append(n)
+        n *= 2
+    return [*out, seeds]
+
+
+def _relative_half_width(sc: Scenario, parts: list[ChunkResult], metric: str) -> dict[str, float]:
+    """95% CI half-width of the metric's mean over |mean|, per motion."""
+    import math
+
+    import numpy as np
+
+    from sim.metrics import t_quantile
+
+    runs: dict[str, list[float]] = {}
+    for p in parts:
+        for motion, v in zip(p.runs["motion"], p.runs[metric], strict=True):
+            runs.setdefault(motion, []).append(v)
+    out = {}
+    for motion, values in runs.items():
+        x = np.asarray(values, dtype=float)
+        x = x[np.isfinite(x)]
+        if x.size < 2 or x.mean() == 0:
+            out[motion] = math.inf
+            continue
+        half = t_quantile(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
+        out[motion] = float(half / abs(x.mean()))
+    return out
