@@ -50,7 +50,7 @@ def lead_table(n_stages: int) -> Table:
             "entry": (np.float64, k, np.nan),  # time the lead entered each stage
             "outcome": (np.int8, (), OPEN),
             "t_end": (np.float64, (), np.nan),
-            "stage": (np.int16, (), -1),  # last stage entered (lost stage for losses)
+            "stage": (np.int16, (), -1),  # last stage entered by the horizon (set at the end)
             "wait": (np.float64, (), 0.0),  # days spent waiting for a rep
             "created": (np.float64, (), np.nan),  # became an opportunity
         },
@@ -282,7 +282,6 @@ class Pipeline:
         T = self.T
         now = self.env.now
         T.entry[row, stage] = now if entered is None else entered
-        T.stage[row] = stage
         if stage > self.q and math.isnan(T.created[row]):
             T.created[row] = now
         owner = self.owners[stage]
@@ -338,7 +337,6 @@ class Pipeline:
                 ev.callbacks.append(lambda _e: self._segment_done(row, s, lost, pool, j))
                 return
             pool.closes[quarter] = pool.closes.get(quarter, 0) + 1
-        T.stage[row] = s
         if pool is not None:
             pool.release(j)
         if lost:
@@ -357,7 +355,6 @@ class Pipeline:
         now = self.env.now
         T.outcome[row] = WON
         T.t_end[row] = now
-        T.stage[row] = self.K - 1
         if np.isnan(T.created[row]):
             T.created[row] = now
         self.on_win(row, now)
@@ -368,5 +365,4 @@ class Pipeline:
         T.wait[row] += now - t_req
         T.outcome[row] = LOST
         T.t_end[row] = now
-        T.stage[row] = stage
         self.on_loss(row, now)
