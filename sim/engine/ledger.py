@@ -11,7 +11,7 @@ import numpy as np
 
 from sim.engine.model import SeedRun
 from sim.engine.params import num
-from sim.engine.records import OPEN, WON
+from sim.engine.records import LOST, OPEN, WON
 from sim.engine.sources import LEAD_SOURCES, SOURCE_ID
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.schema import ROLES
@@ -124,29 +124,29 @@ def funnel(run: SeedRun) -> dict[str, np.ndarray]:
     e = L["entry"]
     K = e.shape[1]
     won = L["outcome"] == WON
-    lost = L["outcome"] == 2
-    entered = np.isfinite(e)
+    lost = L["outcome"] == LOST
+    stage = L["stage"].astype(np.int64)
+    # when each deal left each stage: entering the next, or closing in its last stage
     left_at = np.full(e.shape, np.nan)
     left_at[:, :-1] = e[:, 1:]
-    last_close = np.where(won | lost, L["t_end"], np.nan)
-    for k in range(K):
-        here = lost & (L["stage"] == k)
-        left_at[here, k] = last_close[here]
-    left_at[won, K - 1] = L["t_end"][won]
+    closed = np.flatnonzero(won | lost)
+    left_at[closed, stage[closed]] = L["t_end"][closed]
     days = left_at - e
     done = np.isfinite(days)
-    with np.errstate(invalid="ignore"):
-        mean_days = np.where(done.any(axis=0), np.nansum(np.where(done, days, 0), axis=0)
-                             / np.maximum(done.sum(axis=0), 1), np.nan)
+    n_done = done.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_days = np.where(n_done > 0, np.where(done, days, 0.0).sum(axis=0) / n_done, np.nan)
     advanced = np.zeros(K)
     advanced[:-1] = np.isfinite(e[:, 1:]).sum(axis=0)
     advanced[-1] = won.sum()
+    entered = np.isfinite(e).sum(axis=0).astype(float)
+    lost_at = np.bincount(stage[lost], minlength=K).astype(float)[:K]
     return {
         "stage": np.array([s.name for s in run.motion.stages], dtype=object),
         "stage_index": np.arange(K),
         "owner": np.array([s.owner or "" for s in run.motion.stages], dtype=object),
-        "entered": entered.sum(axis=0).astype(float),
+        "entered": entered,
         "advanced": advanced,
-        "lost": np.array([(lost & (L["stage"] == k)).sum() for k in range(K)], dtype=float),
+        "lost": lost_at,
         "mean_days": mean_days,
     }
