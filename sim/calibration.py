@@ -22,7 +22,8 @@ from sim.runner.results import Results
 from sim.scenario.loader import scenario_from_dict
 from sim.scenario.templates import template_names
 
-__all__ = ["BENCHMARKS", "Benchmark", "benchmark_section", "calibrate", "calibration_table"]
+__all__ = ["BENCHMARKS", "Benchmark", "benchmark_section", "calibrate", "calibration_section",
+           "calibration_table", "range_text"]
 
 INF = math.inf
 
@@ -113,6 +114,30 @@ def calibrate(seeds: int = 200, workers: int | None = None, executor: str = "loc
     return res, calibration_table(res.runs, names)
 
 
+def range_text(metric: str, low: float, high: float) -> str:
+    """A benchmark range in words: "$200 to $800", "3.0x and up", "up to $0"."""
+    from sim.report.terminal import fmt_value
+
+    lo = fmt_value(metric, low) if math.isfinite(low) else ""
+    hi = fmt_value(metric, high) if math.isfinite(high) else ""
+    return f"{lo} to {hi}" if lo and hi else (f"{lo} and up" if lo else f"up to {hi}")
+
+
+def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
+    """The calibration table as a terminal table: P50, P10-P90, range, inside or not."""
+    from sim.report.terminal import fmt_value
+
+    return {
+        "id": "calibration", "title": f"Calibration over {seeds} seeds, 36 months",
+        "headers": ["template", "figure", "P50", "P10 to P90", "benchmark", "", "source"],
+        "rows": [[r.template, r.metric, fmt_value(r.metric, r.p50),
+                  f"{fmt_value(r.metric, r.p10)} to {fmt_value(r.metric, r.p90)}",
+                  range_text(r.metric, r.low, r.high),
+                  "[green]inside[/]" if r.inside else "[bold red]OUTSIDE[/]", r.source]
+                 for r in table.itertuples()],
+    }
+
+
 def benchmark_section(res: Results) -> dict[str, Any] | None:
     """A report section: each motion's figures next to its template's published benchmarks."""
     from sim.report.terminal import fmt_value
@@ -125,12 +150,10 @@ def benchmark_section(res: Results) -> dict[str, Any] | None:
             if not x.size:
                 continue
             p50 = float(np.median(x))
-            lo = fmt_value(b.metric, b.low) if math.isfinite(b.low) else ""
-            hi = fmt_value(b.metric, b.high) if math.isfinite(b.high) else ""
-            rng = f"{lo} to {hi}" if lo and hi else (f"{lo} and up" if lo else f"up to {hi}")
             inside = b.low <= p50 <= b.high
-            rows.append([m.name, b.metric, fmt_value(b.metric, p50), rng,
-                         "inside" if inside else "outside", b.source])
+            rows.append([m.name, b.metric, fmt_value(b.metric, p50),
+                         range_text(b.metric, b.low, b.high), "inside" if inside else "outside",
+                         b.source])
     if not rows:
         return None
     return {"id": "benchmarks", "title": "Simulated figures next to published benchmarks",

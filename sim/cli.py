@@ -96,11 +96,8 @@ def run(
         _fail(problems)
     if scheduler and executor is not Executor.dask:
         _fail([Problem("--scheduler", None, "", "--scheduler goes with --executor dask")])
-    from sim.metrics import METRICS
-
-    if precision is not None and metric not in METRICS:
-        _fail([Problem("--metric", None, "", f"unknown metric {metric!r}; expected one of: "
-                       + ", ".join(METRICS))])
+    if precision is not None:
+        _check_metric(metric)
     plans = []
     for path, sc in loaded:
         if out_dir is not None:
@@ -180,6 +177,14 @@ def validate(
         _fail(problems)
 
 
+def _check_metric(metric: str) -> None:
+    from sim.metrics import METRICS
+
+    if metric not in METRICS:
+        _fail([Problem("--metric", None, "", f"unknown metric {metric!r}; expected one of: "
+                       + ", ".join(METRICS))])
+
+
 def _parse_shocks(items: list[str]) -> dict[str, float]:
     from sim.scenario.levers import LEVERS
 
@@ -230,12 +235,10 @@ def stress(
     quiet: QuietOpt = False,
 ) -> None:
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
-    from rich.table import Table
-
-    from sim.report.terminal import LABELS, currency_symbol, fmt_value
+    from sim.report.terminal import currency_symbol, section_table
     from sim.scenario.levers import SHOCK_SETS
     from sim.scenario.loader import load_scenario
-    from sim.stress import run_stress
+    from sim.stress import run_stress, stress_section
 
     sc = load_scenario(scenario, seeds=seeds)
     shocks: dict[str, float] = {}
@@ -252,31 +255,11 @@ def stress(
                        + ", ".join(SHOCK_SETS) + ")")])
     target = _target_dir(out_dir, sc, "stress")
     res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler)
-    path = res.shocked.save(target)
+    section = stress_section(res, currency_symbol(sc.currency))
+    path = res.shocked.save(target, extras=[section])
     res.deltas.to_csv(path / "stress.csv", index=False)
-    cur = currency_symbol(sc.currency)
-    shock_text = ", ".join(f"{k} x{v:g}" for k, v in shocks.items())
-    from sim.report.html import write_report
-
-    write_report(res.shocked, path, [{
-        "id": "stress", "title": "Stress test: baseline against shocked plan",
-        "intro": f"Shocks: {shock_text}. The charts above show the shocked plan; this table "
-                 f"shows each metric's change, paired seed by seed over {sc.seeds} seeds.",
-        "headers": ["motion", "metric", "baseline", "shocked", "change", "95% CI"],
-        "rows": [[r.motion, LABELS.get(r.metric, r.metric), fmt_value(r.metric, r.baseline, cur),
-                  fmt_value(r.metric, r.shocked, cur), fmt_value(r.metric, r.change, cur),
-                  f"{fmt_value(r.metric, r.ci_low, cur)} to {fmt_value(r.metric, r.ci_high, cur)}"]
-                 for r in res.deltas.itertuples()],
-    }])
-    t = Table("motion", "metric", "baseline", "shocked", "change (95% CI)",
-              title=f"{sc.name}: {shock_text}, {sc.seeds} paired seeds", title_justify="left")
-    for r in res.deltas.itertuples():
-        t.add_row(r.motion, LABELS.get(r.metric, r.metric), fmt_value(r.metric, r.baseline, cur),
-                  fmt_value(r.metric, r.shocked, cur),
-                  f"{fmt_value(r.metric, r.change, cur)} ({fmt_value(r.metric, r.ci_low, cur)} to "
-                  f"{fmt_value(r.metric, r.ci_high, cur)})")
     if not quiet:
-        out.print(t)
+        out.print(section_table(section))
     out.print(f"results: {path}", highlight=False, soft_wrap=True)
 
 
@@ -295,47 +278,23 @@ def sensitivity(
     quiet: QuietOpt = False,
 ) -> None:
     """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
-    from rich.table import Table
-
-    from sim.metrics import METRICS
-    from sim.report.terminal import currency_symbol, fmt_value
+    from sim.report.terminal import currency_symbol, section_table
     from sim.scenario.loader import load_scenario
-    from sim.stress import run_sensitivity, tornado_figure
+    from sim.stress import run_sensitivity, sensitivity_section, tornado_figure
 
-    if metric not in METRICS:
-        _fail([Problem("--metric", None, "", f"unknown metric {metric!r}; expected one of: "
-                       + ", ".join(METRICS))])
+    _check_metric(metric)
     sc = load_scenario(scenario, seeds=seeds)
     target = _target_dir(out_dir, sc, "sensitivity")
     base, table = run_sensitivity(sc, metric, delta, workers=workers, executor=executor.value,
                                   scheduler=scheduler)
-    path = base.save(target)
+    png = tornado_figure(table, metric, delta, currency_symbol(sc.currency)) if len(table) else None
+    section = sensitivity_section(table, metric, delta, sc.seeds, currency_symbol(sc.currency), png)
+    path = base.save(target, extras=[section])
     table.to_csv(path / "sensitivity.csv", index=False)
-    cur = currency_symbol(sc.currency)
-    if not table.empty:
-        from sim.report.html import write_report
-
-        png = tornado_figure(table, metric, delta)
+    if png is not None:
         (path / "figures" / "tornado.png").write_bytes(png)
-        write_report(base, path, [{
-            "id": "sensitivity", "title": f"Sensitivity of {metric.replace('_', ' ')}",
-            "intro": f"Every lever moved to x{1 - delta:g} and x{1 + delta:g}, one at a time, on "
-                     f"the same {sc.seeds} seeds; levers ranked by the swing they cause.",
-            "png": png,
-            "headers": ["motion", "rank", "lever", f"x{1 - delta:g}", f"x{1 + delta:g}", "swing"],
-            "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.down, cur),
-                      fmt_value(metric, r.up, cur), fmt_value(metric, r.swing, cur)]
-                     for r in table.itertuples()],
-        }])
-        (path / "figures" / "tornado.png").write_bytes(png)
-    t = Table("motion", "rank", "lever", f"x{1 - delta:g}", f"x{1 + delta:g}", "swing",
-              title=f"{sc.name}: sensitivity of {metric} (mean over {sc.seeds} paired seeds)",
-              title_justify="left")
-    for r in table.itertuples():
-        t.add_row(r.motion, str(r.rank), r.lever, fmt_value(metric, r.down, cur),
-                  fmt_value(metric, r.up, cur), fmt_value(metric, r.swing, cur))
     if not quiet:
-        out.print(t)
+        out.print(section_table(section))
     out.print(f"results: {path}", highlight=False, soft_wrap=True)
 
 
@@ -351,11 +310,9 @@ def calibrate(
         "--template", help="Only these templates (repeatable).")] = None,
 ) -> None:
     """Every template's simulated figures next to the BENCHMARKS.md ranges; exit 1 if any is outside."""
-    from rich.table import Table
-
-    from sim.calibration import BENCHMARKS
+    from sim.calibration import BENCHMARKS, calibration_section
     from sim.calibration import calibrate as run_calibration
-    from sim.report.terminal import fmt_value
+    from sim.report.terminal import section_table
 
     unknown = [t for t in template or [] if t not in BENCHMARKS]
     if unknown:
@@ -371,15 +328,7 @@ def calibrate(
     if out_dir is not None:
         res.save(out_dir)
         table.to_csv(out_dir / "calibration.csv", index=False)
-    t = Table("template", "figure", "P50", "P10 to P90", "benchmark", "", "source",
-              title=f"Calibration over {n} seeds, 36 months", title_justify="left")
-    for r in table.itertuples():
-        rng = (f"{fmt_value(r.metric, r.low)} to {fmt_value(r.metric, r.high)}"
-               .replace("n/a to", "up to").replace("to n/a", "and up"))
-        t.add_row(r.template, r.metric, fmt_value(r.metric, r.p50),
-                  f"{fmt_value(r.metric, r.p10)} to {fmt_value(r.metric, r.p90)}", rng,
-                  "[green]inside[/]" if r.inside else "[bold red]OUTSIDE[/]", r.source)
-    out.print(t)
+    out.print(section_table(calibration_section(table, n)))
     outside = table[~table.inside]
     if len(outside):
         out.print(f"[bold red]{len(outside)} figure(s) outside their benchmark[/]")

@@ -23,7 +23,8 @@ from sim.runner.results import Results
 from sim.scenario.levers import LEVERS, governed_paths, shock_scenario
 from sim.scenario.schema import Scenario
 
-__all__ = ["StressResult", "paired_deltas", "run_stress", "run_sensitivity", "tornado_figure"]
+__all__ = ["StressResult", "paired_deltas", "run_sensitivity", "run_stress", "sensitivity_section",
+           "stress_section", "tornado_figure"]
 
 
 def _mean_ci(d: np.ndarray) -> tuple[float, float, float]:
@@ -102,6 +103,46 @@ def run_sensitivity(scenario: Scenario, metric: str, delta: float = 0.2,
                                    kind="stable").drop(columns="_o").reset_index(drop=True))
         table["rank"] = table.groupby("motion").cumcount() + 1
     return base, table
+
+
+def stress_section(res: StressResult, currency: str) -> dict[str, Any]:
+    """The stress deltas as a report section (and terminal table)."""
+    from sim.report.terminal import LABELS, fmt_value
+
+    shocks = ", ".join(f"{k} x{v:g}" for k, v in res.shocks.items())
+    seeds = res.baseline.scenario.seeds
+
+    def f(metric: str, v: float) -> str:
+        return fmt_value(metric, v, currency)
+
+    return {
+        "id": "stress", "title": f"Stress test: {shocks}",
+        "intro": f"Baseline against the shocked plan (the charts above show the shocked plan), "
+                 f"each change paired seed by seed over {seeds} seeds.",
+        "headers": ["motion", "metric", "baseline", "shocked", "change", "95% CI"],
+        "rows": [[r.motion, LABELS.get(r.metric, r.metric), f(r.metric, r.baseline),
+                  f(r.metric, r.shocked), f(r.metric, r.change),
+                  f"{f(r.metric, r.ci_low)} to {f(r.metric, r.ci_high)}"]
+                 for r in res.deltas.itertuples()],
+    }
+
+
+def sensitivity_section(table: pd.DataFrame, metric: str, delta: float, seeds: int,
+                        currency: str, png: bytes | None = None) -> dict[str, Any]:
+    """The tornado ranking as a report section (and terminal table)."""
+    from sim.report.terminal import fmt_value
+
+    lo, hi = f"x{1 - delta:g}", f"x{1 + delta:g}"
+    return {
+        "id": "sensitivity", "title": f"Sensitivity of {metric.replace('_', ' ')}",
+        "intro": f"Every lever moved to {lo} and {hi}, one at a time, on the same {seeds} "
+                 "seeds; levers ranked by the swing they cause in the mean.",
+        "png": png,
+        "headers": ["motion", "rank", "lever", lo, hi, "swing"],
+        "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.down, currency),
+                  fmt_value(metric, r.up, currency), fmt_value(metric, r.swing, currency)]
+                 for r in table.itertuples()],
+    }
 
 
 def tornado_figure(table: pd.DataFrame, metric: str, delta: float, currency: str = "$") -> bytes:

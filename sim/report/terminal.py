@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from rich.table import Table
 
 from sim.metrics import HEADLINE
 from sim.runner.results import Results
 
-__all__ = ["currency_symbol", "fmt_value", "headline_table"]
+__all__ = ["currency_symbol", "fmt_value", "headline_table", "section_table"]
 
 _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
             "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
@@ -93,4 +94,16 @@ def headline_table(res: Results) -> Table:
                 lo, hi = lo.removesuffix(unit), hi.removesuffix(unit)
             cells.append(f"{fmt_value(metric, r['p50'], cur)}\n[dim]{lo} to {hi}[/]")
         t.add_row(LABELS.get(metric, metric), *cells)
+    return t
+
+
+def section_table(section: dict[str, Any]) -> Table:
+    """A report section (title, headers, rows of formatted cells) as a terminal table.
+
+    Stress, sensitivity and calibration build their rows once; the report page and
+    the terminal show the same cells.
+    """
+    t = Table(*section["headers"], title=section["title"], title_justify="left")
+    for row in section["rows"]:
+        t.add_row(*(str(c) for c in row))
     return t

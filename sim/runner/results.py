@@ -49,8 +49,12 @@ class Results:
     def motions(self) -> list[str]:
         return [m.name for m in self.scenario.motions]
 
-    def save(self, directory: str | Path, overwrite: bool = False, report: bool = True) -> Path:
-        """Write the results folder atomically (report, figures and comparison included)."""
+    def save(self, directory: str | Path, overwrite: bool = False, report: bool = True,
+             extras: list[dict[str, Any]] | None = None) -> Path:
+        """Write the results folder atomically (report, figures and comparison included).
+
+        ``extras``: further report sections (stress deltas, the sensitivity tornado).
+        """
         final = Path(directory)
         if final.exists() and not overwrite:
             raise FileExistsError(f"{final} already exists")
@@ -73,7 +77,7 @@ class Results:
                 from sim.report.html import write_report
 
                 section = benchmark_section(self)
-                write_report(self, tmp, [section] if section else None)
+                write_report(self, tmp, [*(extras or []), *([section] if section else [])])
             if final.exists():
                 shutil.rmtree(final)
             tmp.rename(final)
