@@ -292,7 +292,7 @@ class _Engine:
             if self.product is not None:
                 avail = self._available(month * MONTH_DAYS)
                 size = self.market_size
-                self.product.month(month, 1.0 if size is None else avail / size)
+                self.product.month(month, 1.0 if size is None else avail / size, avail)
             yield env.timeout(MONTH_DAYS)
             a, b = month * MONTH_DAYS, (month + 1) * MONTH_DAYS
             n_csm = int(((np.maximum(self.roster.hire[self.csm], 0) <= b)

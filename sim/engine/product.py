@@ -82,7 +82,8 @@ class ProductPath:
             self.usage_g = as_dist(self.pql.usage_growth_monthly)
             self.pql_acv = as_dist(self.pql.acv if self.pql.acv is not None else m.deal.acv)
 
-    def month(self, month: int, thinning: float) -> None:
+    def month(self, month: int, thinning: float, available: float = math.inf) -> None:
+        """The month's sign-ups; at most ``available`` accounts become customers or PQLs."""
         rng = self.streams.get("signups")
         n = self.grid.month_count(month, thinning, rng)
         self.signups[month] = n
@@ -113,8 +114,16 @@ class ProductPath:
                                       np.maximum(g, 1e-12)), np.inf))
             t_pql = t_act + months * MONTH_DAYS
             pql = (t_pql < t_event) & (t_pql <= self.H)
-            self._route_pqls(t_sign[pql], t_act[pql], t_pql[pql], fit[pql], pr)
+        else:
+            t_pql = np.full(k, np.inf)
         won = converts & ~pql & (t_event <= self.H)
+        taken = np.flatnonzero(pql | won)
+        if taken.size > available:  # a bounded market: the earliest accounts get there first
+            t_taken = np.where(pql, t_pql, t_event)[taken]
+            late = taken[np.argsort(t_taken, kind="stable")[int(available):]]
+            pql[late] = won[late] = False
+        if self.pql is not None:
+            self._route_pqls(t_sign[pql], t_act[pql], t_pql[pql], fit[pql], pr)
         self._self_serve(t_sign[won], t_event[won], fit[won], r)
 
     def _route_pqls(self, t_sign: np.ndarray, t_act: np.ndarray, t_pql: np.ndarray,
