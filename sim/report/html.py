@@ -14,11 +14,8 @@ discrete-event simulation studies (Monks et al., Journal of Simulation, 2018).
 from __future__ import annotations
 
 import base64
-import importlib.metadata
 import math
-import sys
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +31,15 @@ from sim.compare import (
     target_probability,
 )
 from sim.metrics import HEADLINE
+from sim.report.assumptions import (
+    DEFINITIONS,
+    definitions,
+    flow,
+    pct,
+    scenario_settings,
+    template_overrides,
+    versions,
+)
 from sim.report.figures import CAPTIONS, currency_symbol, funnel_table, make_figures, money
 from sim.report.figures import motion_colors as _motion_colors
 from sim.report.terminal import LABELS, fmt_value
@@ -47,47 +53,6 @@ _HERE = Path(__file__).parent
 
 # Extra rows of the headline table, after sim.metrics.HEADLINE.
 EXTRA_HEADLINE = ("new_customers", "win_rate", "ltv_to_cac")
-
-# Output definitions (MODEL.md "Outputs"), shown in the report's assumptions.
-DEFINITIONS: dict[str, str] = {
-    "bookings_total": "First-year contract value of all deals won in the horizon "
-                      "(production and subscription): sum of won ACV.",
-    "pilot_bookings_total": "Pilot fees booked (bookings, not ARR).",
-    "new_customers": "Customers won in the horizon.",
-    "arr_end": "ARR at the horizon's end: sum of the ARR of live contracts.",
-    "retained_revenue": "Recurring revenue recognised over the horizon: sum of monthly MRR, "
-                        "i.e. bookings after churn and expansion.",
-    "grr": "Gross revenue retention over the last 12 months: sum of min(ARR now, ARR then) / "
-           "sum of ARR then, over customers active 12 months before the end.",
-    "nrr": "Net revenue retention over the last 12 months: sum of ARR now / sum of ARR then, "
-           "same customers (expansion counts).",
-    "sm_spend_total": "Sales and marketing spend: selling roles' fully loaded cost from hire "
-                      "date, commissions, marketing, partner fees, pilot delivery.",
-    "cs_spend_total": "Customer success cost, tracked apart from S&M.",
-    "cac": "CAC = sm_spend_total / new_customers.",
-    "cac_payback_months": "CAC payback = sm_spend_total / (new_arr_total x gross_margin / 12), "
-                          "where new_arr_total is the first-year ARR of customers won.",
-    "ltv_to_cac": "LTV:CAC = (average new-customer ARR x gross_margin / annual churn) / CAC; "
-                  "annual churn floored at 5% (lifetime at most 20 years).",
-    "win_rate": "Won / (won + lost), over opportunities closed in the horizon.",
-    "cycle_days_median": "Median days from opportunity creation to win.",
-    "forecast_mape": "Mean over quarters with bookings of |forecast - actual| / actual.",
-    "forecast_bias": "Mean over quarters with bookings of (forecast - actual) / actual; "
-                     "above 0 the forecast runs high.",
-    "months_to_arr_target": "First month whose ARR reaches target_arr (seeds that reach it).",
-    "reached_target": "P(target): share of seeds whose ARR at the end is at least target_arr.",
-}
-
-_SOURCE_RATE = {
-    "inbound": ("leads_per_month", "leads / month"),
-    "outbound": ("meetings_per_sdr_month", "meetings / SDR / month"),
-    "founder_network": ("intros_per_month", "intros / month"),
-    "partners": ("referrals_per_partner_month", "referrals / partner / month"),
-    "signups": ("signups_per_month", "signups / month"),
-}
-
-_SKIP_OVERRIDE = {"name", "template", "description"}
-_LEAF_MAPPINGS = {"hires"}
 
 
 # --- formatting ----------------------------------------------------------------------
@@ -169,90 +134,6 @@ def _label(metric: str) -> str:
     return LABELS.get(metric) or _MORE_LABELS.get(metric) or metric.replace("_", " ").capitalize()
 
 
-def _num(v: Any) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
-            return f"{int(v):,}"
-        return f"{v:,.6g}"
-    return str(v)
-
-
-def _fmt_input(v: Any) -> str:
-    """An input value as a reader reads it: distributions, hiring plans, sections."""
-    if v is None:
-        return "none (off)"
-    if isinstance(v, dict):
-        if "dist" in v:
-            args = ", ".join(f"{k}={_num(x)}" for k, x in v.items() if k != "dist")
-            return f"{v['dist']}({args})"
-        if not v:
-            return "{}"
-        if all(isinstance(k, int) or str(k).isdigit() for k in v):
-            return ", ".join(f"month {k}: {_num(x)}" for k, x in
-                             sorted(v.items(), key=lambda kv: int(kv[0])))
-        return "{" + ", ".join(f"{k}: {_fmt_input(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list):
-        if v and all(isinstance(x, dict) and "name" in x for x in v):
-            return ", ".join(str(x["name"]) for x in v)
-        return "[" + ", ".join(_fmt_input(x) for x in v) + "]"
-    return _num(v)
-
-
-def _dist_mean(v: Any) -> float:
-    if isinstance(v, int | float):
-        return float(v)
-    m = getattr(v, "mean", None)
-    return float(m) if isinstance(m, int | float) else math.nan
-
-
-def _pct(v: float, digits: int = 0) -> str:
-    return "n/a" if v is None or not math.isfinite(v) else f"{v * 100:.{digits}f}%"
-
-
-# --- template defaults and overrides -------------------------------------------------
-
-
-@cache
-def _template_defaults(template: str) -> dict[str, Any]:
-    from sim.scenario.loader import scenario_from_dict
-
-    sc = scenario_from_dict({"name": "x", "motions": [{"template": template}]})
-    return sc.motions[0].model_dump(by_alias=True)
-
-
-def _diff(value: Any, default: Any, path: str, out: list[dict[str, str]]) -> None:
-    leaf_key = path.rsplit(".", 1)[-1]
-    if (isinstance(value, dict) and isinstance(default, dict) and "dist" not in value
-            and "dist" not in default and leaf_key not in _LEAF_MAPPINGS):
-        for k in list(default) + [k for k in value if k not in default]:
-            if not path and k in _SKIP_OVERRIDE:
-                continue
-            _diff(value.get(k), default.get(k), f"{path}.{k}" if path else str(k), out)
-        return
-    if (isinstance(value, list) and isinstance(default, list) and len(value) == len(default)
-            and all(isinstance(x, dict) for x in value + default)):
-        for i, (a, b) in enumerate(zip(value, default, strict=True)):
-            _diff(a, b, f"{path}[{i}]", out)
-        return
-    if value != default:
-        out.append({"path": path, "value": _fmt_input(value), "default": _fmt_input(default)})
-
-
-def template_overrides(motion: Any) -> list[dict[str, str]]:
-    """Every input of ``motion`` that differs from its template: path, value, default."""
-    try:
-        default = _template_defaults(motion.template)
-    except Exception:  # noqa: BLE001 - a template that no longer loads: show nothing to diff
-        return []
-    out: list[dict[str, str]] = []
-    _diff(motion.model_dump(by_alias=True), default, "", out)
-    return out
-
-
 # --- sections ------------------------------------------------------------------------
 
 
@@ -313,8 +194,8 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
                 continue
             r = t.loc[m]
             probs[m] = float(r["p_target"])
-            cells.append({"text": _pct(r["p_target"]),
-                          "range": f"95% CI {_pct(r['p_ci_low'])} - {_pct(r['p_ci_high'])}",
+            cells.append({"text": pct(r["p_target"]),
+                          "range": f"95% CI {pct(r['p_ci_low'])} - {pct(r['p_ci_high'])}",
                           "best": ""})
         _mark(cells, motions, probs, "reached_target", cmp)
         rows.append({"metric": "reached_target",
@@ -405,7 +286,7 @@ def _leader_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, met
     lo, hi = sorted((sign * c["diff_ci_low"], sign * c["diff_ci_high"]))
     ci = _fmt_ci(metric, lo, hi, cur, signed=False)
     amount = _fmt_diff(metric, adv, cur, signed=False)
-    share = _pct(c["share_a_better"])
+    share = pct(c["share_a_better"])
     vs = f" than {escape(second)}'s" if len(motions) > 2 else ""
     if c["better"] == "a":
         text += (f" Seed for seed its {noun} {amount} {better}{vs} on average (95% CI {ci}), "
@@ -456,8 +337,8 @@ def _what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
         for _, r in tp.iterrows():
             when = ("" if not math.isfinite(r["months_p50"]) else
                     f"; first reached around month {r['months_p50']:.0f}")
-            bits.append(f"{escape(r['motion'])} {_pct(r['p_target'])} (95% CI "
-                        f"{_pct(r['p_ci_low'])} to {_pct(r['p_ci_high'])}{when})")
+            bits.append(f"{escape(r['motion'])} {pct(r['p_target'])} (95% CI "
+                        f"{pct(r['p_ci_low'])} to {pct(r['p_ci_high'])}{when})")
         text = (f'<span class="tag">Target</span> Chance of ending month {sc.horizon_months} '
                 f"with ARR of at least {money(sc.target_arr, cur)}: " + ", ".join(bits) + ".")
         if len(tp) == 2:
@@ -499,7 +380,7 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
                 "mean_a": _fmt(metric, r["mean_a"], cur), "mean_b": _fmt(metric, r["mean_b"], cur),
                 "diff": _fmt_diff(metric, r["diff_mean"], cur),
                 "ci": _fmt_ci(metric, r["diff_ci_low"], r["diff_ci_high"], cur),
-                "share": _pct(r["share_a_better"]), "verdict": verdict,
+                "share": pct(r["share_a_better"]), "verdict": verdict,
                 "is_clear": bool(r["better"]),
                 "ratio": "n/a" if not math.isfinite(r["ci_ratio"]) else f"{r['ci_ratio']:.2f}",
                 "n": int(r["n"]),
@@ -540,99 +421,9 @@ def _funnel_rows(res: Results) -> list[dict[str, str]]:
         "entered": f"{r['entered']:,.1f}" if r["entered"] < 100 else f"{r['entered']:,.0f}",
         "advanced": f"{r['advanced']:,.1f}" if r["advanced"] < 100 else f"{r['advanced']:,.0f}",
         "lost": f"{r['lost']:,.1f}" if r["lost"] < 100 else f"{r['lost']:,.0f}",
-        "conversion": _pct(r["conversion"]),
+        "conversion": pct(r["conversion"]),
         "days": "n/a" if not math.isfinite(r["mean_days"]) else f"{r['mean_days']:.0f} d",
     } for _, r in t.iterrows()]
-
-
-def _flow(motion: Any, cur: str) -> dict[str, Any]:
-    sources = []
-    for name in type(motion.sources).model_fields:
-        src = getattr(motion.sources, name, None)
-        if src is None:
-            continue
-        field, unit = _SOURCE_RATE.get(name, (None, ""))
-        rate = getattr(src, field, None) if field else None
-        mean = _dist_mean(rate) if rate is not None else math.nan
-        sources.append({"name": name.replace("_", " "),
-                        "rate": f"{_num(round(mean, 2))} {unit}" if math.isfinite(mean) else ""})
-    stages = []
-    for st in motion.stages:
-        dur = _dist_mean(st.duration)
-        adv = _dist_mean(st.advance)
-        kind = getattr(st.duration, "dist", None) if not isinstance(st.duration, int | float) \
-            else "fixed"
-        stages.append({
-            "name": st.name, "owner": st.owner or "no owner",
-            "duration": f"{dur:.0f} d mean" + (f", {kind}" if kind and kind != "fixed" else ""),
-            "advance": _pct(adv) + (" (uncertain)" if not isinstance(st.advance, int | float)
-                                    else ""),
-        })
-    acv = _dist_mean(motion.deal.acv)
-    ret = motion.retention
-    churn = _dist_mean(ret.monthly_churn)
-    return {
-        "sources": sources, "stages": stages,
-        "customer": [f"ACV {money(acv, cur)} mean", f"{motion.deal.contract} contract",
-                     f"churn {_pct(churn, 1)} / month",
-                     f"expansion {_pct(_dist_mean(ret.expansion_rate_annual))} / year"],
-    }
-
-
-def _scenario_settings(res: Results, cur: str) -> list[tuple[str, str]]:
-    sc = res.scenario
-    init = sc.initial
-    rows = [
-        ("Horizon", f"{sc.horizon_months} months"),
-        ("Replications (seeds)", f"{res.runs['seed'].nunique() if not res.runs.empty else 0:,}"),
-        ("Root seed", str(sc.seed)),
-        ("Currency", sc.currency),
-        ("ARR target", money(sc.target_arr, cur) if sc.target_arr is not None else "none"),
-        ("Market size (accounts)", f"{sc.market.size:,}" if sc.market.size else "unbounded"),
-        ("Cooling-off before re-approaching a lost account",
-         f"{sc.market.cooling_off_days:.0f} days" if sc.market.size else "n/a (unbounded)"),
-    ]
-    cust = init.customers
-    n_acc = len(cust.accounts)
-    if cust.count or n_acc:
-        arr = cust.arr + sum(a.arr for a in cust.accounts)
-        rows.append(("Customers at start", f"{cust.count + n_acc:,} with {money(arr, cur)} ARR"))
-    else:
-        rows.append(("Customers at start", "none (the company starts empty)"))
-    if init.reps:
-        rows.append(("Reps with tenure at start", ", ".join(
-            f"{r.count} {r.role} ({r.tenure_months:g} mo)" for r in init.reps)))
-    if init.pipeline:
-        rows.append(("Open pipeline at start", ", ".join(
-            f"{p.count} in {p.stage}" for p in init.pipeline)))
-    return rows
-
-
-def _versions(res: Results) -> list[tuple[str, str]]:
-    man = res.manifest or {}
-
-    def ver(pkg: str) -> str:
-        try:
-            return importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    from sim import __version__
-
-    wall = man.get("wall_seconds")
-    rows = [
-        ("revsim", str(man.get("package_version", __version__))),
-        ("Python", str(man.get("python", sys.version.split()[0]))),
-    ]
-    for pkg in ("numpy", "pandas", "simpy", "matplotlib", "pydantic"):
-        rows.append((pkg, str(man.get(f"{pkg}_version", ver(pkg)))))
-    rows += [
-        ("Scenario hash (SHA-256 of the resolved scenario)", str(man.get("scenario_hash", "n/a"))),
-        ("Executor / workers", f"{man.get('executor', 'n/a')} / {man.get('workers', 'n/a')}"),
-        ("Wall time", f"{float(wall):.1f} s" if isinstance(wall, int | float) else "n/a"),
-        ("Command line", str(man.get("command_line") or "n/a")),
-    ]
-    return rows
 
 
 def _definitions(res: Results) -> list[tuple[str, str, str]]:
@@ -640,11 +431,7 @@ def _definitions(res: Results) -> list[tuple[str, str, str]]:
                                                      "sm_spend_total"]
     if res.scenario.target_arr is not None:
         shown += ["reached_target", "months_to_arr_target"]
-    out = []
-    for m in dict.fromkeys(shown):
-        if m in DEFINITIONS:
-            out.append((_label(m), m, DEFINITIONS[m]))
-    return out
+    return [(_label(m), m, d) for m, d in definitions(shown)]
 
 
 # --- entry points --------------------------------------------------------------------
@@ -670,7 +457,7 @@ def render_report(res: Results, figures: dict[str, bytes],
     for m in sc.motions:
         motions.append({
             "name": m.name, "template": m.template, "color": colors[m.name],
-            "description": m.description, "flow": _flow(m, cur),
+            "description": m.description, "flow": flow(m, cur),
             "overrides": template_overrides(m),
         })
     figs = [{
@@ -689,8 +476,8 @@ def render_report(res: Results, figures: dict[str, bytes],
         "variance": _variance_rows(res, cur),
         "funnel": _funnel_rows(res),
         "definitions": _definitions(res),
-        "settings": _scenario_settings(res, cur),
-        "versions": _versions(res),
+        "settings": scenario_settings(res, cur),
+        "versions": versions(res),
         "root_seed": sc.seed,
         "target_text": money(sc.target_arr, cur) if sc.target_arr is not None else "",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

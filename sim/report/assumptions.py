@@ -1,0 +1,246 @@
+"""The report's "What was assumed" section (STRESS-DES, Monks et al. 2018).
+
+Output definitions, the inputs each motion changes from its template, the model
+logic of each motion as a flow (sources, stages, customers), the scenario's
+settings, and the software versions. The results-facing sections (headline,
+narrative, comparison) are in ``sim.report.html``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from sim.report.figures import money
+
+if TYPE_CHECKING:
+    from sim.runner.results import Results
+
+__all__ = ["DEFINITIONS", "definitions", "flow", "pct", "scenario_settings",
+           "template_overrides", "versions"]
+
+
+def pct(v: float, digits: int = 0) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{v * 100:.{digits}f}%"
+
+
+# Output definitions (MODEL.md "Outputs"), shown in the report's assumptions.
+DEFINITIONS: dict[str, str] = {
+    "bookings_total": "First-year contract value of all deals won in the horizon "
+                      "(production and subscription): sum of won ACV.",
+    "pilot_bookings_total": "Pilot fees booked (bookings, not ARR).",
+    "new_customers": "Customers won in the horizon.",
+    "arr_end": "ARR at the horizon's end: sum of the ARR of live contracts.",
+    "retained_revenue": "Recurring revenue recognised over the horizon: sum of monthly MRR, "
+                        "i.e. bookings after churn and expansion.",
+    "grr": "Gross revenue retention over the last 12 months: sum of min(ARR now, ARR then) / "
+           "sum of ARR then, over customers active 12 months before the end.",
+    "nrr": "Net revenue retention over the last 12 months: sum of ARR now / sum of ARR then, "
+           "same customers (expansion counts).",
+    "sm_spend_total": "Sales and marketing spend: selling roles' fully loaded cost from hire "
+                      "date, commissions, marketing, partner fees, pilot delivery.",
+    "cs_spend_total": "Customer success cost, tracked apart from S&M.",
+    "cac": "CAC = sm_spend_total / new_customers.",
+    "cac_payback_months": "CAC payback = sm_spend_total / (new_arr_total x gross_margin / 12), "
+                          "where new_arr_total is the first-year ARR of customers won.",
+    "ltv_to_cac": "LTV:CAC = (average new-customer ARR x gross_margin / annual churn) / CAC; "
+                  "annual churn floored at 5% (lifetime at most 20 years).",
+    "win_rate": "Won / (won + lost), over opportunities closed in the horizon.",
+    "cycle_days_median": "Median days from opportunity creation to win.",
+    "forecast_mape": "Mean over quarters with bookings of |forecast - actual| / actual.",
+    "forecast_bias": "Mean over quarters with bookings of (forecast - actual) / actual; "
+                     "above 0 the forecast runs high.",
+    "months_to_arr_target": "First month whose ARR reaches target_arr (seeds that reach it).",
+    "reached_target": "P(target): share of seeds whose ARR at the end is at least target_arr.",
+}
+
+_SOURCE_RATE = {
+    "inbound": ("leads_per_month", "leads / month"),
+    "outbound": ("meetings_per_sdr_month", "meetings / SDR / month"),
+    "founder_network": ("intros_per_month", "intros / month"),
+    "partners": ("referrals_per_partner_month", "referrals / partner / month"),
+    "signups": ("signups_per_month", "signups / month"),
+}
+
+_SKIP_OVERRIDE = {"name", "template", "description"}
+_LEAF_MAPPINGS = {"hires"}
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.6g}"
+    return str(v)
+
+
+def _fmt_input(v: Any) -> str:
+    """An input value as a reader reads it: distributions, hiring plans, sections."""
+    if v is None:
+        return "none (off)"
+    if isinstance(v, dict):
+        if "dist" in v:
+            args = ", ".join(f"{k}={_num(x)}" for k, x in v.items() if k != "dist")
+            return f"{v['dist']}({args})"
+        if not v:
+            return "{}"
+        if all(isinstance(k, int) or str(k).isdigit() for k in v):
+            return ", ".join(f"month {k}: {_num(x)}" for k, x in
+                             sorted(v.items(), key=lambda kv: int(kv[0])))
+        return "{" + ", ".join(f"{k}: {_fmt_input(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        if v and all(isinstance(x, dict) and "name" in x for x in v):
+            return ", ".join(str(x["name"]) for x in v)
+        return "[" + ", ".join(_fmt_input(x) for x in v) + "]"
+    return _num(v)
+
+
+def _dist_mean(v: Any) -> float:
+    if isinstance(v, int | float):
+        return float(v)
+    m = getattr(v, "mean", None)
+    return float(m) if isinstance(m, int | float) else math.nan
+
+
+
+# --- template defaults and overrides -------------------------------------------------
+
+
+@cache
+def _template_defaults(template: str) -> dict[str, Any]:
+    from sim.scenario.loader import scenario_from_dict
+
+    sc = scenario_from_dict({"name": "x", "motions": [{"template": template}]})
+    return sc.motions[0].model_dump(by_alias=True)
+
+
+def _diff(value: Any, default: Any, path: str, out: list[dict[str, str]]) -> None:
+    leaf_key = path.rsplit(".", 1)[-1]
+    if (isinstance(value, dict) and isinstance(default, dict) and "dist" not in value
+            and "dist" not in default and leaf_key not in _LEAF_MAPPINGS):
+        for k in list(default) + [k for k in value if k not in default]:
+            if not path and k in _SKIP_OVERRIDE:
+                continue
+            _diff(value.get(k), default.get(k), f"{path}.{k}" if path else str(k), out)
+        return
+    if (isinstance(value, list) and isinstance(default, list) and len(value) == len(default)
+            and all(isinstance(x, dict) for x in value + default)):
+        for i, (a, b) in enumerate(zip(value, default, strict=True)):
+            _diff(a, b, f"{path}[{i}]", out)
+        return
+    if value != default:
+        out.append({"path": path, "value": _fmt_input(value), "default": _fmt_input(default)})
+
+
+def template_overrides(motion: Any) -> list[dict[str, str]]:
+    """Every input of ``motion`` that differs from its template: path, value, default."""
+    try:
+        default = _template_defaults(motion.template)
+    except Exception:  # noqa: BLE001 - a template that no longer loads: show nothing to diff
+        return []
+    out: list[dict[str, str]] = []
+    _diff(motion.model_dump(by_alias=True), default, "", out)
+    return out
+
+
+
+def flow(motion: Any, cur: str) -> dict[str, Any]:
+    sources = []
+    for name in type(motion.sources).model_fields:
+        src = getattr(motion.sources, name, None)
+        if src is None:
+            continue
+        field, unit = _SOURCE_RATE.get(name, (None, ""))
+        rate = getattr(src, field, None) if field else None
+        mean = _dist_mean(rate) if rate is not None else math.nan
+        sources.append({"name": name.replace("_", " "),
+                        "rate": f"{_num(round(mean, 2))} {unit}" if math.isfinite(mean) else ""})
+    stages = []
+    for st in motion.stages:
+        dur = _dist_mean(st.duration)
+        adv = _dist_mean(st.advance)
+        kind = getattr(st.duration, "dist", None) if not isinstance(st.duration, int | float) \
+            else "fixed"
+        stages.append({
+            "name": st.name, "owner": st.owner or "no owner",
+            "duration": f"{dur:.0f} d mean" + (f", {kind}" if kind and kind != "fixed" else ""),
+            "advance": pct(adv) + (" (uncertain)" if not isinstance(st.advance, int | float)
+                                    else ""),
+        })
+    acv = _dist_mean(motion.deal.acv)
+    ret = motion.retention
+    churn = _dist_mean(ret.monthly_churn)
+    return {
+        "sources": sources, "stages": stages,
+        "customer": [f"ACV {money(acv, cur)} mean", f"{motion.deal.contract} contract",
+                     f"churn {pct(churn, 1)} / month",
+                     f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year"],
+    }
+
+
+def scenario_settings(res: Results, cur: str) -> list[tuple[str, str]]:
+    sc = res.scenario
+    init = sc.initial
+    rows = [
+        ("Horizon", f"{sc.horizon_months} months"),
+        ("Replications (seeds)", f"{res.runs['seed'].nunique() if not res.runs.empty else 0:,}"),
+        ("Root seed", str(sc.seed)),
+        ("Currency", sc.currency),
+        ("ARR target", money(sc.target_arr, cur) if sc.target_arr is not None else "none"),
+        ("Market size (accounts)", f"{sc.market.size:,}" if sc.market.size else "unbounded"),
+        ("Cooling-off before re-approaching a lost account",
+         f"{sc.market.cooling_off_days:.0f} days" if sc.market.size else "n/a (unbounded)"),
+    ]
+    cust = init.customers
+    n_acc = len(cust.accounts)
+    if cust.count or n_acc:
+        arr = cust.arr + sum(a.arr for a in cust.accounts)
+        rows.append(("Customers at start", f"{cust.count + n_acc:,} with {money(arr, cur)} ARR"))
+    else:
+        rows.append(("Customers at start", "none (the company starts empty)"))
+    if init.reps:
+        rows.append(("Reps with tenure at start", ", ".join(
+            f"{r.count} {r.role} ({r.tenure_months:g} mo)" for r in init.reps)))
+    if init.pipeline:
+        rows.append(("Open pipeline at start", ", ".join(
+            f"{p.count} in {p.stage}" for p in init.pipeline)))
+    return rows
+
+
+def versions(res: Results) -> list[tuple[str, str]]:
+    man = res.manifest or {}
+
+    def ver(pkg: str) -> str:
+        try:
+            return importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    from sim import __version__
+
+    wall = man.get("wall_seconds")
+    rows = [
+        ("revsim", str(man.get("package_version", __version__))),
+        ("Python", str(man.get("python", sys.version.split()[0]))),
+    ]
+    for pkg in ("numpy", "pandas", "simpy", "matplotlib", "pydantic"):
+        rows.append((pkg, str(man.get(f"{pkg}_version", ver(pkg)))))
+    rows += [
+        ("Scenario hash (SHA-256 of the resolved scenario)", str(man.get("scenario_hash", "n/a"))),
+        ("Executor / workers", f"{man.get('executor', 'n/a')} / {man.get('workers', 'n/a')}"),
+        ("Wall time", f"{float(wall):.1f} s" if isinstance(wall, int | float) else "n/a"),
+        ("Command line", str(man.get("command_line") or "n/a")),
+    ]
+    return rows
+
+
+def definitions(shown: list[str]) -> list[tuple[str, str]]:
+    """(metric, definition) for each shown metric that has one."""
+    return [(m, DEFINITIONS[m]) for m in dict.fromkeys(shown) if m in DEFINITIONS]
