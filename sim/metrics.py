@@ -56,6 +56,11 @@ METRICS = (
     "pqls",
     "pql_conversion",
     "lead_to_win",
+    "gross_margin",
+    "gross_margin_first_year",
+    "platform_fees_total",
+    "self_serve_revenue_share",
+    "custom_to_productised",
     "self_serve_share",
     "pilots_started",
     "pilot_success_rate",
@@ -81,13 +86,36 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
 
 
+def _margins(run: SeedRun, monthly: dict[str, np.ndarray], out: dict[str, float]) -> None:
+    """Realised gross margins, and the margin CAC payback and LTV use.
+
+    gross_margin = (revenue - cost of revenue - platform fees) / revenue over the
+    horizon (first 12 months for gross_margin_first_year). Plain subscription
+    revenue costs exactly ``costs.gross_margin``, which is then used as given;
+    any other pricing, or a platform's revenue share, uses the realised margin.
+    """
+    rev, gp = monthly["revenue"], monthly["gross_profit"]
+    out["gross_margin"] = _ratio(float(gp.sum()), float(rev.sum()))
+    out["gross_margin_first_year"] = _ratio(float(gp[:12].sum()), float(rev[:12].sum()))
+    out["platform_fees_total"] = float(monthly["platform_fees"].sum())
+    out["self_serve_revenue_share"] = _ratio(float(monthly["revenue_self_serve"].sum()),
+                                             float(rev.sum()))
+    out["custom_to_productised"] = float(run.extras.get("custom_to_productised", math.nan))
+    plain = run.motion.deal.pricing == "subscription" and out["platform_fees_total"] == 0
+    gm = num(run.motion.costs.gross_margin)
+    if not plain and math.isfinite(out["gross_margin"]):
+        gm = out["gross_margin"]
+    out["gross_margin_used"] = gm
+
+
 def seed_metrics(
     run: SeedRun, monthly: dict[str, np.ndarray], fc: dict[str, np.ndarray],
     target_arr: float | None,
 ) -> dict[str, float]:
     L, C = run.leads, run.customers
-    gm = num(run.motion.costs.gross_margin)
     out: dict[str, float] = {}
+    _margins(run, monthly, out)
+    gm = out["gross_margin_used"]
     out["bookings_total"] = float(monthly["bookings_new"].sum())
     out["pilot_bookings_total"] = float(monthly["bookings_pilot"].sum())
     out["new_customers"] = float(monthly["new_customers"].sum())
@@ -109,7 +137,8 @@ def seed_metrics(
     new_arr = float(monthly["new_arr"].sum())
     out["new_arr_total"] = new_arr
     out["cac"] = _ratio(sm, out["new_customers"])
-    out["cac_payback_months"] = _ratio(sm, new_arr * gm / 12.0)
+    # a motion losing money on every unit of revenue never pays its CAC back
+    out["cac_payback_months"] = _ratio(sm, new_arr * gm / 12.0) if gm > 0 else math.inf
     out["avg_new_acv"] = _ratio(new_arr, out["new_customers"])
     # realised churn: customer churn events per customer-year, annualised
     start = np.maximum(C["start"], 0.0)

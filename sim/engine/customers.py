@@ -16,6 +16,15 @@ customer leaves at a uniform time within the early window.
 The book is processed a month at a time, vectorised over customers, at each
 month end (``close_month``); the month's revenue is the ARR actually live in it,
 day by day (``ARR x days / 365``).
+
+How a customer pays is ``sim.engine.pricing``: the book keeps, per customer,
+the terms it was signed on (volume and its growth for usage and outcome
+pricing, the share of revenue that is cost of revenue, the platform's revenue
+share, the commission still owed on realised revenue, and for a services
+engagement its follow-on subscription). At each month end, after renewals, a
+volume-priced customer's volume grows and its run rate is re-priced:
+``ARR = 12 x volume x price x resolved share``; the change counts as expansion
+or contraction.
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ import math
 import numpy as np
 
 from sim.engine.params import num
+from sim.engine.pricing import Pricing
 from sim.engine.records import Table
+from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.schema import Handoff, Retention
 
@@ -36,7 +47,9 @@ INF = math.inf
 
 class CustomerBook:
     def __init__(self, retention: Retention, handoff: Handoff, rng_early: np.random.Generator,
-                 rng_renew: np.random.Generator):
+                 rng_renew: np.random.Generator, pricing: Pricing | None = None):
+        self.pricing = pricing
+        self.gm = gm = 0.8 if pricing is None else pricing.gm
         self.h = num(retention.monthly_churn)
         self.early = num(retention.early_churn)
         self.window = num(retention.early_window_days)
@@ -69,12 +82,29 @@ class CustomerBook:
                 "h": (np.float64, (), self.h),
                 "growth": (np.float64, (), self.growth_per_year),
                 "early_p": (np.float64, (), self.early),
+                # pricing terms (sim.engine.pricing)
+                "units": (np.float64, (), 0.0),  # monthly volume (usage, outcome)
+                "unit_growth": (np.float64, (), 1.0),  # its monthly multiplier
+                "cogs_share": (np.float64, (), 1.0 - gm),  # cost of revenue per unit revenue
+                "rev_share": (np.float64, (), 0.0),  # platform's share of revenue
+                "comm_trailing": (np.float64, (), 0.0),  # commission rate on realised revenue
+                "engagement": (np.bool_, (), False),  # a services engagement still running
+                "follow_on": (np.float64, (), 0.0),  # ARR after the engagement (0: leaves)
+                "follow_cogs": (np.float64, (), 1.0 - gm),
             },
             capacity=1024,
         )
         self._decided = 0  # customers whose early churn is decided
         self._pending: list[tuple[float, float, float, bool, int, int, float]] = []
+        self._pending_terms: list[dict[str, float | bool] | None] = []
+        self._fees: list[tuple[float, float]] = []  # one-off fees (value-share baselines)
         self.n_live = 0
+        self._ended_arr = 0.0  # engagements ended without a follow-on, this month
+        self._ended_n = 0
+        self._eng_moves = [0.0, 0.0, 0.0]  # their expansion, contraction, revenue correction
+        self.self_serve_id = SOURCE_ID["signups"]
+        self.volume_priced = pricing is not None and pricing.volume_priced
+        self.detailed = pricing is not None and pricing.kind != "subscription"
 
     def add_many(self, t: np.ndarray, arr: np.ndarray, term: float, fit: np.ndarray,
                  source: int, lead: np.ndarray, h: float, growth_per_year: float,
@@ -89,15 +119,24 @@ class CustomerBook:
         self.n_live += n
 
     def add(self, t: float, arr: float, contract: str, fit: bool, source: int, lead: int,
-            early_mult: float = 1.0) -> None:
+            early_mult: float = 1.0, terms: dict[str, float | bool] | None = None) -> None:
         """A new customer; ``early_mult`` multiplies its early-churn odds (founder, partner).
 
-        Single customers arrive from the event loop; they wait in a list and join the
-        table as one block at the next month end (or when the book is read).
+        ``terms`` are the pricing terms beyond a plain subscription (``Pricing.sign``);
+        ``arr`` is the booked value when they are given. Single customers arrive from
+        the event loop; they wait in a list and join the table as one block at the
+        next month end (or when the book is read).
         """
         term = MONTH_DAYS if contract == "monthly" else 365.0
         self._pending.append((t, arr, term, fit, source, lead, early_mult))
+        self._pending_terms.append(terms)
+        if terms is not None:
+            self.detailed = True
         self.n_live += 1
+
+    def add_fee(self, t: float, amount: float) -> None:
+        """A one-off fee billed at ``t`` (revenue, not ARR)."""
+        self._fees.append((t, amount))
 
     def flush(self) -> None:
         """Move the customers added one by one into the table."""
@@ -105,9 +144,22 @@ class CustomerBook:
             return
         t, arr, term, fit, source, lead, mult = (np.array(c) for c in zip(*self._pending,
                                                                           strict=True))
+        terms = self._pending_terms
         self._pending.clear()
-        self.C.append(t.size, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term,
-                      fit=fit, source=source, lead=lead, early_mult=mult)
+        self._pending_terms = []
+        rows = self.C.append(t.size, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term,
+                             fit=fit, source=source, lead=lead, early_mult=mult)
+        if any(x is not None for x in terms):
+            C = self.C
+            for i, x in enumerate(terms):
+                if not x:
+                    continue
+                r = rows.start + i
+                for k, v in x.items():
+                    C.column(k)  # (a typo in a term name fails here)
+                    getattr(C, k)[r] = v
+                if "term" in x:
+                    C.next_renewal[r] = C.start[r] + float(x["term"])
 
     def add_initial(self, start: np.ndarray, arr: np.ndarray, term: np.ndarray) -> None:
         """Customers signed before time zero; renewals continue on their anniversaries."""
@@ -173,6 +225,8 @@ class CustomerBook:
         nr = C.next_renewal[:n]
         due = np.flatnonzero((end == INF) & (nr <= b))
         while due.size:
+            if self.detailed:
+                due = self._end_engagements(due, b)
             t_ren = nr[due]
             term = C.term[due]
             in_window = t_ren < start[due] + self.window
@@ -196,10 +250,45 @@ class CustomerBook:
                 extra_rev += float((delta * (b - nr[stay]) / 365.0).sum())
                 nr[stay] += C.term[stay]
             due = stay[nr[stay] <= b]
+        if self.detailed:  # engagements that ended this month (``_end_engagements``)
+            churned += self._ended_arr
+            churned_n += self._ended_n
+            expansion += self._eng_moves[0]
+            contraction += self._eng_moves[1]
+            extra_rev += self._eng_moves[2]
+            self._ended_arr, self._ended_n, self._eng_moves = 0.0, 0, [0.0, 0.0, 0.0]
         self.n_live -= churned_n
         overlap = np.clip(np.minimum(end, b) - np.maximum(start, a), 0.0, None)
-        revenue = float((arr_pre * overlap * live_at_a).sum()) / 365.0 + extra_rev
+        rev_c = arr_pre * overlap * live_at_a / 365.0
+        revenue = float(rev_c.sum()) + extra_rev
+        flows = {"cogs": 0.0, "platform_fees": 0.0, "commission_trailing": 0.0, "fees": 0.0}
+        if self._fees:
+            fees = sum(x for t, x in self._fees if a < t <= b)
+            self._fees = [(t, x) for t, x in self._fees if t > b]
+            flows["fees"] = fees
+            revenue += fees
+        if self.detailed:
+            flows["cogs"] = float((rev_c * C.cogs_share[:n]).sum()) + (extra_rev + flows["fees"]) * (
+                1.0 - self.gm)
+            flows["platform_fees"] = float((rev_c * C.rev_share[:n]).sum())
+            young = (a - start) < 365.0
+            flows["commission_trailing"] = float((rev_c * C.comm_trailing[:n] * young).sum())
+            if self.volume_priced:
+                assert self.pricing is not None
+                units = C.units[:n]
+                flows["cogs"] += self.pricing.cost_per_unit * float((units * overlap).sum()) / MONTH_DAYS
+                grow = np.flatnonzero((end == INF) & (units > 0) & (start <= b))
+                if grow.size:
+                    units[grow] *= C.unit_growth[grow]
+                    new = units[grow] * self.pricing.price12 * self.pricing.resolution(b)
+                    delta = new - arr[grow]
+                    arr[grow] = new
+                    expansion += float(delta[delta > 0].sum())
+                    contraction += float(-delta[delta < 0].sum())
+        else:  # every customer on the same subscription terms
+            flows["cogs"] = revenue * (1.0 - self.gm)
         live_b = (start <= b) & (end > b)
+        flows["revenue_self_serve"] = float(rev_c[C.source[:n] == self.self_serve_id].sum())
         return {
             "revenue": revenue,
             "arr": float(arr[live_b].sum()),
@@ -209,7 +298,43 @@ class CustomerBook:
             "expansion_arr": expansion,
             "contraction_arr": contraction,
             "cs_overload": overload,
+            **flows,
         }
+
+    def _end_engagements(self, due: np.ndarray, b: float) -> np.ndarray:
+        """Engagements reaching their end: go on to the follow-on subscription, or leave.
+
+        Returns the due customers that renew the ordinary way.
+        """
+        C = self.C
+        eng = C.engagement[due]
+        if not eng.any():
+            return due
+        done = due[eng]
+        t_end = C.next_renewal[done]
+        follow = C.follow_on[done]
+        leave = done[follow <= 0]
+        if leave.size:
+            C.end[leave] = C.next_renewal[leave]
+            self._ended_arr += float(C.arr[leave].sum())
+            self._ended_n += leave.size
+        go_on = done[follow > 0]
+        if go_on.size:
+            old = C.arr[go_on]
+            new = C.follow_on[go_on]
+            C.arr[go_on] = new
+            C.engagement[go_on] = False
+            C.cogs_share[go_on] = C.follow_cogs[go_on]
+            C.h[go_on] = self.h
+            C.growth[go_on] = self.growth_per_year
+            C.term[go_on] = 365.0
+            delta = new - old
+            moves = self._eng_moves
+            moves[0] += float(delta[delta > 0].sum())
+            moves[1] += float(-delta[delta < 0].sum())
+            moves[2] += float((delta * (b - t_end[follow > 0]) / 365.0).sum())
+            C.next_renewal[go_on] += 365.0
+        return due[~eng]
 
     def arr_snapshot(self, t: float) -> np.ndarray:
         """Current ARR of every customer live at ``t`` (0 for the others)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.engine.channels import channel_spend
 from sim.engine.model import SeedRun
 from sim.engine.params import num
 from sim.engine.records import LOST, OPEN, WON
@@ -25,7 +26,8 @@ MONTHLY_COLUMNS = (
        "pilot_delivery_cost", "wins", "losses", "bookings_new", "bookings_pilot",
        "bookings_expansion", "new_arr", "arr", "revenue", "churned_arr", "expansion_arr",
        "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
-       "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend"]
+       "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend", "fees", "cogs",
+       "platform_fees", "gross_profit", "revenue_self_serve", "revenue_sales"]
     + [f"headcount_{r}" for r in ROLES]
 )
 
@@ -76,8 +78,11 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     out["bookings_expansion"] = ticks["expansion_arr"]
     out["new_arr"] = out["bookings_new"].copy()
     for k in ("arr", "revenue", "churned_arr", "expansion_arr", "contraction_arr", "customers",
-              "queued"):
+              "queued", "fees", "cogs", "platform_fees", "revenue_self_serve"):
         out[k] = ticks[k]
+    out["revenue_sales"] = out["revenue"] - out["revenue_self_serve"]  # the blend's two segments
+    # cost of revenue: hosting/compute/delivery (sim.engine.pricing) and the platforms' share
+    out["gross_profit"] = out["revenue"] - out["cogs"] - out["platform_fees"]
     ends = (np.arange(n) + 1) * MONTH_DAYS
     created = L["created"][is_opp]
     t_end = np.where(L["outcome"][is_opp] == OPEN, np.inf, L["t_end"][is_opp])
@@ -100,6 +105,7 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
         g = num(src.signups.growth_per_month)
         marketing += num(src.signups.marketing_spend_per_month) * (1 + g) ** np.arange(n)
         marketing += num(src.signups.cost_per_signup) * out["signups"]
+    marketing += channel_spend(src, n)
     marketing += num(m.costs.other_sm_per_month)
     out["marketing_spend"] = marketing
     out["commission"] = run.commission.copy()

@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.engine.channels import platform_shares
 from sim.engine.customers import CustomerBook
 from sim.engine.params import num, realize
 from sim.engine.pilots import PilotDesk
 from sim.engine.pipeline import Pipeline
+from sim.engine.pricing import Pricing
 from sim.engine.product import ProductPath
 from sim.engine.records import LOST, OPEN
 from sim.engine.rng import Streams
@@ -66,10 +68,12 @@ class _Engine:
         self.roster = build_roster(m.team, scenario.initial.reps, self.H, self.streams)
         self.sources = build_sources(m.sources, self.roster, self.n_months, self.streams)
         self.env = simpy.Environment()
+        self.pricing = Pricing(m.deal, m.costs, self.streams)
         self.book = CustomerBook(
             m.retention, m.handoff, self.streams.get("churn", "early"),
-            self.streams.get("churn", "renewal"),
+            self.streams.get("churn", "renewal"), self.pricing,
         )
+        self.rev_share = platform_shares(m.sources)
         self.stages = m.stages
         self.K = len(m.stages)
         self.q = m.qualification_index
@@ -87,7 +91,6 @@ class _Engine:
         )
         self.adv = np.array([min(max(num(s.advance), 0.0), 1.0) for s in m.stages])
         self.durations = [as_dist(s.duration) for s in m.stages]
-        self.acv = as_dist(m.deal.acv)
         self.strictness = min(max(num(m.qualification.strictness), 0.0), 1.0)
         self.bad_fit_win = num(m.deal.bad_fit_win_factor)
         self.criteria_win = num(m.handoff.criteria_win_factor) if m.handoff.acceptance_criteria else 1.0
@@ -121,14 +124,10 @@ class _Engine:
     # -- callbacks from the pipeline ------------------------------------------------
 
     def _on_win(self, row: int, t: float) -> None:
-        T = self.pipeline.T
         if self.pilots is not None:
             self.pilots.sell(row, t)  # the evaluation sold a pilot; production may follow
             return
-        acv = float(T.acv[row])
-        self.book.add(t, acv, self.m.deal.contract, bool(T.fit[row]), int(T.source[row]), row,
-                      self._early_mult(row))
-        self._commission(row, t, acv)
+        self._sign(row, t, float(self.pipeline.T.acv[row]))
 
     def _early_mult(self, row: int) -> float:
         """Early-churn multiplier of a deal: founder-closed without criteria, mis-sold referral."""
@@ -136,24 +135,35 @@ class _Engine:
         mis_sold = int(T.source[row]) == SOURCE_ID["partners"] and not bool(T.fit[row])
         return self.founder_mult * (self.mis_sold_mult if mis_sold else 1.0)
 
-    def _commission(self, row: int, t: float, acv: float) -> None:
-        src = int(self.pipeline.T.source[row])
+    def _sign(self, row: int, t: float, value: float) -> None:
+        """Lead ``row`` signs a deal of ``value`` at ``t``: a customer, commission, fees."""
+        T = self.pipeline.T
+        src = int(T.source[row])
         rate = self.commission_base + (self.commission_sdr if src == SOURCE_ID["outbound"] else 0.0)
         month = min(int(t // MONTH_DAYS), self.n_months - 1)
-        self.commission[month] += rate * acv
+        if self.pricing.kind == "subscription" and src not in self.rev_share:
+            self.book.add(t, value, self.m.deal.contract, bool(T.fit[row]), src, row,
+                          self._early_mult(row))
+            self.commission[month] += rate * value
+        else:
+            start, terms, now = self.pricing.sign(t, value, rate)
+            extra = dict(terms.values)
+            if src in self.rev_share:
+                extra["rev_share"] = self.rev_share[src]
+            self.book.add(start, value, self.m.deal.contract, bool(T.fit[row]), src, row,
+                          self._early_mult(row), extra)
+            self.commission[month] += now
+            fee = self.pricing.baseline()
+            if fee > 0:
+                self.book.add_fee(t, fee)
         if src == SOURCE_ID["partners"]:
-            self.partner_fees[month] += self.partner_fee_rate * acv
+            self.partner_fees[month] += self.partner_fee_rate * value
 
     def _production(self, t: float, pilot_row: int) -> None:
         """A converted pilot becomes a production customer (commission on its ACV)."""
         assert self.pilots is not None
         P = self.pilots.P
-        row = int(P.lead[pilot_row])
-        acv = float(P.production_acv[pilot_row])
-        T = self.pipeline.T
-        self.book.add(t, acv, self.m.deal.contract, bool(T.fit[row]), int(T.source[row]), row,
-                      self._early_mult(row))
-        self._commission(row, t, acv)
+        self._sign(int(P.lead[pilot_row]), t, float(P.production_acv[pilot_row]))
 
     def _schedule_production(self, t: float, pilot_row: int) -> None:
         ev = self.env.timeout(t - self.env.now)
@@ -165,7 +175,7 @@ class _Engine:
     # -- blocks of leads ------------------------------------------------------------
 
     def _stage_draws(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        acv = np.maximum(self.acv.sample(self.streams.get("acv"), n), 0.0)
+        acv = self.pricing.lead_values(n, self.streams.get("acv"))
         u = self.streams.get("stage").random((n, self.K))
         dur = np.empty((n, self.K))
         for k, (s, d) in enumerate(zip(self.stages, self.durations, strict=True)):
@@ -299,6 +309,7 @@ class _Engine:
                          & (self.roster.leave[self.csm] > b)).sum())
             flows = self.book.close_month(a, b, n_csm)
             flows["queued"] = float(sum(p.queued() for p in self.pipeline.pools.values()))
+            self.commission[month] += flows.pop("commission_trailing")
             for k, v in flows.items():
                 self.ticks.setdefault(k, []).append(v)
             if month + 1 == snap_at:
@@ -330,8 +341,16 @@ class _Engine:
                 "peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()},
                 "signups": None if self.product is None else self.product.signups,
                 "activated": None if self.product is None else self.product.activated,
+                **self._services_extras(),
             },
         )
+
+    def _services_extras(self) -> dict[str, Any]:
+        desk = getattr(self.pricing, "desk", None)
+        if desk is None:
+            return {}
+        return {"engagements": np.array(desk.intervals).reshape(-1, 2),
+                "custom_to_productised": desk.custom_to_productised(self.H)}
 
 
 def _censor(L: dict[str, np.ndarray], horizon: float) -> None:

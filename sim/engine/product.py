@@ -80,7 +80,9 @@ class ProductPath:
             self.min_days = num(self.pql.min_days_active)
             self.usage0 = as_dist(self.pql.usage_start)
             self.usage_g = as_dist(self.pql.usage_growth_monthly)
-            self.pql_acv = as_dist(self.pql.acv if self.pql.acv is not None else m.deal.acv)
+            acv = self.pql.acv if self.pql.acv is not None else m.deal.acv
+            assert acv is not None  # (Motion validation: pql.acv or deal.acv)
+            self.pql_acv = as_dist(acv)
 
     def month(self, month: int, thinning: float, available: float = math.inf) -> None:
         """The month's sign-ups; at most ``available`` accounts become customers or PQLs."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine.channels import channel_grids
 from sim.engine.params import num
 from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS, Roster
@@ -37,9 +38,11 @@ __all__ = ["LEAD_SOURCES", "SOURCE_ID", "SOURCE_NAMES", "SourceGrid", "STEPS_PER
 
 STEPS_PER_MONTH = 30
 STEP_DAYS = MONTH_DAYS / STEPS_PER_MONTH
-SOURCE_NAMES = ("inbound", "outbound", "founder_network", "partners", "signups", "pql", "initial")
+SOURCE_NAMES = ("inbound", "outbound", "founder_network", "partners", "signups", "pql", "initial",
+                "marketplace", "open_source", "community", "hyperscaler")
 # sources whose arrivals are sales leads (sign-ups are counted apart; PQLs are leads)
-LEAD_SOURCES = ("inbound", "outbound", "founder_network", "partners", "pql")
+LEAD_SOURCES = ("inbound", "outbound", "founder_network", "partners", "pql", "marketplace",
+                "open_source", "community", "hyperscaler")
 SOURCE_ID = {name: i for i, name in enumerate(SOURCE_NAMES)}
 
 
@@ -157,6 +160,9 @@ def build_sources(
                                  streams.get("partners"))
         out.append(SourceGrid("partners", SOURCE_ID["partners"], lam,
                               num(sources.partners.referral_fit_rate), ones))
+    # marketplace, open source, community, hyperscaler (sim.engine.channels)
+    for name, lam, fit, factor, _risk_at in channel_grids(sources, t_mid, streams):
+        out.append(SourceGrid(name, SOURCE_ID[name], lam, fit, factor))
     return out
 
 

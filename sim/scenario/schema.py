@@ -15,18 +15,29 @@ year for ARR and ACV, currency per month for monthly spend.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
-from sim.scenario.distributions import Dist
+from sim.scenario.channels import Community, Hyperscaler, Marketplace, OpenSource
+from sim.scenario.pricing import PRICING_MODELS, Outcome, Services, Usage, ValueShare
+from sim.scenario.schema_types import (
+    ROLES,
+    SELLING_ROLES,
+    Draw,
+    LocatedError,
+    NonNeg,
+    Param,
+    PerEntity,
+    PerSeed,
+    Prob,
+    RoleName,
+    Strict,
+)
 
 __all__ = [
     "ROLES",
@@ -68,48 +79,6 @@ __all__ = [
     "Team",
 ]
 
-
-class LocatedError(ValueError):
-    """A validation error that knows which key, below the model, it is about."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str):
-        super().__init__(message)
-        self.loc = loc
-
-
-class PerSeed:
-    """Marker: a distribution on this field is drawn once per seed."""
-
-
-class PerEntity:
-    """Marker: a distribution on this field is drawn for every entity."""
-
-
-def _bounded(low: float | None, high: float | None, what: str) -> Any:
-    def check(v: Any) -> Any:
-        x = v if isinstance(v, int | float) else getattr(v, "mean", None)
-        if x is None:
-            return v
-        if (low is not None and x < low) or (high is not None and x > high):
-            shown = "a distribution with mean " if not isinstance(v, int | float) else ""
-            raise ValueError(f"expected {what}, got {shown}{x:g}")
-        return v
-
-    return AfterValidator(check)
-
-
-Param = Annotated[float | Dist, PerSeed()]
-Prob = Annotated[float | Dist, PerSeed(), _bounded(0.0, 1.0, "a probability between 0 and 1")]
-NonNeg = Annotated[float | Dist, PerSeed(), _bounded(0.0, None, "a value >= 0")]
-Draw = Annotated[float | Dist, PerEntity(), _bounded(0.0, None, "a value >= 0")]
-
-ROLES = ("founder", "sdr", "ae", "se", "csm", "partner_manager")
-SELLING_ROLES = ("founder", "sdr", "ae", "se", "partner_manager")
-RoleName = Literal["founder", "sdr", "ae", "se", "csm", "partner_manager"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --- sources -------------------------------------------------------------------------
@@ -196,6 +165,10 @@ class Sources(Strict):
     founder_network: FounderNetwork | None = None
     partners: Partners | None = None
     signups: Signups | None = None
+    marketplace: Marketplace | None = None
+    open_source: OpenSource | None = None
+    community: Community | None = None
+    hyperscaler: Hyperscaler | None = None
 
 
 # --- team ----------------------------------------------------------------------------
@@ -274,12 +247,40 @@ class Qualification(Strict):
 
 
 class Deal(Strict):
-    acv: Draw = Field(description="annual contract value per deal (currency per year)")
+    """What a won deal is worth and how the customer pays (MODEL.md "How customers pay")."""
+
+    acv: Draw | None = Field(
+        default=None,
+        description="annual contract value per deal (currency per year); subscription pricing")
     contract: Literal["monthly", "annual"] = "annual"
-    pricing: Literal["subscription"] = "subscription"
+    pricing: Literal["subscription", "usage", "outcome", "value_share", "services"] = "subscription"
+    usage: Usage | None = None
+    outcome: Outcome | None = None
+    value_share: ValueShare | None = None
+    services: Services | None = None
     bad_fit_win_factor: Prob = Field(
         default=0.6, description="win-probability multiplier of a bad-fit opportunity"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _section(cls, data: Any) -> Any:
+        """The pricing model's own defaults (catalogue figures) when its section is omitted."""
+        if isinstance(data, dict):
+            pricing = data.get("pricing", "subscription")
+            if pricing in PRICING_MODELS[1:] and data.get(pricing) is None:
+                data = {**data, pricing: {}}
+        return data
+
+    @model_validator(mode="after")
+    def _priced(self) -> Deal:
+        if self.pricing == "subscription" and self.acv is None:
+            raise LocatedError(("acv",), "subscription pricing needs deal.acv (annual contract value)")
+        for other in PRICING_MODELS[1:]:
+            if other != self.pricing and getattr(self, other) is not None:
+                raise LocatedError((other,), f"deal.{other} is set but deal.pricing is "
+                                             f"'{self.pricing}': set pricing: {other} or remove it")
+        return self
 
 
 class Conversion(Strict):
@@ -438,6 +439,9 @@ class Motion(Strict):
                                    f"pql.entry_stage '{e}' is not one of the stages {names}")
             if self.sources.signups is None:
                 raise LocatedError(("pql",), "pql needs sources.signups (PQLs come from product users)")
+            if self.pql.acv is None and self.deal.acv is None:
+                raise LocatedError(("pql", "acv"), f"pql needs an acv (deal.pricing is "
+                                                   f"'{self.deal.pricing}', which has no deal.acv)")
         roles = self.team.roles()
         for i, s in enumerate(self.stages):
             if s.owner is None:
