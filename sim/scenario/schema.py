@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import (
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -400,6 +401,61 @@ class Forecast(Strict):
     stage_inflation: Prob = 0.0
 
 
+PHASE_TRIGGERS = ("start_month", "after_customers", "after_arr")
+PHASE_SECTIONS = ("sources", "stages", "team", "queue", "qualification", "deal", "handoff",
+                  "retention", "costs", "forecast", "conversion", "self_serve", "pql", "pilot")
+
+
+class Phase(Strict):
+    """A change of the motion from a month or a trigger on (MODEL.md "Motions over time").
+
+    Exactly one trigger; the other keys are motion overrides, deep-merged onto the
+    motion as it stands when the phase starts (the template's motion, then each
+    earlier phase). ``team.<role>.hires`` in a phase count months from the phase's
+    start and add people; everyone already hired carries over.
+    """
+
+    name: str | None = Field(default=None, description="label on the charts (default: phase N)")
+    start_month: int | None = Field(default=None, ge=0, description="starts at this month")
+    after_customers: int | None = Field(
+        default=None, ge=1, description="starts the month after live customers reach this")
+    after_arr: float | None = Field(
+        default=None, gt=0, description="starts the month after ARR reaches this")
+    sources: dict[str, Any] | None = None
+    stages: list[Any] | None = None
+    team: dict[str, Any] | None = None
+    queue: dict[str, Any] | None = None
+    qualification: dict[str, Any] | None = None
+    deal: dict[str, Any] | None = None
+    handoff: dict[str, Any] | None = None
+    retention: dict[str, Any] | None = None
+    costs: dict[str, Any] | None = None
+    forecast: dict[str, Any] | None = None
+    conversion: dict[str, Any] | None = None
+    self_serve: dict[str, Any] | None = None
+    pql: dict[str, Any] | None = None
+    pilot: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Phase:
+        given = [t for t in PHASE_TRIGGERS if getattr(self, t) is not None]
+        if len(given) != 1:
+            raise LocatedError((), "a phase needs exactly one of start_month, after_customers, "
+                                   f"after_arr (got {', '.join(given) or 'none'})")
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        """The motion sections this phase writes (a key given as null removes the section)."""
+        return {k: getattr(self, k) for k in PHASE_SECTIONS if k in self.model_fields_set}
+
+    def trigger(self) -> tuple[str, float]:
+        for t in PHASE_TRIGGERS:
+            v = getattr(self, t)
+            if v is not None:
+                return t, float(v)
+        raise AssertionError("validated: one trigger")
+
+
 class Motion(Strict):
     """A motion after its template and overrides were merged."""
 
@@ -420,6 +476,8 @@ class Motion(Strict):
     self_serve: SelfServe = SelfServe()
     pql: Pql | None = None
     pilot: Pilot | None = None
+    phases: list[Phase] = Field(default_factory=list)
+    _phase_motions: list[Motion] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _coherent(self) -> Motion:
@@ -464,6 +522,41 @@ class Motion(Strict):
                                f"'{self.template}' has outbound; remove it with "
                                "sources: {outbound: null})")
         return self
+
+    @model_validator(mode="after")
+    def _resolve_phases(self) -> Motion:
+        """Each phase's motion: the previous one with the phase's overrides merged on."""
+        from pydantic import ValidationError
+
+        from sim.scenario.loader import deep_merge
+
+        resolved: list[Motion] = []
+        current = self.model_dump(exclude={"phases"}, exclude_unset=False)
+        last_start = -1.0
+        for j, ph in enumerate(self.phases):
+            kind, at = ph.trigger()
+            if kind == "start_month":
+                if at <= last_start:
+                    raise LocatedError(("phases", j, "start_month"),
+                                       "phases must start in order: expected a month after "
+                                       f"{last_start:g}, got {at:g}")
+                last_start = at
+            current = deep_merge(current, ph.overrides())
+            try:
+                resolved.append(Motion.model_validate(current))
+            except ValidationError as e:
+                err = e.errors()[0]
+                loc = tuple(x for x in err["loc"] if not isinstance(x, str) or x in
+                            Motion.model_fields or not x.startswith(("function-", "tagged-union")))
+                raise LocatedError(("phases", j, *loc), str(err["msg"]).removeprefix(
+                    "Value error, ")) from None
+        self._phase_motions = resolved
+        return self
+
+    @property
+    def phase_motions(self) -> list[Motion]:
+        """The motion in effect in each phase (``phases[j]`` resolved)."""
+        return self._phase_motions
 
     @property
     def qualification_index(self) -> int:
