@@ -47,9 +47,9 @@ INF = math.inf
 
 class CustomerBook:
     def __init__(self, retention: Retention, handoff: Handoff, rng_early: np.random.Generator,
-                 rng_renew: np.random.Generator, pricing: Pricing | None = None):
-        self.pricing = pricing
-        self.gm = gm = 0.8 if pricing is None else pricing.gm
+                 rng_renew: np.random.Generator, gross_margin: float = 0.8):
+        self.pricing: Pricing | None = None  # the latest outcome pricing: its resolution curve
+        self.gm = gm = gross_margin
         self.h = num(retention.monthly_churn)
         self.early = num(retention.early_churn)
         self.window = num(retention.early_window_days)
@@ -85,6 +85,10 @@ class CustomerBook:
                 # pricing terms (sim.engine.pricing)
                 "units": (np.float64, (), 0.0),  # monthly volume (usage, outcome)
                 "unit_growth": (np.float64, (), 1.0),  # its monthly multiplier
+                "price12": (np.float64, (), 0.0),  # ARR per unit of monthly volume
+                "unit_cost": (np.float64, (), 0.0),  # COGS per unit of volume attempted
+                "resolves": (np.bool_, (), False),  # outcome-priced: billed on the resolved share
+                "phase": (np.int8, (), 0),  # phase of the motion the customer signed in
                 "cogs_share": (np.float64, (), 1.0 - gm),  # cost of revenue per unit revenue
                 "rev_share": (np.float64, (), 0.0),  # platform's share of revenue
                 "comm_trailing": (np.float64, (), 0.0),  # commission rate on realised revenue
@@ -103,8 +107,8 @@ class CustomerBook:
         self._ended_n = 0
         self._eng_moves = [0.0, 0.0, 0.0]  # their expansion, contraction, revenue correction
         self.self_serve_id = SOURCE_ID["signups"]
-        self.volume_priced = pricing is not None and pricing.volume_priced
-        self.detailed = pricing is not None and pricing.kind != "subscription"
+        self.volume_priced = False  # some customer pays by volume
+        self.detailed = False  # some customer is on terms other than the plain subscription
 
     def add_many(self, t: np.ndarray, arr: np.ndarray, term: float, fit: np.ndarray,
                  source: int, lead: np.ndarray, h: float, growth_per_year: float,
@@ -133,6 +137,15 @@ class CustomerBook:
         if terms is not None:
             self.detailed = True
         self.n_live += 1
+
+    def use_pricing(self, pricing: Pricing) -> None:
+        """A path signs customers on ``pricing`` from now on."""
+        if pricing.volume_priced:
+            self.volume_priced = True
+        if pricing.kind == "outcome":
+            self.pricing = pricing
+        if pricing.kind != "subscription":
+            self.detailed = True
 
     def add_fee(self, t: float, amount: float) -> None:
         """A one-off fee billed at ``t`` (revenue, not ARR)."""
@@ -274,13 +287,13 @@ class CustomerBook:
             young = (a - start) < 365.0
             flows["commission_trailing"] = float((rev_c * C.comm_trailing[:n] * young).sum())
             if self.volume_priced:
-                assert self.pricing is not None
                 units = C.units[:n]
-                flows["cogs"] += self.pricing.cost_per_unit * float((units * overlap).sum()) / MONTH_DAYS
+                flows["cogs"] += float((C.unit_cost[:n] * units * overlap).sum()) / MONTH_DAYS
                 grow = np.flatnonzero((end == INF) & (units > 0) & (start <= b))
                 if grow.size:
                     units[grow] *= C.unit_growth[grow]
-                    new = units[grow] * self.pricing.price12 * self.pricing.resolution(b)
+                    r = 1.0 if self.pricing is None else self.pricing.resolution(b)
+                    new = units[grow] * C.price12[grow] * np.where(C.resolves[grow], r, 1.0)
                     delta = new - arr[grow]
                     arr[grow] = new
                     expansion += float(delta[delta > 0].sum())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -26,16 +26,14 @@ import simpy
 from sim.engine.channels import platform_shares
 from sim.engine.customers import CustomerBook
 from sim.engine.params import num, realize
-from sim.engine.pilots import PilotDesk
+from sim.engine.path import SalesPath
 from sim.engine.pipeline import Pipeline
-from sim.engine.pricing import Pricing
 from sim.engine.product import ProductPath
 from sim.engine.records import LOST, OPEN
 from sim.engine.rng import Streams
-from sim.engine.sources import SOURCE_ID, build_sources
+from sim.engine.sources import SOURCE_ID, STEPS_PER_MONTH, SourceGrid, build_sources
 from sim.engine.team import MONTH_DAYS, Roster, build_roster
-from sim.scenario.distributions import as_dist
-from sim.scenario.schema import Motion, Scenario
+from sim.scenario.schema import Motion, Phase, Role, Scenario, Team
 
 __all__ = ["SeedRun", "simulate_seed"]
 
@@ -56,6 +54,16 @@ class SeedRun:
     partner_fees: np.ndarray  # referral fees paid per month
     pilots: dict[str, np.ndarray] | None  # one row per pilot sold (enterprise pilots)
     extras: dict[str, Any] = field(default_factory=dict)
+    # the realised motion of each phase that started (``motion`` first); leads,
+    # customers and ``extras["phase_starts"]`` say which phase each belongs to
+    phase_motions: list[Motion] = field(default_factory=list)
+
+    def motion_at_month(self) -> list[Motion]:
+        """The motion in effect in each month."""
+        starts = self.extras.get("phase_starts", np.zeros(1))
+        ms = self.phase_motions or [self.motion]
+        idx = np.searchsorted(starts, np.arange(self.n_months) * MONTH_DAYS, side="right") - 1
+        return [ms[i] for i in idx]
 
 
 class _Engine:
@@ -68,128 +76,44 @@ class _Engine:
         self.roster = build_roster(m.team, scenario.initial.reps, self.H, self.streams)
         self.sources = build_sources(m.sources, self.roster, self.n_months, self.streams)
         self.env = simpy.Environment()
-        self.pricing = Pricing(m.deal, m.costs, self.streams)
         self.book = CustomerBook(
             m.retention, m.handoff, self.streams.get("churn", "early"),
-            self.streams.get("churn", "renewal"), self.pricing,
+            self.streams.get("churn", "renewal"), num(m.costs.gross_margin),
         )
         self.rev_share = platform_shares(m.sources)
-        self.stages = m.stages
-        self.K = len(m.stages)
-        self.q = m.qualification_index
-        self.pipeline = Pipeline(
-            self.env,
-            [s.owner for s in m.stages],
-            self.q,
-            self.roster,
-            num(m.queue.decay_per_week),
-            None if m.queue.max_wait_days is None else num(m.queue.max_wait_days),
-            self._on_win,
-            self._on_loss,
-            {r: num(role.deals_per_quarter) for r, role in m.team.roles().items()
-             if role.deals_per_quarter is not None},
-        )
-        self.adv = np.array([min(max(num(s.advance), 0.0), 1.0) for s in m.stages])
-        self.durations = [as_dist(s.duration) for s in m.stages]
-        self.strictness = min(max(num(m.qualification.strictness), 0.0), 1.0)
-        self.bad_fit_win = num(m.deal.bad_fit_win_factor)
-        self.criteria_win = num(m.handoff.criteria_win_factor) if m.handoff.acceptance_criteria else 1.0
-        roles = m.team.roles()
-        owner_roles = {s.owner for s in m.stages if s.owner is not None}
-        self.commission_base = sum(num(roles[r].commission_rate) for r in owner_roles)
-        self.commission_sdr = num(roles["sdr"].commission_rate) if "sdr" in roles else 0.0
         self.commission = np.zeros(self.n_months)
         self.partner_fees = np.zeros(self.n_months)
-        partners = m.sources.partners
-        self.partner_fee_rate = 0.0 if partners is None else num(partners.partner_fee_rate)
-        r = m.retention
-        self.founder_mult = (num(r.founder_no_criteria_multiplier)
-                             if "founder" in owner_roles and not m.handoff.acceptance_criteria
-                             else 1.0)
-        self.mis_sold_mult = num(r.partner_mis_sold_multiplier)
-        self.pilots = (None if m.pilot is None
-                       else PilotDesk(m.pilot, self.streams, self._schedule_production))
         self.market_size = scenario.market.size
         self.cooling = scenario.market.cooling_off_days
         self.ticks: dict[str, list[float]] = {}
         self.arr_then: np.ndarray | None = None
         self.csm = self.roster.indices("csm")
-        self.product: ProductPath | None = None
+        self.seed_index = seed_index
+        self.spec = motion  # the motion as written (its phases resolved, not yet drawn)
+        self.phases = motion.phases
+        self.phase_motions = [m]  # the realised motion of each phase started
+        self._triggered = False
+        self._buffer: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._filled = False
+        self.path = SalesPath(self, m, 0, self.roster, self.streams, None, self.rev_share)
+        self.book.use_pricing(self.path.pricing)
+        self.paths = [self.path]
+        self.phase_starts = [0.0]
+        self._pending_phase: int | None = None  # a triggered phase starting next month
+        self.products: list[ProductPath] = []  # the product path of the phase in effect
         for g in self.sources:
             if g.name == "signups":
-                self.product = ProductPath(m, g, self.pipeline, self.book, self.streams, self.H,
-                                           self.n_months, self.adv)
+                self.products = [ProductPath(m, g, self.pipeline, self.book, self.streams, self.H,
+                                             self.n_months, self.path.adv)]
+        self.all_products = list(self.products)
         self.sources = [g for g in self.sources if g.name != "signups"]
 
-    # -- callbacks from the pipeline ------------------------------------------------
-
-    def _on_win(self, row: int, t: float) -> None:
-        if self.pilots is not None:
-            self.pilots.sell(row, t)  # the evaluation sold a pilot; production may follow
-            return
-        self._sign(row, t, float(self.pipeline.T.acv[row]))
-
-    def _early_mult(self, row: int) -> float:
-        """Early-churn multiplier of a deal: founder-closed without criteria, mis-sold referral."""
-        T = self.pipeline.T
-        mis_sold = int(T.source[row]) == SOURCE_ID["partners"] and not bool(T.fit[row])
-        return self.founder_mult * (self.mis_sold_mult if mis_sold else 1.0)
-
-    def _sign(self, row: int, t: float, value: float) -> None:
-        """Lead ``row`` signs a deal of ``value`` at ``t``: a customer, commission, fees."""
-        T = self.pipeline.T
-        src = int(T.source[row])
-        rate = self.commission_base + (self.commission_sdr if src == SOURCE_ID["outbound"] else 0.0)
-        month = min(int(t // MONTH_DAYS), self.n_months - 1)
-        if self.pricing.kind == "subscription" and src not in self.rev_share:
-            self.book.add(t, value, self.m.deal.contract, bool(T.fit[row]), src, row,
-                          self._early_mult(row))
-            self.commission[month] += rate * value
-        else:
-            start, terms, now = self.pricing.sign(t, value, rate)
-            extra = dict(terms.values)
-            if src in self.rev_share:
-                extra["rev_share"] = self.rev_share[src]
-            self.book.add(start, value, self.m.deal.contract, bool(T.fit[row]), src, row,
-                          self._early_mult(row), extra)
-            self.commission[month] += now
-            fee = self.pricing.baseline()
-            if fee > 0:
-                self.book.add_fee(t, fee)
-        if src == SOURCE_ID["partners"]:
-            self.partner_fees[month] += self.partner_fee_rate * value
-
-    def _production(self, t: float, pilot_row: int) -> None:
-        """A converted pilot becomes a production customer (commission on its ACV)."""
-        assert self.pilots is not None
-        P = self.pilots.P
-        self._sign(int(P.lead[pilot_row]), t, float(P.production_acv[pilot_row]))
-
-    def _schedule_production(self, t: float, pilot_row: int) -> None:
-        ev = self.env.timeout(t - self.env.now)
-        ev.callbacks.append(lambda _e: self._production(t, pilot_row))
-
-    def _on_loss(self, row: int, t: float) -> None:
-        """Losses need no bookkeeping here: the market reads them from the lead table."""
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline new leads enter (the current phase's)."""
+        return self.path.pipeline
 
     # -- blocks of leads ------------------------------------------------------------
-
-    def _stage_draws(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        acv = self.pricing.lead_values(n, self.streams.get("acv"))
-        u = self.streams.get("stage").random((n, self.K))
-        dur = np.empty((n, self.K))
-        for k, (s, d) in enumerate(zip(self.stages, self.durations, strict=True)):
-            dur[:, k] = np.maximum(d.sample(self.streams.get("duration", s.name), n), 0.0)
-        return acv, u, dur
-
-    def _probabilities(self, fit: np.ndarray, first_factor: np.ndarray) -> np.ndarray:
-        p = np.tile(self.adv, (fit.size, 1))
-        p[:, 0] *= first_factor
-        bad = ~fit
-        p[bad, self.q] *= 1.0 - self.strictness
-        p[bad, min(self.q + 1, self.K - 1)] *= self.bad_fit_win
-        p[:, self.K - 1] *= self.criteria_win
-        return np.clip(p, 0.0, 1.0)
 
     def _available(self, t: float) -> float:
         """Accounts of the market not engaged at ``t`` (inf for an unbounded market).
@@ -199,11 +123,11 @@ class _Engine:
         """
         if self.market_size is None:
             return float("inf")
-        T = self.pipeline.T
-        n = T.n
-        returned = int(
-            ((T.outcome[:n] == LOST) & (T.t_end[:n] + self.cooling <= t)).sum()
-        )
+        n = returned = 0
+        for path in self.paths:
+            T = path.pipeline.T
+            n += T.n
+            returned += int(((T.outcome[: T.n] == LOST) & (T.t_end[: T.n] + self.cooling <= t)).sum())
         initial = int((self.book.C.column("initial")).sum())
         return float(max(self.market_size - n - initial + returned, 0))
 
@@ -213,13 +137,31 @@ class _Engine:
         With an unbounded market nothing about arrivals depends on the state of the
         run, so every lead of the horizon is drawn in one block at time zero (the
         same Poisson process, far fewer numpy calls). A bounded market thins each
-        month by the accounts still available, so it goes month by month.
+        month by the accounts still available, so it goes month by month. A phased
+        motion in an unbounded market draws the horizon's arrivals as an unphased
+        one does, but releases them month by month (``_release``), so that until a
+        phase starts it sees exactly the leads of the motion it started as.
         """
+        if month is not None and self.market_size is None:
+            self._release(month)
+            return
         avail = self._available(0.0 if month is None else month * MONTH_DAYS)
         # sources find accounts at a rate proportional to the share not yet engaged
         thin = 1.0 if self.market_size is None else avail / self.market_size
+        drawn = self._draw(self.sources, month, thin)
+        if drawn is None:
+            return
+        t_all, src, fit, factor = drawn
+        if t_all.size > avail:  # never more arrivals than accounts left
+            n = int(avail)
+            t_all, src, fit, factor = t_all[:n], src[:n], fit[:n], factor[:n]
+        self._add_leads(t_all, src, fit, factor)
+
+    def _draw(self, grids: list[SourceGrid], month: int | None, thin: float = 1.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Arrivals of ``grids`` in ``month`` (None: the horizon), sorted by time."""
         times, srcs, fits, factors = [], [], [], []
-        for g in self.sources:
+        for g in grids:
             rng = self.streams.get("arrivals", g.name)
             if month is None:
                 t, step = g.horizon_arrivals(self.n_months, rng)
@@ -232,18 +174,56 @@ class _Engine:
             fits.append(self.streams.get("fit", g.name).random(t.size) < g.fit_rate)
             factors.append(g.first_stage_factor[step])
         if not times:
-            return
+            return None
         t_all = np.concatenate(times)
         order = np.argsort(t_all, kind="stable")
-        if order.size > avail:  # never more arrivals than accounts left
-            order = order[: int(avail)]
-        t_all = t_all[order]
-        src = np.concatenate(srcs)[order]
-        fit = np.concatenate(fits)[order]
-        factor = np.concatenate(factors)[order]
-        acv, u, dur = self._stage_draws(t_all.size)
-        p = self._probabilities(fit, factor)
-        self.pipeline.add_block(t_all, src, fit, acv, u, dur, p)
+        return (t_all[order], np.concatenate(srcs)[order], np.concatenate(fits)[order],
+                np.concatenate(factors)[order])
+
+    def _add_leads(self, t: np.ndarray, src: np.ndarray, fit: np.ndarray,
+                   factor: np.ndarray) -> None:
+        acv, u, dur = self.path.stage_draws(t.size)
+        p = self.path.probabilities(fit, factor)
+        self.pipeline.add_block(t, src, fit, acv, u, dur, p)
+
+    def _release(self, month: int) -> None:
+        """The buffered arrivals of ``month`` (phased motions, unbounded market)."""
+        self._fill()
+        if self._buffer is None:
+            return
+        t, src, fit, factor = self._buffer
+        k = int(np.searchsorted(t, (month + 1) * MONTH_DAYS, side="left"))
+        if k:
+            self._add_leads(t[:k], src[:k], fit[:k], factor[:k])
+            self._buffer = (t[k:], src[k:], fit[k:], factor[k:])
+
+    def _fill(self) -> None:
+        """Draw the horizon's arrivals of the motion as it starts, once."""
+        if not self._filled:
+            self._filled = True
+            self._buffer = self._draw(self.sources, None)
+
+    def _rebuffer(self, replaced: set[str], fresh: list[SourceGrid]) -> None:
+        """A phase replaced some sources: drop their future arrivals, draw the new ones."""
+        if self.market_size is not None:
+            return
+        self._fill()
+        kept = self._buffer
+        parts = []
+        if kept is not None:
+            ids = {SOURCE_ID[name] for name in replaced}
+            keep = ~np.isin(kept[1], list(ids))
+            parts.append(tuple(a[keep] for a in kept))
+        new = self._draw(fresh, None) if fresh else None
+        if new is not None:
+            parts.append(new)
+        if not parts:
+            self._buffer = None
+            return
+        t = np.concatenate([p[0] for p in parts])
+        order = np.argsort(t, kind="stable")
+        self._buffer = tuple(np.concatenate([p[i] for p in parts])[order]  # type: ignore[assignment]
+                             for i in range(4))
 
     # -- the company at time zero ---------------------------------------------------
 
@@ -262,16 +242,17 @@ class _Engine:
             terms.append(np.array([MONTH_DAYS if a.contract == "monthly" else 365.0]))
         if starts:
             self.book.add_initial(np.concatenate(starts), np.concatenate(arrs), np.concatenate(terms))
-        names = [s.name for s in self.stages]
+        path = self.path
+        names = [s.name for s in path.stages]
         for d in init.pipeline:
             k = names.index(d.stage)
             n = d.count
-            acv, u, dur = self._stage_draws(n)
+            acv, u, dur = path.stage_draws(n)
             if d.acv is not None:
                 acv = np.full(n, d.acv)
             fit = np.ones(n, dtype=bool)
-            p = self._probabilities(fit, np.ones(n))
-            residual = self.durations[k].sample_residual(rng, np.full(n, d.days_in_stage))
+            p = path.probabilities(fit, np.ones(n))
+            residual = path.durations[k].sample_residual(rng, np.full(n, d.days_in_stage))
             self.pipeline.add_open(
                 k, residual, np.full(n, -d.days_in_stage),
                 t_arrive=np.full(n, np.nan), source=SOURCE_ID["initial"], fit=fit, acv=acv,
@@ -280,29 +261,32 @@ class _Engine:
 
     # -- processes ------------------------------------------------------------------
 
-    def _capacity(self) -> Any:
+    def _capacity(self, events: list[tuple[float, int, int]]) -> Any:
         env = self.env
-        pools = self.pipeline.pools
-        for t, rep, cap in self.roster.capacity_events(self.H):
+        pools = self.pipeline.pools  # shared by every path
+        roster = self.roster
+        for t, rep, cap in events:
             if t > env.now:
                 yield env.timeout(t - env.now)
-            pool = pools.get(self.roster.role[rep])
+            pool = pools.get(roster.role[rep])
             if pool is not None:
                 pool.set_capacity(rep, cap)
 
     def _months(self) -> Any:
         env = self.env
         snap_at = self.n_months - 12
-        bounded = self.market_size is not None
-        if not bounded:
+        monthly = self.market_size is not None or bool(self.phases)
+        if not monthly:
             self._arrivals(None)
         for month in range(self.n_months):
-            if bounded:
+            if self._phase_due(month):
+                self._start_phase(len(self.paths) - 1, month)
+            if monthly:
                 self._arrivals(month)
-            if self.product is not None:
+            for product in self.products:
                 avail = self._available(month * MONTH_DAYS)
                 size = self.market_size
-                self.product.month(month, 1.0 if size is None else avail / size, avail)
+                product.month(month, 1.0 if size is None else avail / size, avail)
             yield env.timeout(MONTH_DAYS)
             a, b = month * MONTH_DAYS, (month + 1) * MONTH_DAYS
             n_csm = int(((np.maximum(self.roster.hire[self.csm], 0) <= b)
@@ -314,43 +298,196 @@ class _Engine:
                 self.ticks.setdefault(k, []).append(v)
             if month + 1 == snap_at:
                 self.arr_then = self.book.arr_snapshot(b)
+            self._check_trigger(flows)
+
+    # -- phases (MODEL.md "Motions over time and blends") ----------------------------
+
+    def _next_phase(self) -> Phase | None:
+        j = len(self.paths) - 1
+        return self.phases[j] if j < len(self.phases) else None
+
+    def _phase_due(self, month: int) -> bool:
+        ph = self._next_phase()
+        if ph is None:
+            return False
+        kind, at = ph.trigger()
+        if kind == "start_month":
+            return month >= at
+        return self._triggered
+
+    def _check_trigger(self, flows: dict[str, float]) -> None:
+        """A trigger met at a month end starts its phase with the next month."""
+        ph = self._next_phase()
+        if ph is None:
+            return
+        kind, at = ph.trigger()
+        if (kind == "after_customers" and flows["customers"] >= at) or (
+                kind == "after_arr" and flows["arr"] >= at):
+            self._triggered = True
+
+    def _start_phase(self, j: int, month: int) -> None:
+        """Phase ``j`` starts at ``month``: new hires, its sources, a new path for new leads."""
+        self._triggered = False
+        t = month * MONTH_DAYS
+        ph = self.phases[j]
+        pm = realize(self.spec.phase_motions[j], Streams(self.scenario.seed, self.seed_index))
+        written = ph.overrides()
+        self._hire_for_phase(ph, pm, t)
+        prev = self.path
+        self.path = SalesPath(self, pm, j + 1, self.roster, self.streams, prev.pipeline.pools,
+                              platform_shares(pm.sources), later_phase=True)
+        self.paths.append(self.path)
+        self.book.use_pricing(self.path.pricing)
+        self.phase_starts.append(t)
+        self.phase_motions.append(pm)
+        self._phase_sources(pm, written, month)
+
+    def _hire_for_phase(self, ph: Phase, pm: Motion, t: float) -> None:
+        """People carry over; ``team.<role>.hires`` in the phase count months from its start."""
+        raw = ph.overrides().get("team") or {}
+        before = set(self.phase_motions[-1].team.roles())
+        roles: dict[str, Role] = {}
+        for name, role in pm.team.roles().items():
+            body = raw.get(name)
+            if not isinstance(body, dict):
+                continue
+            hires = dict(role.hires) if "hires" in body else {}
+            if name not in before:  # a role the phase creates starts with its ``start``
+                hires[0] = hires.get(0, 0) + int(round(num(role.start)))
+            if hires:
+                roles[name] = role.model_copy(update={"start": 0.0, "hires": hires})
+        if not roles:
+            return
+        sub = build_roster(Team(**roles), [], self.H - t, self.streams)
+        sub.hire += t
+        sub.leave += t
+        first = self.roster.role.size
+        for f in fields(Roster):
+            setattr(self.roster, f.name, np.concatenate([getattr(self.roster, f.name),
+                                                         getattr(sub, f.name)]))
+        for rname, pool in self.pipeline.pools.items():
+            new = np.flatnonzero(sub.role == rname) + first
+            if new.size:
+                pool.add_reps(new)
+        self.csm = self.roster.indices("csm")
+        events = [(tt, rep + first, cap) for tt, rep, cap in sub.capacity_events(self.H)]
+        if events:
+            self.env.process(self._capacity(events))
+
+    def _phase_sources(self, pm: Motion, written: dict[str, Any], month: int) -> None:
+        """Sources the phase writes start from its month; the others carry on as they were."""
+        src_written = set((written.get("sources") or {}).keys())
+        team_changed = "team" in written
+        t = month * MONTH_DAYS
+        shifted = replace(self.roster, hire=self.roster.hire - t, leave=self.roster.leave - t)
+        fresh = build_sources(pm.sources, shifted, self.n_months - month, self.streams)
+        pad = month * STEPS_PER_MONTH
+        old = {g.name: g for g in self.sources}
+        if self.products:
+            old["signups"] = self.products[-1].grid
+        active: list[SourceGrid] = []
+        new_grids: list[SourceGrid] = []
+        for g in fresh:
+            keep = old.get(g.name)
+            if keep is None or g.name in src_written or (g.name == "outbound" and team_changed):
+                g = SourceGrid(g.name, g.sid, np.concatenate([np.zeros(pad), g.per_day]), g.fit_rate,
+                               np.concatenate([np.ones(pad), g.first_stage_factor]))
+                if g.name != "signups":
+                    new_grids.append(g)
+            else:
+                g = keep
+            active.append(g)
+        # sources the phase replaces or switches off lose their future arrivals
+        still = {g.name for g in active} - {g.name for g in new_grids}
+        self._rebuffer({g.name for g in self.sources} - still, new_grids)
+        product_written = bool({"conversion", "self_serve", "pql"} & set(written))
+        signups = [g for g in active if g.name == "signups"]
+        if not signups:
+            self.products = []  # sign-ups switched off from this phase on
+        elif signups[0] is not old.get("signups") or product_written:
+            self.products = [ProductPath(pm, signups[0], self.pipeline, self.book, self.streams,
+                                         self.H, self.n_months, self.path.adv)]
+        self.all_products.extend(p for p in self.products if p not in self.all_products)
+        self.sources = [g for g in active if g.name != "signups"]
+
+    # -- the run ----------------------------------------------------------------------
 
     def run(self) -> SeedRun:
         self._initial_state()
         if self.n_months == 12:
             self.arr_then = self.book.arr_snapshot(0.0)
-        self.env.process(self._capacity())
+        self.env.process(self._capacity(self.roster.capacity_events(self.H)))
         self.env.process(self._months())
         self.env.run(until=self.H + 1e-6)
         self.book.flush()
-        leads = self.pipeline.T.frozen()
+        leads, offsets = _merge_leads([p.pipeline.T.frozen() for p in self.paths])
         _censor(leads, self.H)
+        customers = self.book.C.frozen()
+        if len(self.paths) > 1:
+            has_lead = customers["lead"] >= 0
+            customers["lead"][has_lead] += offsets[customers["phase"][has_lead]]
+        pilots = [(p.pilots.P.frozen(), offsets[i]) for i, p in enumerate(self.paths)
+                  if p.pilots is not None]
+        extras: dict[str, Any] = {
+            "peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()},
+            "signups": _sum_or_none([p.signups for p in self.all_products]),
+            "activated": _sum_or_none([p.activated for p in self.all_products]),
+            "phase_starts": np.array(self.phase_starts),
+        }
+        for p in self.paths:
+            extras.update(p.services_extras())
         return SeedRun(
             motion=self.m,
             horizon=self.H,
             n_months=self.n_months,
             roster=self.roster,
             leads=leads,
-            customers=self.book.C.frozen(),
+            customers=customers,
             ticks={k: np.array(v) for k, v in self.ticks.items()},
             arr_then=self.arr_then,
             commission=self.commission,
             partner_fees=self.partner_fees,
-            pilots=None if self.pilots is None else self.pilots.P.frozen(),
-            extras={
-                "peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()},
-                "signups": None if self.product is None else self.product.signups,
-                "activated": None if self.product is None else self.product.activated,
-                **self._services_extras(),
-            },
+            pilots=_merge_pilots(pilots),
+            extras=extras,
+            phase_motions=self.phase_motions,
         )
 
-    def _services_extras(self) -> dict[str, Any]:
-        desk = getattr(self.pricing, "desk", None)
-        if desk is None:
-            return {}
-        return {"engagements": np.array(desk.intervals).reshape(-1, 2),
-                "custom_to_productised": desk.custom_to_productised(self.H)}
+
+def _sum_or_none(arrays: list[np.ndarray]) -> np.ndarray | None:
+    return None if not arrays else np.sum(arrays, axis=0)
+
+
+def _merge_leads(tables: list[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One lead table from each path's: stage columns padded to the most stages, a
+    ``phase`` column, and each path's row offset (to renumber references to leads)."""
+    sizes = [t["t_arrive"].size for t in tables]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    if len(tables) == 1:
+        L = tables[0]
+        L["phase"] = np.zeros(sizes[0], dtype=np.int8)
+        return L, offsets
+    K = max(t["u"].shape[1] for t in tables)
+    out: dict[str, np.ndarray] = {}
+    for name in tables[0]:
+        parts = []
+        for t in tables:
+            col = t[name]
+            if col.ndim == 2 and col.shape[1] < K:
+                col = np.concatenate([col, np.full((col.shape[0], K - col.shape[1]), np.nan)], axis=1)
+            parts.append(col)
+        out[name] = np.concatenate(parts)
+    out["phase"] = np.repeat(np.arange(len(tables), dtype=np.int8), sizes)
+    return out, offsets
+
+
+def _merge_pilots(parts: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np.ndarray] | None:
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0][0]
+    out = {k: np.concatenate([p[k] for p, _ in parts]) for k in parts[0][0]}
+    out["lead"] = np.concatenate([p["lead"] + off for p, off in parts])
+    return out
 
 
 def _censor(L: dict[str, np.ndarray], horizon: float) -> None:

@@ -96,31 +96,33 @@ class RepPool:
         most = max(free)
         return free.index(most) if most > 0 else -1
 
-    def request(self, row: int, stage: int) -> None:
-        env = self.pipeline.env
+    def request(self, row: int, stage: int, pipeline: Pipeline) -> None:
+        """``pipeline``'s lead ``row`` asks for a rep (the pools are shared by the
+        pipelines of a motion's phases)."""
+        env = pipeline.env
         if not self.queue:
             j = self._free()
             if j >= 0:
-                self._grant(j, row, stage, env.now)
+                self._grant(j, row, stage, env.now, pipeline)
                 return
-        ticket: list[Any] = [row, stage, env.now, True]
+        ticket: list[Any] = [row, stage, env.now, True, pipeline]
         self.queue.append(ticket)
-        max_wait = self.pipeline.max_wait
+        max_wait = pipeline.max_wait
         if math.isfinite(max_wait):
             env.timeout(max_wait).callbacks.append(lambda _e: self._renege(ticket))
 
-    def _grant(self, j: int, row: int, stage: int, t_req: float) -> None:
+    def _grant(self, j: int, row: int, stage: int, t_req: float, pipeline: Pipeline) -> None:
         self.held[j] += 1
         self.free[j] -= 1
         self.n_held += 1
         if self.n_held > self.peak_held:
             self.peak_held = self.n_held
-        self.pipeline.start_segment(row, stage, t_req, self, j)
+        pipeline.start_segment(row, stage, t_req, self, j)
 
     def _renege(self, ticket: list[Any]) -> None:
         if ticket[3]:
             ticket[3] = False
-            self.pipeline.reneged(ticket[0], ticket[1], ticket[2])
+            ticket[4].reneged(ticket[0], ticket[1], ticket[2])
 
     def _dispatch(self) -> None:
         q = self.queue
@@ -133,13 +135,26 @@ class RepPool:
                 return
             ticket = q.popleft()
             ticket[3] = False
-            self._grant(j, ticket[0], ticket[1], ticket[2])
+            self._grant(j, ticket[0], ticket[1], ticket[2], ticket[4])
 
     def release(self, j: int) -> None:
         self.held[j] -= 1
         self.free[j] += 1
         self.n_held -= 1
         self._dispatch()
+
+    def add_reps(self, reps: np.ndarray) -> None:
+        """People hired into the role later (a phase's hires); capacity comes by events."""
+        roster = self.roster
+        for r in (int(x) for x in reps):
+            self.slot[r] = len(self.reps)
+            self.reps.append(r)
+            self.cap.append(0)
+            self.held.append(0)
+            self.free.append(0)
+            self._hire.append(float(roster.hire[r]))
+            self._ramp.append(float(roster.ramp_days[r]))
+            self._rwf.append(float(roster.ramp_win_factor[r]))
 
     def set_capacity(self, rep: int, capacity: int) -> None:
         j = self.slot[rep]
@@ -165,6 +180,7 @@ class Pipeline:
         on_win: Callable[[int, float], None],
         on_loss: Callable[[int, float], None],
         closes_per_quarter: dict[str, float] | None = None,
+        pools: dict[str, RepPool] | None = None,
     ):
         closes_per_quarter = closes_per_quarter or {}
         self.env = env
@@ -185,8 +201,11 @@ class Pipeline:
             self.seg_end[k] = self.seg_end[k + 1] if same else k
         # leading stages without an owner are resolved in numpy for a block of leads
         self.lead_end = self.seg_end[0] if owners[0] is None else -1
-        self.pools: dict[str, RepPool] = {}
+        # one pool per role, shared with the pipelines of the motion's other phases
+        self.pools: dict[str, RepPool] = {} if pools is None else pools
         for role in sorted({o for o in owners if o is not None}):
+            if role in self.pools:
+                continue
             self.pools[role] = RepPool(self, roster.indices(role), roster)
             limit = closes_per_quarter.get(role)
             if limit is not None:
@@ -286,7 +305,7 @@ class Pipeline:
             T.created[row] = now
         owner = self.owners[stage]
         if owner is not None:
-            self.pools[owner].request(row, stage)
+            self.pools[owner].request(row, stage, self)
         else:
             self._walk(row, stage, 1.0, None, -1)
 
