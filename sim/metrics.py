@@ -101,7 +101,10 @@ def _margins(run: SeedRun, monthly: dict[str, np.ndarray], out: dict[str, float]
     out["self_serve_revenue_share"] = _ratio(float(monthly["revenue_self_serve"].sum()),
                                              float(rev.sum()))
     out["custom_to_productised"] = float(run.extras.get("custom_to_productised", math.nan))
-    plain = run.motion.deal.pricing == "subscription" and out["platform_fees_total"] == 0
+    motions = run.phase_motions or [run.motion]
+    gms = {num(mj.costs.gross_margin) for mj in motions}
+    plain = (all(mj.deal.pricing == "subscription" for mj in motions) and len(gms) == 1
+             and out["platform_fees_total"] == 0)
     gm = num(run.motion.costs.gross_margin)
     if not plain and math.isfinite(out["gross_margin"]):
         gm = out["gross_margin"]

@@ -23,6 +23,7 @@ from sim.engine.rng import Streams
 from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.distributions import as_dist
+from sim.scenario.schema import Motion
 
 __all__ = ["quarterly_forecast"]
 
@@ -30,17 +31,16 @@ QUARTER_DAYS = 3 * MONTH_DAYS
 SELF_SERVE = SOURCE_ID["signups"]
 
 
-def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
-    m = run.motion
-    L = run.leads
-    n_q = run.n_months // 3
+def _stage_tables(m: Motion, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
+                                               tuple[float, float, float]]:
+    """P(win | in stage k), mean days in k, expected days after k (padded to ``K``
+    stages), the motion's stage count, and its pilot terms (odds, delay, multiplier)."""
     adv = np.array([min(max(num(s.advance), 0.0), 1.0) for s in m.stages])
     mean_dur = np.array([as_dist(s.duration).mean for s in m.stages])
-    K = adv.size
-    # P(win | in stage k) and expected remaining days after finishing stage k
+    k = adv.size
     p_from = np.cumprod(adv[::-1])[::-1]
     after = np.concatenate([np.cumsum(mean_dur[::-1])[::-1][1:], [0.0]])
-    pilot_p = pilot_delay = pilot_mult = 0.0
+    pilot = (0.0, 0.0, 0.0)
     if m.pilot is not None:
         # a won evaluation books only after its pilot: RevOps adds the pilot's expected
         # length and decision delay, and weights by its odds of success and conversion
@@ -51,15 +51,31 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
         after = after + as_dist(pl.duration_days).mean + delay
         pilot_p = num(pl.success_rate) * num(pl.decision_conversion)
         p_from = p_from * pilot_p
-        pilot_delay = delay
-        pilot_mult = as_dist(pl.production_multiplier).mean
-    inflation = num(m.forecast.stage_inflation)
+        pilot = (pilot_p, delay, as_dist(pl.production_multiplier).mean)
+    pad = np.zeros(K - k)
+    return (np.concatenate([p_from, pad]), np.concatenate([mean_dur, pad]),
+            np.concatenate([after, pad]), k, pilot)
+
+
+def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
+    L = run.leads
+    n_q = run.n_months // 3
+    K = L["entry"].shape[1]
+    # each phase of the motion has its own stages: tables indexed [phase, stage]
+    motions = run.phase_motions or [run.motion]
+    tables = [_stage_tables(mj, K) for mj in motions]
+    p_from = np.stack([t[0] for t in tables])
+    mean_dur = np.stack([t[1] for t in tables])
+    after = np.stack([t[2] for t in tables])
+    k_of = np.array([t[3] for t in tables])
+    in_effect = run.motion_at_month()
     rng = streams.get("forecast")
     is_opp = np.isfinite(L["created"])
     created = L["created"][is_opp]
     t_end = np.where(L["outcome"][is_opp] == OPEN, np.inf, L["t_end"][is_opp])
     entry = L["entry"][is_opp]
     acv = L["acv"][is_opp]
+    phase = L["phase"][is_opp].astype(np.int64) if "phase" in L else np.zeros(acv.size, np.int64)
     won = L["outcome"] == 1
     C = run.customers
     c_start, c_arr = C["start"][~C["initial"]], C["arr0"][~C["initial"]]
@@ -68,6 +84,7 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     open_count = np.zeros(n_q)
     for q in range(n_q):
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
+        m = in_effect[3 * q]
         actual[q] = c_arr[(c_start >= t0) & (c_start < t1)].sum()
         if q > 0:
             # run rate of what the pipeline cannot show: deals created and won within last
@@ -78,6 +95,7 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             forecast[q] += L["acv"][quick].sum()
         if run.pilots is not None and m.pilot is not None:
             # pilots under way: expected production value if their decision is due this quarter
+            pilot_p, pilot_delay, pilot_mult = tables[motions.index(m)][4]
             P = run.pilots
             live = (P["t_start"] <= t0) & (P["t_decision"] > t0)
             due = np.maximum(P["t_end"], t0) + pilot_delay
@@ -87,15 +105,18 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
         if not open_.any():
             continue
         e = entry[open_]
+        ph = phase[open_]
+        last = k_of[ph] - 1
         stage = (np.nan_to_num(e, nan=np.inf) <= t0).sum(axis=1) - 1
-        stage = np.clip(stage, 0, K - 1)
+        stage = np.clip(stage, 0, last)
         elapsed = t0 - e[np.arange(stage.size), stage]
-        hope = rng.random(stage.size) < inflation
-        reported = np.minimum(stage + hope, K - 1)
+        hope = rng.random(stage.size) < num(m.forecast.stage_inflation)
+        reported = np.minimum(stage + hope, last)
         remaining = np.where(
-            hope, mean_dur[reported], np.maximum(mean_dur[stage] - np.nan_to_num(elapsed), 0.0)
-        ) + after[reported]
+            hope, mean_dur[ph, reported],
+            np.maximum(mean_dur[ph, stage] - np.nan_to_num(elapsed), 0.0),
+        ) + after[ph, reported]
         counted = t0 + remaining < t1
-        forecast[q] += float((acv[open_] * p_from[reported] * counted).sum())
+        forecast[q] += float((acv[open_] * p_from[ph, reported] * counted).sum())
     return {"quarter": np.arange(n_q), "forecast": forecast, "actual": actual,
             "open_opportunities": open_count}

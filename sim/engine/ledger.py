@@ -15,7 +15,7 @@ from sim.engine.params import num
 from sim.engine.records import LOST, OPEN, WON
 from sim.engine.sources import LEAD_SOURCES, SOURCE_ID
 from sim.engine.team import MONTH_DAYS
-from sim.scenario.schema import ROLES
+from sim.scenario.schema import ROLES, Motion
 
 __all__ = ["monthly_series", "MONTHLY_COLUMNS"]
 
@@ -27,7 +27,7 @@ MONTHLY_COLUMNS = (
        "bookings_expansion", "new_arr", "arr", "revenue", "churned_arr", "expansion_arr",
        "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
        "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend", "fees", "cogs",
-       "platform_fees", "gross_profit", "revenue_self_serve", "revenue_sales"]
+       "platform_fees", "gross_profit", "revenue_self_serve", "revenue_sales", "phase"]
     + [f"headcount_{r}" for r in ROLES]
 )
 
@@ -91,32 +91,57 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     out["pipeline_value"] = (open_at * L["acv"][is_opp][:, None]).sum(axis=0)
     # spend
     costs = run.roster.monthly_cost(n)
+    # spend follows the motion in effect each month; a source a phase writes
+    # starts its spend curve at the phase's start, like its leads
     marketing = np.zeros(n)
-    src = m.sources
-    if src.inbound is not None:
-        if src.inbound.marketing_spend_per_month is not None:
-            g = num(src.inbound.growth_per_month)
-            marketing += num(src.inbound.marketing_spend_per_month) * (1 + g) ** np.arange(n)
-        if src.inbound.cost_per_lead is not None:
-            marketing += num(src.inbound.cost_per_lead) * out["leads_inbound"]
-    if src.outbound is not None:
-        marketing += num(src.outbound.tooling_cost_per_month)
-    if src.signups is not None:
-        g = num(src.signups.growth_per_month)
-        marketing += num(src.signups.marketing_spend_per_month) * (1 + g) ** np.arange(n)
-        marketing += num(src.signups.cost_per_signup) * out["signups"]
-    marketing += channel_spend(src, n)
-    marketing += num(m.costs.other_sm_per_month)
+    month_of = np.arange(n)
+    motions = run.phase_motions or [m]
+    starts = np.round(run.extras.get("phase_starts", np.zeros(1)) / MONTH_DAYS).astype(int)
+    in_phase = np.searchsorted(starts, month_of, side="right") - 1
+    origin = {name: 0 for name in type(m.sources).model_fields}
+    for j, mj in enumerate(motions):
+        if j:
+            written = (m.phases[j - 1].overrides().get("sources") or {})
+            origin.update({name: int(starts[j]) for name in written})
+        now = in_phase == j
+        if now.any():
+            marketing[now] = _marketing(mj, out, month_of, origin)[now]
     out["marketing_spend"] = marketing
     out["commission"] = run.commission.copy()
     out["partner_fees"] = run.partner_fees.copy()
     out["sm_spend"] = (costs["sm"] + marketing + run.commission + run.partner_fees
                        + out["pilot_delivery_cost"])
     out["cs_spend"] = costs["cs"]
+    out["phase"] = in_phase.astype(float)  # index of the motion's phase in effect (0: as it starts)
     hc = run.roster.headcount(ends - 1e-9)
     for r in ROLES:
         out[f"headcount_{r}"] = hc[r].astype(float)
     return out
+
+
+def _marketing(m: Motion, out: dict[str, np.ndarray], month: np.ndarray,
+               origin: dict[str, int]) -> np.ndarray:
+    """Marketing and programme spend of motion ``m`` in each month."""
+    n = month.size
+    marketing = np.zeros(n)
+    src = m.sources
+    if src.inbound is not None:
+        if src.inbound.marketing_spend_per_month is not None:
+            g = num(src.inbound.growth_per_month)
+            marketing += num(src.inbound.marketing_spend_per_month) * (1 + g) ** (
+                month - origin["inbound"])
+        if src.inbound.cost_per_lead is not None:
+            marketing += num(src.inbound.cost_per_lead) * out["leads_inbound"]
+    if src.outbound is not None:
+        marketing += num(src.outbound.tooling_cost_per_month)
+    if src.signups is not None:
+        g = num(src.signups.growth_per_month)
+        marketing += num(src.signups.marketing_spend_per_month) * (1 + g) ** (
+            month - origin["signups"])
+        marketing += num(src.signups.cost_per_signup) * out["signups"]
+    marketing += channel_spend(src, n)
+    marketing += num(m.costs.other_sm_per_month)
+    return marketing
 
 
 def funnel(run: SeedRun) -> dict[str, np.ndarray]:
@@ -124,11 +149,54 @@ def funnel(run: SeedRun) -> dict[str, np.ndarray]:
 
     Days in a stage run from entering it (waiting for a rep included) to
     entering the next one or closing; deals still in the stage at the horizon
-    are not counted in the mean.
+    are not counted in the mean. A phased motion's stages are counted by name
+    over its phases (in order of first appearance).
     """
     L = run.leads
-    e = L["entry"]
-    K = e.shape[1]
+    motions = run.phase_motions or [run.motion]
+    if len(motions) == 1:
+        single = _funnel_of(L, motions[0])
+        del single["n_done"]
+        return single
+    phase = L["phase"]
+    parts = [_funnel_of({k: v[phase == j] for k, v in L.items()}, mj)
+             for j, mj in enumerate(motions)]
+    names: list[str] = []
+    owners: dict[str, set[str]] = {}
+    for p in parts:
+        for name, owner in zip(p["stage"], p["owner"], strict=True):
+            if name not in owners:
+                names.append(name)
+                owners[name] = set()
+            owners[name].add(owner)
+    idx = {name: i for i, name in enumerate(names)}
+    N = len(names)
+    entered, advanced, lost, day_sum = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros(N)
+    done = np.zeros(N)
+    for p in parts:
+        at = np.array([idx[s] for s in p["stage"]], dtype=np.int64)
+        np.add.at(entered, at, p["entered"])
+        np.add.at(advanced, at, p["advanced"])
+        np.add.at(lost, at, p["lost"])
+        np.add.at(day_sum, at, np.nan_to_num(p["mean_days"] * p["n_done"]))
+        np.add.at(done, at, p["n_done"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_days = np.where(done > 0, day_sum / done, np.nan)
+    return {  # the columns of the one-phase funnel
+        "stage": np.array(names, dtype=object),
+        "stage_index": np.arange(N),
+        "owner": np.array(["/".join(sorted(owners[s])) for s in names], dtype=object),
+        "entered": entered,
+        "advanced": advanced,
+        "lost": lost,
+        "mean_days": mean_days,
+    }
+
+
+def _funnel_of(L: dict[str, np.ndarray], m: Motion) -> dict[str, np.ndarray]:
+    """The funnel of leads that went through the stages of motion ``m``."""
+    K = len(m.stages)
+    e = L["entry"][:, :K]
     won = L["outcome"] == WON
     lost = L["outcome"] == LOST
     stage = L["stage"].astype(np.int64)
@@ -148,11 +216,12 @@ def funnel(run: SeedRun) -> dict[str, np.ndarray]:
     entered = np.isfinite(e).sum(axis=0).astype(float)
     lost_at = np.bincount(stage[lost], minlength=K).astype(float)[:K]
     return {
-        "stage": np.array([s.name for s in run.motion.stages], dtype=object),
+        "stage": np.array([s.name for s in m.stages], dtype=object),
         "stage_index": np.arange(K),
-        "owner": np.array([s.owner or "" for s in run.motion.stages], dtype=object),
+        "owner": np.array([s.owner or "" for s in m.stages], dtype=object),
         "entered": entered,
         "advanced": advanced,
         "lost": lost_at,
         "mean_days": mean_days,
+        "n_done": n_done,
     }

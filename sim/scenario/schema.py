@@ -541,6 +541,12 @@ class Motion(Strict):
                                        "phases must start in order: expected a month after "
                                        f"{last_start:g}, got {at:g}")
                 last_start = at
+            for role, body in (ph.overrides().get("team") or {}).items():
+                if body is None:
+                    raise LocatedError(("phases", j, "team", role),
+                                       f"people carry over from phase to phase: a phase cannot "
+                                       f"remove team.{role}; to stop it selling, give its stages "
+                                       "another owner")
             current = deep_merge(current, ph.overrides())
             try:
                 resolved.append(Motion.model_validate(current))
