@@ -25,6 +25,7 @@ from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentForm
 
 from sim.compare import target_probability
 from sim.report.terminal import LABELS, currency_symbol
+from sim.report.timeline import mark_phases, phase_marks, segment_revenue
 
 if TYPE_CHECKING:
     from matplotlib.axis import Axis
@@ -79,7 +80,8 @@ _STYLE = {
 CAPTIONS: dict[str, tuple[str, str]] = {
     "arr_fan.png": (
         "ARR over time",
-        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside).",
+        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside). "
+        "Dotted lines: a phased motion's phase starts (median month over the seeds).",
     ),
     "p_target.png": (
         "Chance of reaching the ARR target",
@@ -110,7 +112,13 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "headcount_spend.png": (
         "Headcount and sales & marketing spend",
-        "Median total headcount per month, and median monthly S&M spend with its P10-P90 band.",
+        "Median total headcount per month, and median monthly S&M spend with its P10-P90 band. "
+        "Dotted lines: a phased motion's phase starts (median month over the seeds).",
+    ),
+    "segments.png": (
+        "Revenue by segment",
+        "Median monthly revenue of self-serve customers (product path) and sales-assisted "
+        "customers, for motions that have both (a blend).",
     ),
 }
 
@@ -212,6 +220,7 @@ class _Ctx:
         self.cur = currency_symbol(res.scenario.currency)
         self.horizon = res.scenario.horizon_months
         self.seeds = _seeds_note(res)
+        self.phases = phase_marks(res)
 
 
 # --- charts ------------------------------------------------------------------------
@@ -233,6 +242,7 @@ def _arr_fan(c: _Ctx) -> Figure | None:
         for edge in ("p10", "p90"):
             ax.plot(q.index, q[edge], color=col, lw=0.8, alpha=0.7, ls=(0, (4, 2)))
         ax.plot(q.index, q["p50"], color=col, lw=2.2, label=f"{motion}")
+    mark_phases(ax, c.phases, c.colors)
     target = c.res.scenario.target_arr
     if target is not None:
         ax.axhline(target, color="#333333", ls="--", lw=1.1)
@@ -495,6 +505,8 @@ def _headcount_spend(c: _Ctx) -> Figure | None:
             axes[1].fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
             axes[1].plot(q.index, q["p50"], color=col, lw=2.0, label=mo)
     ax0, ax1 = axes
+    mark_phases(ax0, c.phases, c.colors)
+    mark_phases(ax1, c.phases, c.colors, label=False)
     ax0.set_title("Headcount, all roles (median across seeds)")
     ax0.set_ylabel("People")
     ax0.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -553,6 +565,19 @@ def _metric_label(metric: str) -> str:
     return LABELS.get(metric, metric.replace("_", " "))
 
 
+def _segments(c: _Ctx) -> Figure | None:
+    n = sum(1 for _ in c.motions)
+    fig = segment_revenue(c.res, c.colors, _figure((FIGSIZE[0], 2.6 + 1.6 * min(n, 4))))
+    if fig is None:
+        return None
+    for ax in fig.axes:
+        _money_axis(ax.yaxis, c.cur)
+        ax.set_xlim(0, c.horizon)
+        mark_phases(ax, [mk for mk in c.phases if ax.get_title().startswith(mk.motion + ":")],
+                    c.colors, label=False)
+    return fig
+
+
 def make_figures(res: Results) -> dict[str, bytes]:
     """Every chart that has data, as ``{file name: PNG bytes}`` in reading order."""
     c = _Ctx(res)
@@ -573,6 +598,7 @@ def make_figures(res: Results) -> dict[str, bytes]:
         ("forecast_error.png", lambda: _forecast_error(c)),
         ("funnel.png", lambda: _funnel(c)),
         ("headcount_spend.png", lambda: _headcount_spend(c)),
+        ("segments.png", lambda: _segments(c)),
     ]
     out: dict[str, bytes] = {}
     with mpl.rc_context(_STYLE):  # type: ignore[arg-type]
