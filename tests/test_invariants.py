@@ -67,6 +67,35 @@ def scenarios(draw):
     if draw(st.booleans()):
         motion["pilot"] = {"success_rate": draw(prob), "conversion_clause": draw(st.booleans()),
                            "duration_days": draw(st.floats(0, 120))}
+    pricing = draw(st.sampled_from(["subscription", "usage", "outcome", "value_share", "services"]))
+    if pricing != "subscription":
+        motion["deal"]["pricing"] = pricing
+        motion["deal"]["acv"] = None
+        if "pql" in motion:
+            motion["pql"]["acv"] = 9000
+        if pricing == "value_share":
+            motion["deal"]["value_share"] = {"baseline_days": draw(st.sampled_from([0, 45])),
+                                             "floor": 1e5, "ceiling": 3e6}
+        if pricing == "services":
+            motion["deal"]["services"] = {"duration_months": draw(st.floats(0.5, 8)),
+                                          "max_concurrent": draw(st.integers(1, 3)),
+                                          "follow_on_probability": draw(prob)}
+    if draw(st.booleans()):  # a second phase: a new path for new leads
+        trigger = draw(st.sampled_from([{"start_month": draw(st.integers(0, 10))},
+                                        {"after_customers": draw(st.integers(1, 30))},
+                                        {"after_arr": draw(st.floats(1e4, 2e6))}]))
+        phase: dict = dict(trigger)
+        if draw(st.booleans()):
+            k = draw(st.integers(1, 3))
+            phase["stages"] = [{"name": f"p{j}", "owner": draw(st.sampled_from([None, "ae"])),
+                                "duration": draw(st.sampled_from([0, 5, 20])),
+                                "advance": draw(st.floats(0.05, 1.0))} for j in range(k)]
+            phase["qualification"] = {"stage": None}
+        if draw(st.booleans()):
+            phase["team"] = {"ae": {"hires": {0: draw(st.integers(0, 3))}}}
+        if draw(st.booleans()):
+            phase["sources"] = {"inbound": {"leads_per_month": draw(st.floats(0, 150))}}
+        motion["phases"] = [phase]
     if motion["retention"]["accounts_per_csm"] is not None:
         motion["team"]["csm"] = {"start": draw(st.integers(0, 2)), "cost_per_year": 80000}
     size = draw(st.one_of(st.none(), st.integers(20, 3000)))
@@ -97,9 +126,12 @@ def test_invariants(case):
     closed = out != OPEN
     assert np.isfinite(L["t_end"][closed]).all() and (L["t_end"][closed] <= H + 1e-6).all()
     assert np.isnan(L["t_end"][~closed]).all()
-    # each won lead is exactly one customer (with pilots: each converted pilot is)
+    # each won lead is exactly one customer (with pilots: each converted pilot is); a
+    # value-share baseline or a services engagement waiting for a slot starts it later
     won_rows = np.flatnonzero(out == WON)
     leads_of_customers = np.sort(C["lead"][~C["initial"]])
+    started = C["start"] <= H
+    new_started = ~C["initial"] & started
     if run.pilots is None:
         assert np.array_equal(leads_of_customers, won_rows)
         n_new = won_rows.size
@@ -122,11 +154,12 @@ def test_invariants(case):
     assert (np.nan_to_num(np.diff(e, axis=1), nan=0.0) >= -1e-9).all()
     # money
     assert (m["arr"] >= 0).all() and (C["arr"] >= 0).all()
-    assert np.isclose(m["bookings_new"].sum(), C["arr0"][~C["initial"]].sum())
+    assert np.isclose(m["bookings_new"].sum(), C["arr0"][new_started].sum())
     if run.pilots is None:
-        assert np.isclose(m["bookings_new"].sum(), L["acv"][out == WON].sum())
+        assert np.isclose(m["bookings_new"].sum(), L["acv"][C["lead"][new_started]].sum())
     churned = int((C["end"] <= H).sum())
-    assert m["customers"][-1] == n_new + int(C["initial"].sum()) - churned
+    waiting = int((~C["initial"] & ~started).sum())
+    assert m["customers"][-1] == n_new - waiting + int(C["initial"].sum()) - churned
     assert (m["sm_spend"] >= 0).all()
     # a bounded market never hands out more accounts than it has (plus those returned)
     if sc.market.size is not None:
