@@ -127,3 +127,24 @@ def test_people_carry_over_a_phase_cannot_remove_a_role() -> None:
 
     with pytest.raises(ScenarioError, match="carry over"):
         make_scenario({**BASE, "phases": [{"start_month": 3, "team": {"ae": None}}]})
+
+
+def test_levers_shock_every_phase() -> None:
+    from sim.scenario.levers import shock_scenario
+
+    sc = make_scenario({**BASE, "phases": [{"start_month": 6, "deal": {"acv": 50000},
+                                            "sources": {"inbound": {"leads_per_month": 80}}}]})
+    shocked = shock_scenario(sc, {"acv": 0.5, "lead_volume": 0.25}).motions[0]
+    pm = shocked.phase_motions[0]
+    assert pm.deal.acv == 25000 and pm.sources.inbound.leads_per_month == 20
+    assert shocked.deal.acv == 6000 and shocked.sources.inbound.leads_per_month == 7.5
+
+
+def test_a_phased_scenario_round_trips_through_its_manifest() -> None:
+    from sim.scenario.schema import Scenario
+
+    sc = make_scenario({**BASE, "phases": [{"name": "field", "after_arr": 5e5,
+                                            "deal": {"acv": 50000}}]})
+    again = Scenario.model_validate(sc.model_dump(mode="json", by_alias=True))
+    assert again == sc
+    assert again.motions[0].phase_motions[0].deal.acv == 50000

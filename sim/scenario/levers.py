@@ -1,5 +1,7 @@
 """Levers: named, motion-independent knobs for stress tests and sensitivity.
 
+A phased motion's phases take the same shocks as the motion they change.
+
 A lever governs a list of parameter paths; a factor multiplies every one of them
 that the motion has (``win_rate=0.8`` multiplies the last stage's advance and the
 PQL conversion by 0.8). Distributions are scaled (``Dist.scaled``); probabilities
@@ -23,15 +25,22 @@ LEVERS: dict[str, tuple[str, ...]] = {
     "lead_volume": ("sources.inbound.leads_per_month", "sources.outbound.meetings_per_sdr_month",
                     "sources.founder_network.intros_per_month",
                     "sources.partners.referrals_per_partner_month",
-                    "sources.signups.signups_per_month"),
+                    "sources.signups.signups_per_month", "sources.marketplace.installs_per_month",
+                    "sources.open_source.commercial_rate_monthly",
+                    "sources.community.intent_rate_monthly",
+                    "sources.hyperscaler.listing_leads_per_month",
+                    "sources.hyperscaler.intros_per_month"),
     "conversion": ("stages[q].advance", "conversion.freemium_monthly", "conversion.opt_in",
                    "conversion.opt_out"),
     "win_rate": ("stages[-1].advance", "pql.conversion"),
     "cycle_time": ("stages[*].duration",),
-    "acv": ("deal.acv", "pql.acv", "self_serve.price_per_seat_month", "pilot.fee"),
+    "acv": ("deal.acv", "pql.acv", "self_serve.price_per_seat_month", "pilot.fee",
+            "deal.usage.unit_price", "deal.outcome.price_per_outcome", "deal.value_share.share",
+            "deal.services.fee"),
     "churn": ("retention.monthly_churn", "retention.early_churn", "self_serve.monthly_churn",
               "self_serve.early_churn"),
-    "expansion": ("retention.expansion_rate_annual", "self_serve.expansion_rate_annual"),
+    "expansion": ("retention.expansion_rate_annual", "self_serve.expansion_rate_annual",
+                  "deal.usage.growth_monthly"),
     "ramp_time": ("team.*.ramp_months",),
     "rep_cost": ("team.*.cost_per_year",),
     "hiring_delay": ("team.*.hires", "team.*.backfill_lag_months"),
@@ -42,7 +51,8 @@ LEVERS: dict[str, tuple[str, ...]] = {
 }
 
 PROBABILITIES = {"advance", "conversion", "monthly_churn", "early_churn", "activation_rate",
-                 "success_rate", "decision_conversion", "freemium_monthly", "opt_in", "opt_out"}
+                 "success_rate", "decision_conversion", "freemium_monthly", "opt_in", "opt_out",
+                 "commercial_rate_monthly", "intent_rate_monthly", "share"}
 
 # Built-in shock sets a user can run with `revsim stress --set NAME`.
 SHOCK_SETS: dict[str, dict[str, float]] = {
@@ -122,7 +132,10 @@ def apply_levers(motion: Motion, shocks: dict[str, float]) -> Motion:
         for part in path[:-1]:
             target = target[part]
         target[path[-1]] = value
-    return Motion.model_validate(data)
+    shocked = Motion.model_validate(data)
+    # each phase's motion takes the same shocks (what a phase writes is shocked too)
+    shocked._phase_motions = [apply_levers(pm, shocks) for pm in motion.phase_motions]
+    return shocked
 
 
 def shock_scenario(scenario: Scenario, shocks: dict[str, float]) -> Scenario:

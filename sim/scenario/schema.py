@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -443,6 +444,12 @@ class Phase(Strict):
             raise LocatedError((), "a phase needs exactly one of start_month, after_customers, "
                                    f"after_arr (got {', '.join(given) or 'none'})")
         return self
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: Any) -> Any:
+        """Only the keys the phase writes (a section left out is not a section set to null)."""
+        data = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
     def overrides(self) -> dict[str, Any]:
         """The motion sections this phase writes (a key given as null removes the section)."""
