@@ -1,8 +1,9 @@
 """Each template's simulated figures next to the published benchmarks (BENCHMARKS.md).
 
 ``BENCHMARKS`` lists, per template, the figures a strategist holds the defaults
-against: the metric (a column of runs.parquet), the published range, and its
-source. ``calibrate`` runs every template as shipped (one motion each, same
+against: the metric (a column of runs.parquet, or a per-seed figure computed
+from its columns in ``DERIVED``, such as the platform take rate), the published
+range, and its source. ``calibrate`` runs every template as shipped (one motion each, same
 seeds) and marks each figure inside or outside by its median across seeds.
 ``stable`` marks figures whose median is steady with a few dozen seeds (ratios
 of large counts); the test suite checks those.
@@ -22,8 +23,8 @@ from sim.runner.results import Results
 from sim.scenario.loader import scenario_from_dict
 from sim.scenario.templates import template_names
 
-__all__ = ["BENCHMARKS", "Benchmark", "benchmark_section", "calibrate", "calibration_section",
-           "calibration_table", "range_text"]
+__all__ = ["BENCHMARKS", "DERIVED", "Benchmark", "benchmark_section", "calibrate",
+           "calibration_section", "calibration_table", "figure_values", "fmt_figure", "range_text"]
 
 INF = math.inf
 
@@ -98,7 +99,66 @@ BENCHMARKS: dict[str, list[Benchmark]] = {
         _b("pilot_margin_total", -INF, 0.0, "002 'Pilot economics': pilots often lose money",
            stable=False),
     ],
+    "marketplace": [
+        _b("cycle_days_median", 1, 30, "002 summary: marketplace cycle in days"),
+        _b("avg_new_acv", 10_000, 50_000, "002 summary: marketplace $10-50K"),
+        _b("platform_take_rate", 0.15, 0.30, "002 Motion 2: platform revenue share 15-30%"),
+    ],
+    "open_source": [
+        _b("avg_new_acv", 50_000, 500_000, "002 summary: open source $50-500K commercial"),
+        _b("cycle_days_median", 21, 180, "002 summary: open-to-paid weeks to months"),
+    ],
+    "community": [
+        _b("avg_new_acv", 10_000, 100_000, "002 summary: community $10-100K"),
+        _b("cycle_days_median", 21, 180, "002 summary: community weeks to months"),
+    ],
+    "fde": [
+        _b("avg_new_acv", 500_000, 5_000_000, "002 summary: FDE engagements $500K-5M"),
+        _b("cycle_days_median", 180, 365, "002 summary: FDE 6-12 months for the first deal"),
+        _b("custom_to_productised", 0.0, 1.0,
+           "002 Motion 8: reusable work overtakes custom by the 3rd-4th deployment"),
+    ],
+    "pay_per_outcome": [
+        _b("cycle_days_median", 60, 180, "002 summary: pay-per-outcome 2-6 months"),
+        _b("gross_margin_first_year", -INF, 0.10,
+           "002 Motion 9: near-zero (read as under 10%) or negative margin for 12-18 months"),
+    ],
+    "value_based": [
+        _b("avg_new_acv", 1_000_000, 10_000_000, "002 summary, Motion 10: $1-10M+ (>$1M ACV)"),
+        _b("cycle_days_median", 180, 540, "002 summary: value-based 6-18 months"),
+    ],
+    "hyperscaler_cosell": [
+        _b("cycle_days_median", 60, 180, "002 summary: hyperscaler co-sell 2-6 months"),
+        _b("avg_new_acv", 100_000, 1_000_000, "002 summary: hyperscaler co-sell $100K-1M+"),
+        _b("gross_margin", 0.50, 0.70,
+           "002 'Compute is now COGS': AI-native 50-70% early (after the marketplace fee)"),
+    ],
 }
+
+# Figures a benchmark states that are not a column of runs.parquet: computed per seed here.
+DERIVED: dict[str, Any] = {
+    # share of recognised revenue the host platforms kept (002 Motion 2: 15-30%)
+    "platform_take_rate": lambda runs: runs["platform_fees_total"] / runs["retained_revenue"],
+}
+_SHARES = {"platform_take_rate", "gross_margin", "gross_margin_first_year"}
+
+
+def figure_values(runs: pd.DataFrame, metric: str) -> np.ndarray:
+    """One value per seed of ``metric`` (a runs column or a ``DERIVED`` figure), finite only."""
+    col = DERIVED[metric](runs) if metric in DERIVED else runs[metric]
+    x = np.asarray(col, dtype=float)
+    return x[np.isfinite(x)]
+
+
+def fmt_figure(metric: str, v: float) -> str:
+    """A benchmark figure as text: shares in percent, the rest as the report formats them."""
+    from sim.report.terminal import fmt_value
+
+    if metric in _SHARES and math.isfinite(v):
+        return f"{v * 100:.0f}%"
+    if metric == "custom_to_productised" and math.isfinite(v):
+        return f"{v:.2f}"
+    return fmt_value(metric, v)
 
 
 def calibrate(seeds: int = 200, workers: int | None = None, executor: str = "local",
@@ -116,22 +176,18 @@ def calibrate(seeds: int = 200, workers: int | None = None, executor: str = "loc
 
 def range_text(metric: str, low: float, high: float) -> str:
     """A benchmark range in words: "$200 to $800", "3.0x and up", "up to $0"."""
-    from sim.report.terminal import fmt_value
-
-    lo = fmt_value(metric, low) if math.isfinite(low) else ""
-    hi = fmt_value(metric, high) if math.isfinite(high) else ""
+    lo = fmt_figure(metric, low) if math.isfinite(low) else ""
+    hi = fmt_figure(metric, high) if math.isfinite(high) else ""
     return f"{lo} to {hi}" if lo and hi else (f"{lo} and up" if lo else f"up to {hi}")
 
 
 def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
     """The calibration table as a terminal table: P50, P10-P90, range, inside or not."""
-    from sim.report.terminal import fmt_value
-
     return {
         "id": "calibration", "title": f"Calibration over {seeds} seeds, 36 months",
         "headers": ["template", "figure", "P50", "P10 to P90", "benchmark", "", "source"],
-        "rows": [[r.template, r.metric, fmt_value(r.metric, r.p50),
-                  f"{fmt_value(r.metric, r.p10)} to {fmt_value(r.metric, r.p90)}",
+        "rows": [[r.template, r.metric, fmt_figure(r.metric, r.p50),
+                  f"{fmt_figure(r.metric, r.p10)} to {fmt_figure(r.metric, r.p90)}",
                   range_text(r.metric, r.low, r.high),
                   "[green]inside[/]" if r.inside else "[bold red]OUTSIDE[/]", r.source]
                  for r in table.itertuples()],
@@ -140,18 +196,15 @@ def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
 
 def benchmark_section(res: Results) -> dict[str, Any] | None:
     """A report section: each motion's figures next to its template's published benchmarks."""
-    from sim.report.terminal import fmt_value
-
     rows = []
     for m in res.scenario.motions:
         for b in BENCHMARKS.get(m.template, []):
-            x = res.runs.loc[res.runs.motion == m.name, b.metric].to_numpy(dtype=float)
-            x = x[np.isfinite(x)]
+            x = figure_values(res.runs[res.runs.motion == m.name], b.metric)
             if not x.size:
                 continue
             p50 = float(np.median(x))
             inside = b.low <= p50 <= b.high
-            rows.append([m.name, b.metric, fmt_value(b.metric, p50),
+            rows.append([m.name, b.metric, fmt_figure(b.metric, p50),
                          range_text(b.metric, b.low, b.high), "inside" if inside else "outside",
                          b.source])
     if not rows:
@@ -168,8 +221,7 @@ def calibration_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     for t in names:
         g = runs[runs.motion == t]
         for b in BENCHMARKS.get(t, []):
-            x = g[b.metric].to_numpy(dtype=float)
-            x = x[np.isfinite(x)]
+            x = figure_values(g, b.metric)
             p10, p50, p90 = np.percentile(x, [10, 50, 90]) if x.size else (np.nan,) * 3
             rows.append({
                 "template": t, "metric": b.metric, "p50": p50, "p10": p10, "p90": p90,

@@ -6,7 +6,11 @@ large counts whose median barely moves between 24 and 1,000 seeds.
 
 from __future__ import annotations
 
-from sim.calibration import BENCHMARKS, calibrate
+import math
+
+import pandas as pd
+
+from sim.calibration import BENCHMARKS, calibrate, figure_values, range_text
 from sim.scenario.templates import template_names
 
 
@@ -17,6 +21,21 @@ def test_every_template_has_benchmarks():
 def test_stable_figures_are_inside_their_benchmarks():
     _, table = calibrate(seeds=24, workers=2)
     stable = table[table.stable]
-    assert len(stable) >= 15
+    assert len(stable) >= 30
+    # every template is checked against at least one figure
+    assert set(stable.template) == set(template_names())
     outside = stable[~stable.inside]
     assert outside.empty, outside[["template", "metric", "p50", "low", "high"]].to_string()
+
+
+def test_derived_figures_are_computed_per_seed():
+    """The platform take rate is platform fees over recognised revenue, seed by seed."""
+    runs = pd.DataFrame({"platform_fees_total": [20.0, 0.0, 30.0],
+                         "retained_revenue": [100.0, 0.0, 100.0]})
+    assert list(figure_values(runs, "platform_take_rate")) == [0.2, 0.3]  # 0/0 is skipped
+
+
+def test_benchmark_ranges_read_as_words():
+    assert range_text("platform_take_rate", 0.15, 0.30) == "15% to 30%"
+    assert range_text("gross_margin_first_year", -math.inf, 0.10) == "up to 10%"
+    assert range_text("custom_to_productised", 0.0, 1.0) == "0.00 to 1.00"
