@@ -13,7 +13,7 @@ import pytest
 
 from sim import ScenarioError, load_scenario, simulate
 from sim.runner import executors
-from sim.runner.chunks import run_chunk
+from sim.runner.parts import run_part
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(sc, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         simulate(sc, workers=1, chunk_size=3, checkpoint=tmp_path / "cp", on_chunk=stop_after_two)
-    assert len(list((tmp_path / "cp").glob("chunk-*.pkl"))) == 2
+    assert len([p for p in (tmp_path / "cp").glob("chunk-*") if p.is_dir()]) == 2
     resumed = simulate(sc, workers=2, checkpoint=tmp_path / "cp")  # the chunk plan is kept
     assert resumed.manifest["resumed_chunks"] == 2
     pd.testing.assert_frame_equal(whole.runs, resumed.runs)
@@ -53,18 +53,18 @@ def test_a_checkpoint_of_another_scenario_is_refused(sc, tmp_path):
 
 
 def _dying_chunk(scenario, c):
-    """run_chunk, except that the worker running chunk 1 dies the first time."""
+    """run_part, except that the worker running chunk 1 dies the first time."""
     marker = os.environ["REVSIM_TEST_DIE_MARKER"]
     if c.index == 1 and not os.path.exists(marker):
         open(marker, "w").close()
         os._exit(1)  # the worker process dies mid-chunk
-    return run_chunk(scenario, c)
+    return run_part(scenario, c)
 
 
 def test_a_worker_that_dies_has_its_chunk_run_again(sc, tmp_path, monkeypatch):
     whole = simulate(sc, workers=1, chunk_size=3)
     monkeypatch.setenv("REVSIM_TEST_DIE_MARKER", str(tmp_path / "died"))
-    monkeypatch.setattr(executors, "run_chunk", _dying_chunk)
+    monkeypatch.setattr(executors, "run_part", _dying_chunk)
     res = simulate(sc, workers=2, chunk_size=3)
     assert (tmp_path / "died").exists()
     assert res.manifest["retries"] >= 1
@@ -78,7 +78,7 @@ def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path):
            "--workers", "1", "--out", str(out), "--quiet"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while time.time() < deadline and not list(partial.glob("chunk-*.pkl")):
+    while time.time() < deadline and not list(partial.glob("chunk-*/runs.parquet")):
         time.sleep(0.05)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)

@@ -7,9 +7,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from sim.runner.checkpoint import Checkpoint
-from sim.runner.chunks import ChunkResult, default_chunk_size, plan_chunks
+from sim.runner.chunks import default_chunk_size, plan_chunks
 from sim.runner.executors import cpu_count, run_chunks
+from sim.runner.parts import ChunkPart, PartStore
 from sim.runner.results import Results, assemble, scenario_hash
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario
@@ -24,7 +27,7 @@ def simulate(
     executor: str = "local",
     scheduler: str | None = None,
     chunk_size: int | None = None,
-    on_chunk: Callable[[ChunkResult], None] | None = None,
+    on_chunk: Callable[[ChunkPart], None] | None = None,
     checkpoint: str | Path | None = None,
     precision: float | None = None,
     metric: str = "arr_end",
@@ -49,38 +52,40 @@ def simulate(
         sc = sc.model_copy(update={"seeds": int(seeds)})
     n_workers = cpu_count() if workers is None else max(1, int(workers))
     size = chunk_size or default_chunk_size(sc.seeds, n_workers)
-    done: dict[int, ChunkResult] = {}
-    cp = None
+    done: list[int] = []
     if checkpoint is not None:
         cp = Checkpoint.open(Path(checkpoint), sc, size)
         size = cp.chunk_size  # a resumed run keeps the interrupted run's chunk plan
         done = cp.finished()
+        store = cp.parts
+    else:
+        store = PartStore()  # a temporary folder, removed with the results
     plan = plan_chunks(sc.seeds, size)
+    motions = [m.name for m in sc.motions]
 
-    def finished(r: ChunkResult) -> None:
-        if cp is not None:
-            cp.save(r)
+    def finished(r: ChunkPart) -> None:
+        store.save(r)  # the chunk is on disk (and checkpointed) before anything else
         if on_chunk is not None:
             on_chunk(r)
 
     t0 = time.perf_counter()
     stats: dict[str, int] = {}
-    parts = list(done.values())
+    have = set(done)
     achieved: dict[str, float] = {}
     seeds_run = sc.seeds
     for stop in _stages(sc.seeds, size, min_seeds if precision is not None else sc.seeds):
-        todo = [c for c in plan if c.stop <= stop and c.index not in {p.chunk.index for p in parts}]
-        parts += run_chunks(sc, todo, n_workers, executor, scheduler, finished, stats)
+        todo = [c for c in plan if c.stop <= stop and c.index not in have]
+        have.update(run_chunks(sc, todo, n_workers, executor, scheduler, finished, stats))
         seeds_run = stop
         if precision is not None:
-            achieved = _relative_half_width(sc, parts, metric)
+            upto = [c.index for c in plan if c.stop <= stop]
+            achieved = _relative_half_width(store.read("runs", upto, motions), metric)
             if all(v <= precision for v in achieved.values()):
                 break
     wall = time.perf_counter() - t0
-    parts = sorted(parts, key=lambda r: r.chunk.index)
     if seeds_run < sc.seeds:
         sc = sc.model_copy(update={"seeds": seeds_run})
-        parts = [p for p in parts if p.chunk.stop <= seeds_run]
+    indices = [c.index for c in plan if c.stop <= seeds_run]
     from sim import __version__
 
     manifest = {
@@ -102,7 +107,7 @@ def simulate(
         "command_line": " ".join(sys.argv),
         "python": sys.version.split()[0],
     }
-    return assemble(sc, parts, manifest)
+    return assemble(sc, store, indices, manifest)
 
 
 def _stages(seeds: int, chunk: int, first: int) -> list[int]:
@@ -114,7 +119,7 @@ def _stages(seeds: int, chunk: int, first: int) -> list[int]:
     return [*out, seeds]
 
 
-def _relative_half_width(sc: Scenario, parts: list[ChunkResult], metric: str) -> dict[str, float]:
+def _relative_half_width(runs: pd.DataFrame, metric: str) -> dict[str, float]:
     """95% CI half-width of the metric's mean over |mean|, per motion."""
     import math
 
@@ -122,13 +127,9 @@ def _relative_half_width(sc: Scenario, parts: list[ChunkResult], metric: str) ->
 
     from sim.metrics import t_quantile
 
-    runs: dict[str, list[float]] = {}
-    for p in parts:
-        for motion, v in zip(p.runs["motion"], p.runs[metric], strict=True):
-            runs.setdefault(motion, []).append(v)
     out = {}
-    for motion, values in runs.items():
-        x = np.asarray(values, dtype=float)
+    for motion, values in runs.groupby("motion", sort=False)[metric]:
+        x = values.to_numpy(dtype=float)
         x = x[np.isfinite(x)]
         if x.size < 2 or x.mean() == 0:
             out[motion] = math.inf

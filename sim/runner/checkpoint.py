@@ -1,8 +1,9 @@
 """Chunk checkpoints: an interrupted run resumes from the chunks it finished.
 
 A run with a checkpoint folder writes each finished chunk there as soon as it
-arrives (to a temporary name, then renamed, so a file that exists is whole),
-beside ``checkpoint.json`` (scenario hash, package version, seeds, chunk size).
+arrives, as the Parquet part files the results are assembled from
+(``chunk-NNNNN/``, written to a temporary name and renamed, so a part that
+exists is whole; see parts.py), beside ``checkpoint.json`` (scenario hash, package version, seeds, chunk size).
 Resuming reads the finished chunks, runs only the missing ones on the same chunk
 plan, and so gives the numbers of an uninterrupted run. Chunks of another
 scenario, seed count or package version are never mixed in.
@@ -11,11 +12,9 @@ scenario, seed count or package version are never mixed in.
 from __future__ import annotations
 
 import json
-import os
-import pickle
 from pathlib import Path
 
-from sim.runner.chunks import ChunkResult
+from sim.runner.parts import PartStore
 from sim.runner.results import scenario_hash
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import Scenario
@@ -29,6 +28,7 @@ class Checkpoint:
     def __init__(self, folder: Path, meta: dict[str, object]):
         self.folder = folder
         self.meta = meta
+        self.parts = PartStore(folder)
 
     @property
     def chunk_size(self) -> int:
@@ -56,20 +56,9 @@ class Checkpoint:
         path.write_text(json.dumps(meta, indent=2))
         return cls(folder, meta)
 
-    def finished(self) -> dict[int, ChunkResult]:
-        out: dict[int, ChunkResult] = {}
-        for f in sorted(self.folder.glob("chunk-*.pkl")):
-            with f.open("rb") as fh:
-                r: ChunkResult = pickle.load(fh)
-            out[r.chunk.index] = r
-        return out
-
-    def save(self, r: ChunkResult) -> None:
-        final = self.folder / f"chunk-{r.chunk.index:05d}.pkl"
-        tmp = final.with_suffix(f".tmp{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(r, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(final)
+    def finished(self) -> list[int]:
+        """Indices of the chunks already finished (their parts are in the folder)."""
+        return self.parts.indices()
 
     @staticmethod
     def find(results_root: Path, scenario: Scenario) -> Path | None:

@@ -1,17 +1,22 @@
 """Where chunks run: inline, a local process pool, or a Dask cluster.
 
-Every executor runs the same ``run_chunk`` on the same chunks, so the numbers
-do not depend on the executor or the number of workers.
+Every executor runs the same ``run_part`` (simulate a chunk, encode its tables
+as Parquet) on the same chunks, so the numbers do not depend on the executor or
+the number of workers. Finished chunks are handed to ``on_done`` (which writes
+them to disk) as they arrive and not kept.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import string
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
-from sim.runner.chunks import Chunk, ChunkResult, run_chunk
+from sim.runner.chunks import Chunk
+from sim.runner.parts import ChunkPart, run_part
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import Scenario
 
@@ -25,18 +30,18 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _inline(scenario: Scenario, chunks: list[Chunk]) -> Iterator[ChunkResult]:
+def _inline(scenario: Scenario, chunks: list[Chunk]) -> Iterator[ChunkPart]:
     for c in chunks:
-        yield run_chunk(scenario, c)
+        yield run_part(scenario, c)
 
 
 def _local(scenario: Scenario, chunks: list[Chunk], workers: int,
-           stats: dict[str, int], max_retries: int = 2) -> Iterator[ChunkResult]:
+           stats: dict[str, int], max_retries: int = 2) -> Iterator[ChunkPart]:
     """A process pool; if a worker dies, the chunks it did not finish run again."""
     todo = list(chunks)
     while todo:
         pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)))
-        futures = {pool.submit(run_chunk, scenario, c): c for c in todo}
+        futures = {pool.submit(run_part, scenario, c): c for c in todo}
         done: set[int] = set()
         try:
             for f in as_completed(futures):
@@ -54,8 +59,14 @@ def _local(scenario: Scenario, chunks: list[Chunk], workers: int,
 
 
 def _dask(
-    scenario: Scenario, chunks: list[Chunk], workers: int, scheduler: str | None
-) -> Iterator[ChunkResult]:
+    scenario: Scenario, chunks: list[Chunk], workers: int, scheduler: str | None,
+    stats: dict[str, int],
+) -> Iterator[ChunkPart]:
+    """Chunks as Dask tasks. The scenario is scattered once; each task returns its
+    chunk's Parquet bytes, released on the workers as soon as the client has them.
+    A worker that dies mid-chunk has its task re-run by the scheduler elsewhere; the
+    retries are counted from the scheduler's record of tasks (of this run's key
+    prefix) that were processing on a worker when it died."""
     try:
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
@@ -69,15 +80,33 @@ def _dask(
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
+    prefix = "revsim-chunk-" + "".join(random.choices(string.ascii_lowercase[6:], k=12))
     try:
-        sc = client.scatter(scenario, broadcast=True)
-        futures = [client.submit(run_chunk, sc, c, pure=False) for c in chunks]
+        sc = client.scatter(scenario, broadcast=True, hash=False)
+        futures = [client.submit(run_part, sc, c, key=f"{prefix}-{c.index}", pure=False)
+                   for c in chunks]
         for f in dask_completed(futures):
-            yield f.result()
+            r = f.result()
+            f.release()  # the workers drop the chunk now; memory stays flat there too
+            yield r
+        del futures
+        stats["retries"] = stats.get("retries", 0) + _suspicious(client, prefix)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _suspicious(client: object, prefix: str) -> int:
+    """How many times a task of ``prefix`` was running on a worker that died."""
+    def count(dask_scheduler: object, name: str) -> int:
+        tp = dask_scheduler.task_prefixes.get(name)  # type: ignore[attr-defined]
+        return int(tp.suspicious) if tp is not None else 0
+
+    try:
+        return int(client.run_on_scheduler(count, name=prefix))  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a scheduler that refuses: retries unknown, not fatal
+        return 0
 
 
 def run_chunks(
@@ -86,21 +115,25 @@ def run_chunks(
     workers: int,
     executor: str = "local",
     scheduler: str | None = None,
-    on_done: Callable[[ChunkResult], None] | None = None,
+    on_done: Callable[[ChunkPart], None] | None = None,
     stats: dict[str, int] | None = None,
-) -> list[ChunkResult]:
-    """Run ``chunks``; ``stats["retries"]`` counts pools restarted after a worker died."""
+) -> list[int]:
+    """Run ``chunks``, handing each to ``on_done`` as it finishes; the indices run.
+
+    ``stats["retries"]`` counts chunks re-run because their worker died (local: pools
+    restarted; Dask: tasks rescheduled by the scheduler)."""
     stats = {} if stats is None else stats
+    if not chunks:
+        return []
     if executor == "dask":
-        it = _dask(scenario, chunks, workers, scheduler)
+        it = _dask(scenario, chunks, workers, scheduler, stats)
     elif workers <= 1 or len(chunks) <= 1:
         it = _inline(scenario, chunks)
     else:
         it = _local(scenario, chunks, min(workers, len(chunks)), stats)
     out = []
     for r in it:
-        out.append(r)
+        out.append(r.chunk.index)
         if on_done is not None:
             on_done(r)
-    out.sort(key=lambda r: r.chunk.index)
-    return out
+    return sorted(out)

@@ -11,16 +11,14 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.metrics import summarize
-from sim.runner.chunks import ChunkResult
+from sim.runner.parts import PartStore, quantiles
 from sim.scenario.schema import Scenario
 
 __all__ = ["Results", "scenario_hash", "assemble"]
@@ -33,14 +31,47 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-@dataclass
 class Results:
-    scenario: Scenario
-    runs: pd.DataFrame
-    monthly: pd.DataFrame
-    forecast: pd.DataFrame
-    funnel: pd.DataFrame
-    manifest: dict[str, Any] = field(default_factory=dict)
+    """The tables of a run. ``runs`` (one row per motion and seed) is always in memory;
+    ``monthly``, ``forecast`` and ``funnel`` are read from the run's Parquet parts (or
+    the saved folder) the first time they are asked for, so a run that is only saved
+    never holds them whole in memory."""
+
+    def __init__(self, scenario: Scenario, runs: pd.DataFrame,
+                 monthly: pd.DataFrame | None = None, forecast: pd.DataFrame | None = None,
+                 funnel: pd.DataFrame | None = None, manifest: dict[str, Any] | None = None,
+                 parts: PartStore | None = None, part_indices: list[int] | None = None):
+        self.scenario = scenario
+        self.runs = runs
+        self.manifest: dict[str, Any] = {} if manifest is None else manifest
+        self._tables: dict[str, pd.DataFrame] = {
+            k: v for k, v in (("monthly", monthly), ("forecast", forecast), ("funnel", funnel))
+            if v is not None}
+        self._parts = parts
+        self._indices = list(part_indices or [])
+        self._saved: Path | None = None
+
+    def _table(self, name: str) -> pd.DataFrame:
+        if name not in self._tables:
+            if self._saved is not None:
+                self._tables[name] = pd.read_parquet(self._saved / f"{name}.parquet")
+            elif self._parts is not None:
+                self._tables[name] = self._parts.read(name, self._indices, self.motions())
+            else:
+                self._tables[name] = pd.DataFrame()
+        return self._tables[name]
+
+    @property
+    def monthly(self) -> pd.DataFrame:
+        return self._table("monthly")
+
+    @property
+    def forecast(self) -> pd.DataFrame:
+        return self._table("forecast")
+
+    @property
+    def funnel(self) -> pd.DataFrame:
+        return self._table("funnel")
 
     def summary(self) -> pd.DataFrame:
         """Per (motion, metric): mean with 95% CI, sd, P10, P50, P90 across seeds."""
@@ -49,10 +80,40 @@ class Results:
     def motions(self) -> list[str]:
         return [m.name for m in self.scenario.motions]
 
+    def monthly_quantiles(self, column: str, qs: tuple[float, ...] = (0.1, 0.5, 0.9),
+                          interpolation: str = "linear") -> pd.DataFrame:
+        """Exact quantiles of a monthly ``column`` across seeds, per (motion, month).
+
+        Columns motion, month, p10, p50, p90 (for the default ``qs``): the numbers
+        ``monthly.groupby(["motion", "month"])[column].quantile(q)`` gives, read one
+        column at a time, so the whole monthly table need not be in memory.
+        """
+        cols = ["motion", "month", column]
+        if "monthly" in self._tables:
+            values = self._tables["monthly"][cols]
+        elif self._saved is not None:
+            values = pd.read_parquet(self._saved / "monthly.parquet", columns=cols)
+        elif self._parts is not None:
+            values = self._parts.read("monthly", self._indices, self.motions(), cols)
+        else:
+            values = pd.DataFrame(columns=cols)
+        return quantiles(values, "month", column, qs, interpolation)
+
+    def _write_table(self, name: str, dest: Path) -> None:
+        if name in self._tables:
+            self._tables[name].to_parquet(dest, index=False)
+        elif self._saved is not None:
+            shutil.copyfile(self._saved / f"{name}.parquet", dest)
+        elif self._parts is not None:
+            self._parts.write(name, dest, self._indices, self.motions())
+        else:
+            pd.DataFrame().to_parquet(dest, index=False)
+
     def save(self, directory: str | Path, overwrite: bool = False, report: bool = True,
              extras: list[dict[str, Any]] | None = None) -> Path:
         """Write the results folder atomically (report, figures and comparison included).
 
+        The Parquet tables are assembled from the run's parts one part at a time.
         ``extras``: further report sections (stress deltas, the sensitivity tornado).
         """
         final = Path(directory)
@@ -63,42 +124,45 @@ class Results:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
+        before = self._saved
         try:
             self.runs.to_parquet(tmp / "runs.parquet", index=False)
-            self.monthly.to_parquet(tmp / "monthly.parquet", index=False)
-            self.forecast.to_parquet(tmp / "forecast.parquet", index=False)
-            self.funnel.to_parquet(tmp / "funnel.parquet", index=False)
+            for name in ("monthly", "forecast", "funnel"):
+                self._write_table(name, tmp / f"{name}.parquet")
+            # from here on the tables are read from the folder, not from the parts
+            self._saved = tmp
             self.summary().to_csv(tmp / "summary.csv", index=False)
             manifest = dict(self.manifest)
             manifest["scenario"] = self.scenario.model_dump(mode="json", by_alias=True)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
             if report:
-                from sim.calibration import benchmark_section
-                from sim.report.html import write_report
-
-                section = benchmark_section(self)
-                write_report(self, tmp, [*(extras or []), *([section] if section else [])])
+                self._write_report(tmp, extras)
             if final.exists():
                 shutil.rmtree(final)
             tmp.rename(final)
+            self._saved = final
         except BaseException:
+            self._saved = before
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    def _write_report(self, final: Path, extras: list[dict[str, Any]] | None) -> None:
+        from sim.calibration import benchmark_section
+        from sim.report.html import write_report
+
+        section = benchmark_section(self)
+        write_report(self, final, [*(extras or []), *([section] if section else [])])
 
     @classmethod
     def load(cls, directory: str | Path) -> Results:
         d = Path(directory)
         manifest = json.loads((d / "manifest.json").read_text())
         scenario = Scenario.model_validate(manifest["scenario"])
-        return cls(
-            scenario=scenario,
-            runs=pd.read_parquet(d / "runs.parquet"),
-            monthly=pd.read_parquet(d / "monthly.parquet"),
-            forecast=pd.read_parquet(d / "forecast.parquet"),
-            funnel=pd.read_parquet(d / "funnel.parquet"),
-            manifest=manifest,
-        )
+        res = cls(scenario=scenario, runs=pd.read_parquet(d / "runs.parquet"),
+                  manifest=manifest)
+        res._saved = d  # the other tables are read when first asked for
+        return res
 
 
 def default_results_dir(scenario: Scenario, root: str | Path = "results") -> Path:
@@ -107,26 +171,9 @@ def default_results_dir(scenario: Scenario, root: str | Path = "results") -> Pat
     return Path(root) / safe / f"{stamp}-{scenario_hash(scenario)[:8]}"
 
 
-def assemble(scenario: Scenario, parts: list[ChunkResult], manifest: dict[str, Any]) -> Results:
-    order = {m.name: i for i, m in enumerate(scenario.motions)}
-
-    def frame(cols: dict[str, Any]) -> pd.DataFrame:
-        df = pd.DataFrame(cols)
-        if df.empty:
-            return df
-        df["motion"] = df["motion"].astype(str)
-        keys = ["_o", "seed"] + [k for k in ("month", "quarter", "stage_index") if k in df]
-        df["_o"] = df["motion"].map(order)
-        return df.sort_values(keys, kind="stable").drop(columns="_o").reset_index(drop=True)
-
-    runs: dict[str, list[Any]] = {}
-    for p in parts:
-        for k, v in p.runs.items():
-            runs.setdefault(k, []).extend(v)
-
-    def stack(attr: str) -> dict[str, np.ndarray]:
-        items = [getattr(p, attr) for p in parts if getattr(p, attr)]
-        return {k: np.concatenate([i[k] for i in items]) for k in items[0]} if items else {}
-
-    return Results(scenario, frame(runs), frame(stack("monthly")), frame(stack("forecast")),
-                   frame(stack("funnel")), manifest)
+def assemble(scenario: Scenario, parts: PartStore, indices: list[int],
+             manifest: dict[str, Any]) -> Results:
+    """Results over the chunks ``indices`` of ``parts``: the per-seed table in memory,
+    the others read from the parts when needed."""
+    runs = parts.read("runs", indices, [m.name for m in scenario.motions])
+    return Results(scenario, runs, manifest=manifest, parts=parts, part_indices=indices)
