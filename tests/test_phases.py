@@ -148,3 +148,28 @@ def test_a_phased_scenario_round_trips_through_its_manifest() -> None:
     again = Scenario.model_validate(sc.model_dump(mode="json", by_alias=True))
     assert again == sc
     assert again.motions[0].phase_motions[0].deal.acv == 50000
+
+
+def test_route_keeps_the_other_sources_on_their_path() -> None:
+    # outbound leads take the phase's field path; inbound keeps the first path
+    phase = {"start_month": 4, "route": ["outbound"], "stages": FIELD_STAGES,
+             "deal": {"acv": 90000},
+             "sources": {"outbound": {"meetings_per_sdr_month": 20}},
+             "team": {"sdr": {"start": 2, "max_open_deals": None}}}
+    _, run, _ = _run(phase, months=12)
+    L = run.leads
+    from sim.engine.sources import SOURCE_ID
+
+    inbound = L["source"] == SOURCE_ID["inbound"]
+    outbound = L["source"] == SOURCE_ID["outbound"]
+    assert outbound.sum() > 0 and (L["phase"][outbound] == 1).all()
+    assert (L["phase"][inbound] == 0).all()
+    assert (L["acv"][inbound] == 12000).all() and (L["acv"][outbound] == 90000).all()
+    assert (L["t_arrive"][inbound] >= 4 * MONTH_DAYS).any()  # inbound kept flowing after the switch
+
+
+def test_route_names_known_sources() -> None:
+    from sim.scenario.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="unknown source 'outbund'"):
+        make_scenario({**BASE, "phases": [{"start_month": 3, "route": ["outbund"]}]})

@@ -93,6 +93,7 @@ class _Engine:
         self.phases = motion.phases
         self.phase_motions = [m]  # the realised motion of each phase started
         self._triggered = False
+        self.route: dict[int, SalesPath] = {}  # source id -> path, where not the current one
         self._buffer: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._filled = False
         self.path = SalesPath(self, m, 0, self.roster, self.streams, None, self.rev_share)
@@ -182,9 +183,22 @@ class _Engine:
 
     def _add_leads(self, t: np.ndarray, src: np.ndarray, fit: np.ndarray,
                    factor: np.ndarray) -> None:
-        acv, u, dur = self.path.stage_draws(t.size)
-        p = self.path.probabilities(fit, factor)
-        self.pipeline.add_block(t, src, fit, acv, u, dur, p)
+        """A block of leads into the path each one's source is routed to."""
+        if not self.route:
+            self._into(self.path, t, src, fit, factor)
+            return
+        target = np.array([self.paths.index(self.route.get(int(s), self.path)) for s in
+                           range(len(SOURCE_ID))])[src]
+        for j in np.unique(target).tolist():
+            sel = target == j
+            self._into(self.paths[j], t[sel], src[sel], fit[sel], factor[sel])
+
+    @staticmethod
+    def _into(path: SalesPath, t: np.ndarray, src: np.ndarray, fit: np.ndarray,
+              factor: np.ndarray) -> None:
+        acv, u, dur = path.stage_draws(t.size)
+        p = path.probabilities(fit, factor)
+        path.pipeline.add_block(t, src, fit, acv, u, dur, p)
 
     def _release(self, month: int) -> None:
         """The buffered arrivals of ``month`` (phased motions, unbounded market)."""
@@ -336,6 +350,13 @@ class _Engine:
         prev = self.path
         self.path = SalesPath(self, pm, j + 1, self.roster, self.streams, prev.pipeline.pools,
                               platform_shares(pm.sources), later_phase=True)
+        if ph.route is not None:  # the other sources keep the path they were on
+            for name in type(pm.sources).model_fields:
+                sid = SOURCE_ID[name]
+                if name not in ph.route and getattr(prev.m.sources, name) is not None:
+                    self.route.setdefault(sid, prev)
+                else:
+                    self.route.pop(sid, None)
         self.paths.append(self.path)
         self.book.use_pricing(self.path.pricing)
         self.phase_starts.append(t)

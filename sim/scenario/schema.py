@@ -422,6 +422,10 @@ class Phase(Strict):
         default=None, ge=1, description="starts the month after live customers reach this")
     after_arr: float | None = Field(
         default=None, gt=0, description="starts the month after ARR reaches this")
+    route: list[str] | None = Field(
+        default=None,
+        description="sources whose new leads take the phase's path (default: all); the "
+                    "others keep the path they were on")
     sources: dict[str, Any] | None = None
     stages: list[Any] | None = None
     team: dict[str, Any] | None = None
@@ -436,6 +440,15 @@ class Phase(Strict):
     self_serve: dict[str, Any] | None = None
     pql: dict[str, Any] | None = None
     pilot: dict[str, Any] | None = None
+
+    @field_validator("route")
+    @classmethod
+    def _known_sources(cls, v: list[str] | None) -> list[str] | None:
+        known = [s for s in Sources.model_fields if s != "signups"]
+        for s in v or []:
+            if s not in known:
+                raise ValueError(f"unknown source {s!r} in route; expected some of: {', '.join(known)}")
+        return v
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Phase:
