@@ -91,9 +91,11 @@ def _welch_half(a: np.ndarray, b: np.ndarray) -> float:
     return t_quantile(0.975, max(1, int(math.floor(df)))) * math.sqrt(se2)
 
 
-def paired_comparison(runs: pd.DataFrame, motions: list[str]) -> pd.DataFrame:
+def paired_comparison(runs: pd.DataFrame, motions: list[str],
+                      pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """Paired differences between every ordered pair of motions, for every metric.
 
+    ``pairs`` (the scenario's ``compare``) limits the comparison to those (a, b).
     For each pair (a, b) with a before b in ``motions`` and each numeric metric
     column of ``runs``, rows are matched by seed and only seeds where both
     values are finite count (``n``). Columns:
@@ -113,18 +115,19 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str]) -> pd.DataFrame:
     by_motion = {m: g.drop_duplicates("seed").set_index("seed")
                  for m, g in runs.groupby("motion", sort=False)}
     rows: list[dict[str, object]] = []
-    for i, ma in enumerate(motions):
-        for mb in motions[i + 1:]:
-            ga, gb = by_motion.get(ma), by_motion.get(mb)
-            if ga is None or gb is None:
-                continue
-            seeds = ga.index.intersection(gb.index)
-            for metric in metrics:
-                a = ga.loc[seeds, metric].to_numpy(dtype=float)
-                b = gb.loc[seeds, metric].to_numpy(dtype=float)
-                ok = np.isfinite(a) & np.isfinite(b)
-                a, b = a[ok], b[ok]
-                rows.append(_pair_row(ma, mb, metric, a, b))
+    if not pairs:
+        pairs = [(ma, mb) for i, ma in enumerate(motions) for mb in motions[i + 1:]]
+    for ma, mb in pairs:
+        ga, gb = by_motion.get(ma), by_motion.get(mb)
+        if ga is None or gb is None:
+            continue
+        seeds = ga.index.intersection(gb.index)
+        for metric in metrics:
+            a = ga.loc[seeds, metric].to_numpy(dtype=float)
+            b = gb.loc[seeds, metric].to_numpy(dtype=float)
+            ok = np.isfinite(a) & np.isfinite(b)
+            a, b = a[ok], b[ok]
+            rows.append(_pair_row(ma, mb, metric, a, b))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 

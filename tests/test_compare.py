@@ -181,3 +181,12 @@ def test_forecast_variance_on_a_run(res):
     fv = forecast_variance(res.runs, res.forecast)
     assert list(fv["motion"]) == ["base", "fast"]
     assert (fv["bookings_cv"] > 0).all()
+
+
+def test_named_pairs_limit_the_comparison():
+    runs = pd.concat([_hand_runs(), _hand_runs().assign(motion=lambda d: d["motion"] + "2")])
+    cmp = paired_comparison(runs, ["A", "B", "A2", "B2"], [("B", "A"), ("A2", "B2")])
+    assert list(dict.fromkeys(zip(cmp["motion_a"], cmp["motion_b"], strict=True))) == [
+        ("B", "A"), ("A2", "B2")]
+    row = cmp[(cmp["motion_a"] == "B") & (cmp["metric"] == "cac_payback_months")].iloc[0]
+    assert row["diff_mean"] == pytest.approx(2.0) and row["better"] == "b"

@@ -122,6 +122,25 @@ def test_services_never_exceed_capacity_and_productise() -> None:
     # services revenue costs (1 - margin) x (1 - saving x R): never more than 65% of it
     assert (mo["cogs"] <= 0.65 * mo["revenue"] + 1e-6).all()
     assert run.extras["custom_to_productised"] < 1.0
+    # engagement fees are services revenue, not ARR; with no follow-on nothing recurs
+    assert mo["revenue"].sum() > 0 and (mo["arr"] == 0).all()
+    assert mo["churned_arr"].sum() == 0 and mo["customers"].max() <= 2
+
+
+def test_services_follow_on_becomes_recurring_arr() -> None:
+    sv = {"fee": 1_000_000, "duration_months": 3, "max_concurrent": 1, "productized_share": 0.0,
+          "follow_on_probability": 1.0, "follow_on_acv": 200_000}
+    sc = make_scenario({"deal": {"pricing": "services", "acv": None, "services": sv}},
+                       horizon_months=12, **ONE_DEAL)
+    run = run_one(sc)
+    mo = monthly_series(run)
+    end = 10 + 3 * MONTH_DAYS  # won at day 10, three months of engagement
+    m_end = int(end // MONTH_DAYS)
+    assert (mo["arr"][:m_end] == 0).all() and (mo["arr"][m_end:] == 200_000).all()
+    assert mo["expansion_arr"][m_end] == 200_000
+    # the fee (the deal's value, 12,000) billed evenly over the engagement, then the subscription
+    assert mo["revenue"][1] == pytest.approx(12000 / 3)
+    assert mo["revenue"][m_end + 1] == pytest.approx(200_000 / 12)
 
 
 def test_risk_event_changes_the_flow_from_its_day_on() -> None:

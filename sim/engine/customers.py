@@ -93,6 +93,7 @@ class CustomerBook:
                 "rev_share": (np.float64, (), 0.0),  # platform's share of revenue
                 "comm_trailing": (np.float64, (), 0.0),  # commission rate on realised revenue
                 "engagement": (np.bool_, (), False),  # a services engagement still running
+                "recurring": (np.bool_, (), True),  # counts in ARR (an engagement's fees do not)
                 "follow_on": (np.float64, (), 0.0),  # ARR after the engagement (0: leaves)
                 "follow_cogs": (np.float64, (), 1.0 - gm),
             },
@@ -103,8 +104,7 @@ class CustomerBook:
         self._pending_terms: list[dict[str, float | bool] | None] = []
         self._fees: list[tuple[float, float]] = []  # one-off fees (value-share baselines)
         self.n_live = 0
-        self._ended_arr = 0.0  # engagements ended without a follow-on, this month
-        self._ended_n = 0
+        self._ended_n = 0  # engagements ended without a follow-on, this month
         self._eng_moves = [0.0, 0.0, 0.0]  # their expansion, contraction, revenue correction
         self.self_serve_id = SOURCE_ID["signups"]
         self.volume_priced = False  # some customer pays by volume
@@ -264,12 +264,11 @@ class CustomerBook:
                 nr[stay] += C.term[stay]
             due = stay[nr[stay] <= b]
         if self.detailed:  # engagements that ended this month (``_end_engagements``)
-            churned += self._ended_arr
             churned_n += self._ended_n
             expansion += self._eng_moves[0]
             contraction += self._eng_moves[1]
             extra_rev += self._eng_moves[2]
-            self._ended_arr, self._ended_n, self._eng_moves = 0.0, 0, [0.0, 0.0, 0.0]
+            self._ended_n, self._eng_moves = 0, [0.0, 0.0, 0.0]
         self.n_live -= churned_n
         overlap = np.clip(np.minimum(end, b) - np.maximum(start, a), 0.0, None)
         rev_c = arr_pre * overlap * live_at_a / 365.0
@@ -301,10 +300,11 @@ class CustomerBook:
         else:  # every customer on the same subscription terms
             flows["cogs"] = revenue * (1.0 - self.gm)
         live_b = (start <= b) & (end > b)
+        in_arr = live_b & C.recurring[:n] if self.detailed else live_b
         flows["revenue_self_serve"] = float(rev_c[C.source[:n] == self.self_serve_id].sum())
         return {
             "revenue": revenue,
-            "arr": float(arr[live_b].sum()),
+            "arr": float(arr[in_arr].sum()),
             "customers": float(live_b.sum()),
             "churned_arr": churned,
             "churned_customers": float(churned_n),
@@ -327,9 +327,8 @@ class CustomerBook:
         t_end = C.next_renewal[done]
         follow = C.follow_on[done]
         leave = done[follow <= 0]
-        if leave.size:
+        if leave.size:  # the customer leaves; engagement fees were never ARR
             C.end[leave] = C.next_renewal[leave]
-            self._ended_arr += float(C.arr[leave].sum())
             self._ended_n += leave.size
         go_on = done[follow > 0]
         if go_on.size:
@@ -337,15 +336,14 @@ class CustomerBook:
             new = C.follow_on[go_on]
             C.arr[go_on] = new
             C.engagement[go_on] = False
+            C.recurring[go_on] = True
             C.cogs_share[go_on] = C.follow_cogs[go_on]
             C.h[go_on] = self.h
             C.growth[go_on] = self.growth_per_year
             C.term[go_on] = 365.0
-            delta = new - old
             moves = self._eng_moves
-            moves[0] += float(delta[delta > 0].sum())
-            moves[1] += float(-delta[delta < 0].sum())
-            moves[2] += float((delta * (b - t_end[follow > 0]) / 365.0).sum())
+            moves[0] += float(new.sum())  # recurring ARR appears: expansion of the customer
+            moves[2] += float(((new - old) * (b - t_end[follow > 0]) / 365.0).sum())
             C.next_renewal[go_on] += 365.0
         return due[~eng]
 
@@ -354,5 +352,5 @@ class CustomerBook:
         self.flush()
         C = self.C
         n = C.n
-        live = (C.start[:n] <= t) & (C.end[:n] > t)
+        live = (C.start[:n] <= t) & (C.end[:n] > t) & C.recurring[:n]
         return np.where(live, C.arr[:n], 0.0)

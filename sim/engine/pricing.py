@@ -35,10 +35,12 @@ The models:
   completed engagement turns ``productized_share`` of the remaining custom work
   into product: after k engagements the reusable share is R = 1 - (1 - s)^k,
   and the next engagement lasts D x (1 - reuse_saving x R) and costs
-  (1 - services_margin) x F x (1 - reuse_saving x R) to deliver. ARR is the
-  engagement's annualised fee while it runs; at its end the customer continues
-  on a product subscription (``follow_on_acv``) with ``follow_on_probability``,
-  or leaves (counted as churn: engagement fees recur only if renewed).
+  (1 - services_margin) x F x (1 - reuse_saving x R) to deliver. The fee is
+  booked at the win and billed evenly over the engagement: services revenue,
+  not ARR (the customer's ``arr`` column holds the billing rate, ``recurring``
+  is false). At its end the customer continues on a product subscription
+  (``follow_on_acv``, recurring ARR counted as expansion) with
+  ``follow_on_probability``, or leaves (a churned customer with no ARR lost).
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ class ServicesDesk:
         self.ends.append(start + days)
         self.intervals.append((start, start + days))
         follow = float(self.follow_acv.sample(self.rng, 1)[0]) if self.rng.random() < self.p_follow else 0.0
-        terms = Terms(arr0=fee, arr=fee * 365.0 / days, term=days, engagement=True,
+        terms = Terms(arr0=fee, arr=fee * 365.0 / days, term=days, engagement=True, recurring=False,
                       cogs_share=(1.0 - self.margin) * (1.0 - reuse), follow_on=max(follow, 0.0),
                       follow_cogs=1.0 - gm, h=0.0, early_p=0.0)
         return start, terms

@@ -63,6 +63,10 @@ _SOURCE_RATE = {
     "founder_network": ("intros_per_month", "intros / month"),
     "partners": ("referrals_per_partner_month", "referrals / partner / month"),
     "signups": ("signups_per_month", "signups / month"),
+    "marketplace": ("installs_per_month", "installs / month"),
+    "open_source": ("users_start", "open-source users at month 0"),
+    "community": ("audience_per_month", "followers gained / month"),
+    "hyperscaler": ("intros_per_month", "co-sell intros / month once certified"),
 }
 
 _SKIP_OVERRIDE = {"name", "template", "description"}
@@ -174,15 +178,46 @@ def flow(motion: Any, cur: str) -> dict[str, Any]:
             "advance": pct(adv) + (" (uncertain)" if not isinstance(st.advance, int | float)
                                     else ""),
         })
-    acv = _dist_mean(motion.deal.acv)
     ret = motion.retention
     churn = _dist_mean(ret.monthly_churn)
     return {
         "sources": sources, "stages": stages,
-        "customer": [f"ACV {money(acv, cur)} mean", f"{motion.deal.contract} contract",
+        "customer": [_pays(motion.deal, cur), f"{motion.deal.contract} contract",
                      f"churn {pct(churn, 1)} / month",
                      f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year"],
+        "phases": [_phase_line(ph) for ph in motion.phases],
     }
+
+
+def _pays(deal: Any, cur: str) -> str:
+    """How a customer pays, in a few words (MODEL.md "How customers pay")."""
+    d = _dist_mean
+    if deal.pricing == "usage":
+        u = deal.usage
+        return (f"usage: {_num(round(d(u.units_start)))} units / month at "
+                f"{money(d(u.unit_price), cur)}, +{pct(d(u.growth_monthly), 1)} / month")
+    if deal.pricing == "outcome":
+        o = deal.outcome
+        return (f"per outcome: {money(d(o.price_per_outcome), cur)} per resolved, "
+                f"{pct(d(o.resolution_start))} to {pct(d(o.resolution_target))} resolved, "
+                f"compute {money(d(o.compute_cost_per_outcome), cur)} per attempt")
+    if deal.pricing == "value_share":
+        v = deal.value_share
+        return (f"value share {pct(d(v.share))} of gain, {money(d(v.floor), cur)} to "
+                f"{money(d(v.ceiling), cur)} a year")
+    if deal.pricing == "services":
+        s = deal.services
+        return (f"engagements of {money(d(s.fee), cur)} over {d(s.duration_months):.0f} months, "
+                f"{s.max_concurrent} at once")
+    return f"ACV {money(d(deal.acv), cur)} mean"
+
+
+def _phase_line(ph: Any) -> str:
+    kind, at = ph.trigger()
+    when = {"start_month": f"from month {at:g}",
+            "after_customers": f"after {at:,.0f} customers",
+            "after_arr": f"after ARR reaches {at:,.0f}"}[kind]
+    return f"{ph.name or 'phase'} {when}: changes {', '.join(ph.overrides()) or 'nothing'}"
 
 
 def scenario_settings(res: Results, cur: str) -> list[tuple[str, str]]:

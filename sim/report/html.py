@@ -180,7 +180,7 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
             cells.append({"text": _fmt(metric, r["p50"], cur),
                           "range": f"{_fmt(metric, r['p10'], cur)} - {_fmt(metric, r['p90'], cur)}",
                           "best": ""})
-        _mark(cells, motions, means, metric, cmp)
+        _mark(cells, motions, means, metric, cmp, res.scenario.compare)
         rows.append({"metric": metric, "label": _label(metric),
                      "hint": {1: "higher is better", -1: "lower is better"}.get(
                          direction(metric), ""),
@@ -197,7 +197,7 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
             cells.append({"text": pct(r["p_target"]),
                           "range": f"95% CI {pct(r['p_ci_low'])} - {pct(r['p_ci_high'])}",
                           "best": ""})
-        _mark(cells, motions, probs, "reached_target", cmp)
+        _mark(cells, motions, probs, "reached_target", cmp, res.scenario.compare)
         rows.append({"metric": "reached_target",
                      "label": f"P(ARR at least {money(target, cur)})",
                      "hint": "higher is better", "cells": cells})
@@ -217,7 +217,13 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
 
 
 def _mark(cells: list[dict[str, str]], motions: list[str], values: dict[str, float],
-          metric: str, cmp: pd.DataFrame) -> None:
+          metric: str, cmp: pd.DataFrame, pairs: list[tuple[str, str]] | None = None) -> None:
+    if pairs:  # only the pairs the scenario compares: the clear winner of each
+        for a, b in pairs:
+            c = _cmp_row(cmp, metric, a, b)
+            if c is not None and c["better"]:
+                cells[motions.index(a if c["better"] == "a" else b)]["best"] = "sig"
+        return
     best = _best(values, metric)
     if best is None:
         return
@@ -316,6 +322,10 @@ def _what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
     else:
         paras.append(f"We simulated {names} over {sc.horizon_months} months, {n:,} times, to "
                      "see the range of outcomes the plan can produce.")
+    if sc.compare:
+        from sim.report.pairs import pair_paragraphs
+
+        return pair_paragraphs(res, cmp, cur, n)
     leaders: dict[str, str | None] = {}
     known = set(summary["metric"])
     for metric in _STORY:
@@ -450,7 +460,8 @@ def render_report(res: Results, figures: dict[str, bytes],
     sc = res.scenario
     cur = currency_symbol(sc.currency)
     summary = res.summary()
-    cmp = comparison if comparison is not None else paired_comparison(res.runs, res.motions())
+    cmp = comparison if comparison is not None else paired_comparison(
+        res.runs, res.motions(), res.scenario.compare)
     tp = target_probability(res.runs, sc.target_arr)
     colors = _motion_colors(res.motions())
     motions = []
@@ -469,6 +480,7 @@ def render_report(res: Results, figures: dict[str, bytes],
     ctx = {
         "sc": sc, "cur": cur, "n_seeds": n_seeds,
         "motion_names": res.motions(), "colors": colors, "motions": motions,
+        "pairs": res.scenario.compare,
         "headline": _headline(res, summary, cmp, tp, cur),
         "what": _what_this_says(res, summary, cmp, tp, cur),
         "figures": figs,
@@ -504,7 +516,7 @@ def write_report(res: Results, folder: Path, extras: list[dict[str, Any]] | None
             (fig_dir / stale).unlink()
     for name, data in figures.items():
         (fig_dir / name).write_bytes(data)
-    cmp = paired_comparison(res.runs, res.motions())
+    cmp = paired_comparison(res.runs, res.motions(), res.scenario.compare)
     cmp.to_csv(folder / "comparison.csv", index=False)
     html = render_report(res, figures, cmp, extras)
     out = folder / "report.html"

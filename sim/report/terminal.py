@@ -14,12 +14,13 @@ __all__ = ["currency_symbol", "fmt_value", "headline_table", "section_table"]
 
 _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
             "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
-            "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion"}
+            "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion",
+            "gross_margin", "gross_margin_first_year", "self_serve_revenue_share"}
 _MONTHS = {"cac_payback_months", "months_to_arr_target"}
 _DAYS = {"cycle_days_median", "wait_days_mean"}
 _COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
            "signups_total", "pqls", "pilots_started"}
-_RATIO = {"ltv_to_cac"}
+_RATIO = {"ltv_to_cac", "custom_to_productised"}
 LABELS = {
     "bookings_total": "Bookings",
     "arr_end": "ARR at end",
@@ -44,6 +45,8 @@ def currency_symbol(currency: str) -> str:
 
 
 def fmt_value(metric: str, v: float, currency: str = "$") -> str:
+    if v is not None and metric in _MONTHS and v == math.inf:
+        return "never"  # a payback with no positive margin, a target never reached
     if v is None or not math.isfinite(v):
         return "n/a"
     if metric in _PERCENT:

@@ -67,8 +67,8 @@ def mark_phases(ax: Axes, marks: list[PhaseMark], colors: dict[str, str],
             continue
         when = "" if mk.share >= 0.995 else f", {mk.share:.0%} of seeds"
         ax.annotate(f"{mk.name} (m{mk.month:g}{when})", xy=(mk.month, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(3, -12 - 11 * (i % 4)),
-                    textcoords="offset points", fontsize=8, color=col, rotation=0)
+                    xycoords=("data", "axes fraction"), xytext=(3, -12 - 10 * (i % 6)),
+                    textcoords="offset points", fontsize=7.5, color=col)
 
 
 def segment_revenue(res: Results, colors: dict[str, str], figure: Figure) -> Figure | None:

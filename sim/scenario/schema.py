@@ -281,7 +281,9 @@ class Deal(Strict):
         for other in PRICING_MODELS[1:]:
             if other != self.pricing and getattr(self, other) is not None:
                 raise LocatedError((other,), f"deal.{other} is set but deal.pricing is "
-                                             f"'{self.pricing}': set pricing: {other} or remove it")
+                                             f"'{self.pricing}': set pricing: {other}, or remove "
+                                             f"the section with deal.{other}: null (a template's "
+                                             "section stays unless set to null)")
         return self
 
 
@@ -666,6 +668,10 @@ class Scenario(Strict):
     initial: Initial = Initial()
     motions: list[Motion] = Field(min_length=1)
     stress: list[StressSet] = Field(default_factory=list)
+    compare: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="pairs of motion names to compare (default: every pair), e.g. a phased "
+                    "motion against staying in its entry motion")
 
     @model_validator(mode="after")
     def _coherent(self) -> Scenario:
@@ -675,6 +681,14 @@ class Scenario(Strict):
             raise ValueError(
                 f"motion names must be unique, repeated: {dup} (give each a distinct 'name')"
             )
+        for i, pair in enumerate(self.compare):
+            for k, name in enumerate(pair):
+                if name not in names:
+                    raise LocatedError(("compare", i, k),
+                                       f"no motion named {name!r}; expected one of: "
+                                       f"{', '.join(names)}")
+            if pair[0] == pair[1]:
+                raise LocatedError(("compare", i), "a motion compared with itself")
         for m in self.motions:
             stage_names = [s.name for s in m.stages]
             for i, d in enumerate(self.initial.pipeline):
