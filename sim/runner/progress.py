@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from sim.runner.chunks import ChunkResult
+from sim.runner.parts import ChunkPart
 from sim.scenario.schema import Scenario
 
 __all__ = ["progress_for"]
@@ -25,7 +25,7 @@ __all__ = ["progress_for"]
 @contextmanager
 def progress_for(
     scenario: Scenario, quiet: bool = False
-) -> Iterator[Callable[[ChunkResult], None] | None]:
+) -> Iterator[Callable[[ChunkPart], None] | None]:
     if quiet or not sys.stderr.isatty():
         yield None
         return
@@ -37,7 +37,7 @@ def progress_for(
     ) as bar:
         task = bar.add_task(scenario.name, total=total)
 
-        def advance(r: ChunkResult) -> None:
+        def advance(r: ChunkPart) -> None:
             bar.advance(task, (r.chunk.stop - r.chunk.start) * len(scenario.motions))
 
         yield advance
