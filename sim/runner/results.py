@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,21 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+@dataclass(init=False, repr=False, eq=False)
 class Results:
     """The tables of a run. ``runs`` (one row per motion and seed) is always in memory;
     ``monthly``, ``forecast`` and ``funnel`` are read from the run's Parquet parts (or
     the saved folder) the first time they are asked for, so a run that is only saved
-    never holds them whole in memory."""
+    never holds them whole in memory. A dataclass, so ``dataclasses.replace`` works."""
+
+    scenario: Scenario
+    runs: pd.DataFrame
+    monthly: pd.DataFrame  # properties below: read when first asked for
+    forecast: pd.DataFrame
+    funnel: pd.DataFrame
+    manifest: dict[str, Any]
+    parts: PartStore | None
+    part_indices: list[int]
 
     def __init__(self, scenario: Scenario, runs: pd.DataFrame,
                  monthly: pd.DataFrame | None = None, forecast: pd.DataFrame | None = None,
@@ -43,33 +54,33 @@ class Results:
                  parts: PartStore | None = None, part_indices: list[int] | None = None):
         self.scenario = scenario
         self.runs = runs
-        self.manifest: dict[str, Any] = {} if manifest is None else manifest
+        self.manifest = {} if manifest is None else manifest
         self._tables: dict[str, pd.DataFrame] = {
             k: v for k, v in (("monthly", monthly), ("forecast", forecast), ("funnel", funnel))
             if v is not None}
-        self._parts = parts
-        self._indices = list(part_indices or [])
+        self.parts = parts
+        self.part_indices = list(part_indices or [])
         self._saved: Path | None = None
 
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._tables:
             if self._saved is not None:
                 self._tables[name] = pd.read_parquet(self._saved / f"{name}.parquet")
-            elif self._parts is not None:
-                self._tables[name] = self._parts.read(name, self._indices, self.motions())
+            elif self.parts is not None:
+                self._tables[name] = self.parts.read(name, self.part_indices, self.motions())
             else:
                 self._tables[name] = pd.DataFrame()
         return self._tables[name]
 
-    @property
+    @property  # type: ignore[no-redef]
     def monthly(self) -> pd.DataFrame:
         return self._table("monthly")
 
-    @property
+    @property  # type: ignore[no-redef]
     def forecast(self) -> pd.DataFrame:
         return self._table("forecast")
 
-    @property
+    @property  # type: ignore[no-redef]
     def funnel(self) -> pd.DataFrame:
         return self._table("funnel")
 
@@ -93,8 +104,8 @@ class Results:
             values = self._tables["monthly"][cols]
         elif self._saved is not None:
             values = pd.read_parquet(self._saved / "monthly.parquet", columns=cols)
-        elif self._parts is not None:
-            values = self._parts.read("monthly", self._indices, self.motions(), cols)
+        elif self.parts is not None:
+            values = self.parts.read("monthly", self.part_indices, self.motions(), cols)
         else:
             values = pd.DataFrame(columns=cols)
         return quantiles(values, "month", column, qs, interpolation)
@@ -104,8 +115,8 @@ class Results:
             self._tables[name].to_parquet(dest, index=False)
         elif self._saved is not None:
             shutil.copyfile(self._saved / f"{name}.parquet", dest)
-        elif self._parts is not None:
-            self._parts.write(name, dest, self._indices, self.motions())
+        elif self.parts is not None:
+            self.parts.write(name, dest, self.part_indices, self.motions())
         else:
             pd.DataFrame().to_parquet(dest, index=False)
 
