@@ -28,7 +28,7 @@ MONTHLY_COLUMNS = (
        "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
        "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend", "fees", "cogs",
        "platform_fees", "gross_profit", "revenue_self_serve", "revenue_sales", "phase"]
-    + [f"headcount_{r}" for r in ROLES]
+    + [f"headcount_{r}" for r in ROLES] + ["headcount"]
 )
 
 
@@ -116,6 +116,7 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     hc = run.roster.headcount(ends - 1e-9)
     for r in ROLES:
         out[f"headcount_{r}"] = hc[r].astype(float)
+    out["headcount"] = sum((out[f"headcount_{r}"] for r in ROLES), np.zeros(n))
     return out
 
 

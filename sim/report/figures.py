@@ -227,16 +227,15 @@ class _Ctx:
 
 
 def _arr_fan(c: _Ctx) -> Figure | None:
-    m = c.res.monthly
-    if m.empty or "arr" not in m or not np.isfinite(m["arr"].to_numpy(dtype=float)).any():
+    qa = c.res.monthly_quantiles("arr")  # one column read, not the whole monthly table
+    if qa.empty or not np.isfinite(qa[["p10", "p50", "p90"]].to_numpy(dtype=float)).any():
         return None
     fig = _figure()
     ax = fig.add_subplot()
     for motion in c.motions:
-        g = m[m["motion"] == motion]
-        if g.empty:
+        q = qa[qa["motion"] == motion].set_index("month").sort_index()
+        if q.empty:
             continue
-        q = _quantiles(g, "month", "arr")
         col = c.colors[motion]
         ax.fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.15, lw=0)
         for edge in ("p10", "p90"):
@@ -480,30 +479,26 @@ def _funnel(c: _Ctx) -> Figure | None:
 
 
 def _headcount_spend(c: _Ctx) -> Figure | None:
-    m = c.res.monthly
-    hc_cols = [col for col in m.columns if col.startswith("headcount_")]
-    has_hc = bool(hc_cols) and not m.empty
-    has_sm = "sm_spend" in m and not m.empty and np.isfinite(
-        m["sm_spend"].to_numpy(dtype=float)).any()
+    # one column at a time, not the whole monthly table; a median of whole people
+    hc = c.res.monthly_quantiles("headcount", (0.5,), "lower")
+    sm = c.res.monthly_quantiles("sm_spend")
+    has_hc = not hc.empty and np.isfinite(hc["p50"].to_numpy(dtype=float)).any()
+    has_sm = not sm.empty and np.isfinite(sm["p50"].to_numpy(dtype=float)).any()
     if not (has_hc or has_sm):
         return None
     fig = _figure((FIGSIZE[0], 6.6))
     axes = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.25))
-    mm = m.copy()
-    if has_hc:
-        mm["_hc"] = mm[hc_cols].sum(axis=1)
     for mo in c.motions:
-        g = mm[mm["motion"] == mo]
-        if g.empty:
-            continue
         col = c.colors[mo]
-        if has_hc:  # a median of whole people, not 12.5 of them
-            med = g.groupby("month")["_hc"].quantile(0.5, interpolation="lower").sort_index()
-            axes[0].step(med.index, med.to_numpy(), where="post", color=col, lw=2.0, label=mo)
+        if has_hc:
+            med = hc[hc["motion"] == mo].set_index("month")["p50"].sort_index()
+            if not med.empty:
+                axes[0].step(med.index, med.to_numpy(), where="post", color=col, lw=2.0, label=mo)
         if has_sm:
-            q = _quantiles(g, "month", "sm_spend")
-            axes[1].fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
-            axes[1].plot(q.index, q["p50"], color=col, lw=2.0, label=mo)
+            q = sm[sm["motion"] == mo].set_index("month").sort_index()
+            if not q.empty:
+                axes[1].fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
+                axes[1].plot(q.index, q["p50"], color=col, lw=2.0, label=mo)
     ax0, ax1 = axes
     mark_phases(ax0, c.phases, c.colors)
     mark_phases(ax1, c.phases, c.colors, label=False)

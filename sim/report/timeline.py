@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
@@ -35,7 +34,9 @@ class PhaseMark:
 
 def phase_marks(res: Results) -> list[PhaseMark]:
     """Every phase of every motion that started in at least one seed."""
-    m = res.monthly
+    if not any(motion.phases for motion in res.scenario.motions):
+        return []
+    m = res.monthly_columns(["motion", "seed", "month", "phase"])
     if m.empty or "phase" not in m:
         return []
     out: list[PhaseMark] = []
@@ -73,19 +74,21 @@ def mark_phases(ax: Axes, marks: list[PhaseMark], colors: dict[str, str],
 
 def segment_revenue(res: Results, colors: dict[str, str], figure: Figure) -> Figure | None:
     """Median monthly revenue by segment (self-serve, sales) of each motion that has both."""
-    m = res.monthly
-    if m.empty or "revenue_self_serve" not in m or "revenue_sales" not in m:
+    ss = res.monthly_quantiles("revenue_self_serve", (0.5, 1.0))
+    sa = res.monthly_quantiles("revenue_sales", (0.5, 1.0))
+    if ss.empty or sa.empty:
         return None
     both = [mo for mo in res.motions()
-            if _has(m, mo, "revenue_self_serve") and _has(m, mo, "revenue_sales")]
+            if (ss.loc[ss["motion"] == mo, "p100"] > 0).any()
+            and (sa.loc[sa["motion"] == mo, "p100"] > 0).any()]
     if not both:
         return None
     axes = figure.subplots(len(both), 1, sharex=True, squeeze=False)[:, 0]
     for ax, mo in zip(axes, both, strict=True):
-        g = m[m["motion"] == mo]
-        med = g.groupby("month")[["revenue_self_serve", "revenue_sales"]].median().sort_index()
-        x = med.index.to_numpy(dtype=float)
-        ax.stackplot(x, med["revenue_self_serve"], med["revenue_sales"],
+        a = ss[ss["motion"] == mo].set_index("month")["p50"].sort_index()
+        b = sa[sa["motion"] == mo].set_index("month")["p50"].sort_index()
+        x = a.index.to_numpy(dtype=float)
+        ax.stackplot(x, a.to_numpy(), b.reindex(a.index).to_numpy(),
                      labels=("self-serve", "sales-assisted"),
                      colors=(colors.get(mo, "#0072B2"), "#BBBBBB"), alpha=0.85)
         ax.set_title(f"{mo}: revenue per month by segment (medians)")
@@ -93,7 +96,3 @@ def segment_revenue(res: Results, colors: dict[str, str], figure: Figure) -> Fig
         ax.legend(loc="upper left", fontsize=8)
     axes[-1].set_xlabel("Month")
     return figure
-
-
-def _has(m: pd.DataFrame, motion: str, col: str) -> bool:
-    return bool((m.loc[m["motion"] == motion, col] > 0).any())

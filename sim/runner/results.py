@@ -99,16 +99,23 @@ class Results:
         ``monthly.groupby(["motion", "month"])[column].quantile(q)`` gives, read one
         column at a time, so the whole monthly table need not be in memory.
         """
-        cols = ["motion", "month", column]
-        if "monthly" in self._tables:
-            values = self._tables["monthly"][cols]
-        elif self._saved is not None:
-            values = pd.read_parquet(self._saved / "monthly.parquet", columns=cols)
-        elif self.parts is not None:
-            values = self.parts.read("monthly", self.part_indices, self.motions(), cols)
-        else:
-            values = pd.DataFrame(columns=cols)
+        values = self.monthly_columns(["motion", "month", column])
         return quantiles(values, "month", column, qs, interpolation)
+
+    def monthly_columns(self, cols: list[str]) -> pd.DataFrame:
+        """Some columns of the monthly table, read without loading the rest."""
+        if "monthly" in self._tables:
+            have = [c for c in cols if c in self._tables["monthly"]]
+            return self._tables["monthly"][have]
+        if self._saved is not None:
+            import pyarrow.parquet as pq
+
+            names = set(pq.read_schema(self._saved / "monthly.parquet").names)
+            return pd.read_parquet(self._saved / "monthly.parquet",
+                                   columns=[c for c in cols if c in names])
+        if self.parts is not None:
+            return self.parts.read("monthly", self.part_indices, self.motions(), cols)
+        return pd.DataFrame(columns=cols)
 
     def _write_table(self, name: str, dest: Path) -> None:
         if name in self._tables:
