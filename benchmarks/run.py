@@ -127,10 +127,11 @@ def bench_engine(n: int, use_dask: bool, say) -> dict:
                                     lambda: simulate(sc, seeds=n, workers=2, executor="dask"))
         from dask.distributed import LocalCluster
 
+        from sim.runner.executors import local_cluster
+
         say("engine: Dask, 2 workers on a running cluster")
         t0 = time.perf_counter()
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = local_cluster(2, LocalCluster)  # as `--executor dask` starts one
         out["dask_startup"] = time.perf_counter() - t0
         try:
             addr = cluster.scheduler_address

@@ -14,6 +14,7 @@ import string
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from sim.runner.chunks import Chunk
 from sim.runner.parts import ChunkPart, run_part
@@ -58,6 +59,28 @@ def _local(scenario: Scenario, chunks: list[Chunk], workers: int,
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+# Dask's nanny forces glibc's malloc trim threshold down to 64 KiB in its workers
+# (``distributed.nanny.pre-spawn-environ``); the engine allocates many small numpy
+# arrays and runs about 15% slower under it (benchmarks/README.md). The statistical
+# profiler, sampling every worker thread every 10 ms, costs a few % more. revsim's
+# own LocalCluster switches both off; a user's cluster can do the same in its config.
+WORKER_CONFIG: dict[str, Any] = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+}
+
+
+def local_cluster(workers: int, cluster_class: Any = None) -> Any:
+    """A LocalCluster of ``workers`` single-threaded worker processes, tuned for the engine."""
+    import dask
+
+    if cluster_class is None:
+        from dask.distributed import LocalCluster as cluster_class
+    with dask.config.set(WORKER_CONFIG):
+        return cluster_class(n_workers=workers, threads_per_worker=1, processes=True,
+                             dashboard_address=None)
+
+
 def _dask(
     scenario: Scenario, chunks: list[Chunk], workers: int, scheduler: str | None,
     stats: dict[str, int],
@@ -77,8 +100,7 @@ def _dask(
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = local_cluster(workers, LocalCluster)
         client = Client(cluster)
     prefix = "revsim-chunk-" + "".join(random.choices(string.ascii_lowercase[6:], k=12))
     try:
