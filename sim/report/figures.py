@@ -26,6 +26,7 @@ from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentForm
 from sim.compare import target_probability
 from sim.report.terminal import LABELS, currency_symbol
 from sim.report.timeline import mark_phases, phase_marks, segment_revenue
+from sim.scenario.schema import ROLES
 
 if TYPE_CHECKING:
     from matplotlib.axis import Axis
@@ -450,7 +451,7 @@ def _funnel(c: _Ctx) -> Figure | None:
                 y += 1.0
             y += 0.4
     n_bars = len(rows)
-    height = float(np.clip(1.2 + 0.32 * n_bars, 3.5, 9.0))
+    height = float(np.clip(1.2 + 0.26 * n_bars, 3.5, 16.0))
     fig = _figure((FIGSIZE[0], height))
     ax = fig.add_subplot()
     tt = t.set_index(["motion", "stage"])
@@ -472,15 +473,26 @@ def _funnel(c: _Ctx) -> Figure | None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("Mean entering the stage per seed (count)")
-    ax.set_title("Funnel by stage: entering, share advancing, mean days in stage")
-    if k > 1:
-        ax.legend(loc="lower right")
+    if same:
+        ax.set_title("Funnel by stage: entering, share advancing, mean days in stage")
+        if k > 1:
+            ax.legend(loc="lower right")
+    else:  # the labels name each motion; a title over the labels, not clipped by them
+        fig.suptitle("Funnel by stage: entering, share advancing, mean days in stage",
+                     x=0.01, ha="left", fontweight="bold", fontsize=12)
     return fig
 
 
 def _headcount_spend(c: _Ctx) -> Figure | None:
     # one column at a time, not the whole monthly table; a median of whole people
     hc = c.res.monthly_quantiles("headcount", (0.5,), "lower")
+    if hc.empty:  # results saved before the total column: sum the roles' columns
+        cols = [f"headcount_{r}" for r in ROLES]
+        m = c.res.monthly_columns(["motion", "month", *cols])
+        if not m.empty:
+            m = m.assign(headcount=m[[x for x in cols if x in m]].sum(axis=1))
+            hc = (m.groupby(["motion", "month"])["headcount"]
+                  .quantile(0.5, interpolation="lower").rename("p50").reset_index())
     sm = c.res.monthly_quantiles("sm_spend")
     has_hc = not hc.empty and np.isfinite(hc["p50"].to_numpy(dtype=float)).any()
     has_sm = not sm.empty and np.isfinite(sm["p50"].to_numpy(dtype=float)).any()

@@ -100,6 +100,8 @@ class Results:
         column at a time, so the whole monthly table need not be in memory.
         """
         values = self.monthly_columns(["motion", "month", column])
+        if column not in values:  # (a results folder from before the column existed)
+            return pd.DataFrame(columns=["motion", "month"] + [f"p{round(q * 100):d}" for q in qs])
         return quantiles(values, "month", column, qs, interpolation)
 
     def monthly_columns(self, cols: list[str]) -> pd.DataFrame:
