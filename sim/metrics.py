@@ -238,7 +238,17 @@ def summarize(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.Data
             if metric not in g:
                 continue
             x = g[metric].to_numpy(dtype=float)
-            x = x[np.isfinite(x)]
+            x = x[~np.isnan(x)]
+            if np.isinf(x).any():
+                # +inf is an answer ("never": a payback with no positive margin): it
+                # counts in the quantiles (the nearest rank, no interpolation through
+                # infinity); the mean and its interval do not exist
+                p10, p50, p90 = np.percentile(x, [10, 50, 90], method="nearest")
+                rows.append({"motion": motion, "metric": metric, "n": x.size, "mean": math.inf,
+                             "ci_low": math.nan, "ci_high": math.nan, "sd": math.nan,
+                             "p10": float(p10), "p50": float(p50), "p90": float(p90),
+                             "rel_half_width": math.nan})
+                continue
             n = x.size
             if n == 0:
                 rows.append({"motion": motion, "metric": metric, "n": 0})
