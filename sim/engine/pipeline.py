@@ -252,12 +252,19 @@ class Pipeline:
             t_lost = cum[lost, fail_at[lost]]
             T.outcome[first + lost] = LOST
             T.t_end[first + lost] = t_lost  # (block losses are read from the table, no callback)
-        for i in np.flatnonzero(~fails).tolist():
-            t_next = float(cum[i, L])
-            if L + 1 == self.K:
-                self._schedule_win(t_next, first + i)
-            else:
-                self._schedule(t_next, first + i, L + 1)
+        going = np.flatnonzero(~fails)
+        t_next = cum[going, L].tolist()
+        if L + 1 == self.K:
+            for i, t in zip(going.tolist(), t_next, strict=True):
+                self._schedule_win(t, first + i)
+            return
+        # the draws of the leads going on, as Python floats for the event path (one
+        # conversion per block rather than three per deal)
+        live = self._live
+        for i, t, ur, pr, dr in zip(going.tolist(), t_next, u[going].tolist(), p[going].tolist(),
+                                    dur[going].tolist(), strict=True):
+            live[first + i] = (ur, pr, dr)
+            self._schedule(t, first + i, L + 1)
 
     def add_open(
         self, stage: int, elapsed_residual: np.ndarray, t_entered: np.ndarray, **cols: Any
