@@ -21,12 +21,12 @@ from pydantic import (
     Field,
     PrivateAttr,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
-from sim.scenario.channels import Community, Hyperscaler, Marketplace, OpenSource
+from sim.scenario.phases import Phase
 from sim.scenario.pricing import PRICING_MODELS, Outcome, Services, Usage, ValueShare
+from sim.scenario.product import Conversion, Pilot, Pql, SelfServe
 from sim.scenario.schema_types import (
     ROLES,
     SELLING_ROLES,
@@ -40,6 +40,7 @@ from sim.scenario.schema_types import (
     RoleName,
     Strict,
 )
+from sim.scenario.sources import FounderNetwork, Inbound, Outbound, Partners, Signups, Sources
 
 __all__ = [
     "ROLES",
@@ -81,96 +82,6 @@ __all__ = [
     "Team",
 ]
 
-
-
-# --- sources -------------------------------------------------------------------------
-
-
-class Inbound(Strict):
-    """Marketing-generated leads: Poisson arrivals whose rate grows monthly."""
-
-    leads_per_month: NonNeg = 0.0
-    growth_per_month: Param = 0.0
-    fit_rate: Prob = 1.0
-    marketing_spend_per_month: NonNeg | None = Field(
-        default=None, description="program spend per month; grows with the lead rate"
-    )
-    cost_per_lead: NonNeg | None = Field(default=None, description="spend per lead that arrives")
-
-    @model_validator(mode="after")
-    def _one_cost(self) -> Inbound:
-        if self.marketing_spend_per_month is not None and self.cost_per_lead is not None:
-            raise ValueError("give marketing_spend_per_month or cost_per_lead, not both")
-        return self
-
-
-class Outbound(Strict):
-    """SDR-generated meetings: SDR headcount x meetings x ramped productivity."""
-
-    meetings_per_sdr_month: NonNeg = 0.0
-    fit_rate: Prob = 1.0
-    ai_multiplier: NonNeg = Field(default=1.0, description="volume multiplier of AI-drafted outreach")
-    ai_response_penalty: Prob = Field(
-        default=0.0, description="share of first-stage conversion lost with AI-drafted outreach"
-    )
-    ai_failure_probability: Prob = Field(
-        default=0.0, description="chance per seed that the AI programme fails within 6 months"
-    )
-    ai_failure_window_months: NonNeg = 6.0
-    tooling_cost_per_month: NonNeg = 0.0
-
-
-class FounderNetwork(Strict):
-    """Introductions from the founders' own network."""
-
-    intros_per_month: NonNeg = 0.0
-    growth_per_month: Param = 0.0
-    fit_rate: Prob = 1.0
-
-
-class Partners(Strict):
-    """Referral partners: recruited over time, each ramping over its enablement."""
-
-    partners_start: NonNeg = Field(default=0.0, description="enabled partners at month 0")
-    recruited_per_quarter: NonNeg = 0.0
-    enablement_months: NonNeg = Field(
-        default=12.0, description="months for a new partner's referral rate to reach full"
-    )
-    referrals_per_partner_month: NonNeg = 0.0
-    referral_fit_rate: Prob = 0.6
-    partner_fee_rate: Prob = Field(default=0.2, description="share of first-year ACV paid as fee")
-    referral_volatility: NonNeg = Field(
-        default=0.8, description="coefficient of variation of partners' productivity (per partner)"
-    )
-    partners_per_manager: NonNeg | None = Field(
-        default=None, description="partners one partner manager can enable; more wait"
-    )
-
-
-class Signups(Strict):
-    """Product sign-ups (PLG): most never activate and are decided in bulk."""
-
-    signups_per_month: NonNeg = 0.0
-    growth_per_month: Param = 0.0
-    activation_rate: Prob = Field(default=0.4, description="share reaching the value moment")
-    time_to_value_days: Draw = Field(default=3.0, description="days from sign-up to activation")
-    fit_rate: Prob = 0.6
-    marketing_spend_per_month: NonNeg = Field(
-        default=0.0, description="product marketing and onboarding spend; grows with sign-ups"
-    )
-    cost_per_signup: NonNeg = 0.0
-
-
-class Sources(Strict):
-    inbound: Inbound | None = None
-    outbound: Outbound | None = None
-    founder_network: FounderNetwork | None = None
-    partners: Partners | None = None
-    signups: Signups | None = None
-    marketplace: Marketplace | None = None
-    open_source: OpenSource | None = None
-    community: Community | None = None
-    hyperscaler: Hyperscaler | None = None
 
 
 # --- team ----------------------------------------------------------------------------
@@ -287,87 +198,6 @@ class Deal(Strict):
         return self
 
 
-class Conversion(Strict):
-    """How activated free accounts become paying self-serve customers."""
-
-    model: Literal["freemium", "trial"] = "freemium"
-    freemium_monthly: Prob = Field(default=0.01, description="monthly hazard of upgrading")
-    dormancy_monthly: Prob = Field(
-        default=0.15, description="monthly hazard of going dormant (then never upgrades)"
-    )
-    trial_days: NonNeg = 14.0
-    trial: Literal["opt_in", "opt_out"] = Field(
-        default="opt_in", description="opt_in: no card at sign-up; opt_out: card, billed unless cancelled"
-    )
-    opt_in: Prob = Field(
-        default=0.18, description="activated trial accounts that pay, no card asked (003: 18%)"
-    )
-    opt_out: Prob = Field(
-        default=0.49, description="activated trial accounts that pay, card up front (003: 49%)"
-    )
-
-
-class SelfServe(Strict):
-    """What a self-serve customer pays and how it behaves (monthly billing)."""
-
-    seats: Draw = Field(default=3.0, description="seats at upgrade, drawn per account")
-    price_per_seat_month: NonNeg = 25.0
-    monthly_churn: Prob = 0.03
-    expansion_rate_annual: NonNeg = Field(default=0.2, description="seat growth of retained accounts")
-    early_churn: Prob = 0.0
-
-
-class Pql(Strict):
-    """Product-qualified leads: usage crossing a threshold routes an account to sales."""
-
-    threshold: NonNeg = Field(default=10.0, description="usage (seats or events) that makes a PQL")
-    reference_threshold: NonNeg = Field(
-        default=10.0, description="threshold at which PQLs convert at `conversion`"
-    )
-    quality_elasticity: NonNeg = Field(
-        default=0.5, description="a looser threshold (below reference) lowers conversion as "
-        "(threshold/reference)^elasticity"
-    )
-    usage_start: Draw = Field(default=2.0, description="usage at activation, per account")
-    usage_growth_monthly: Draw = Field(default=0.15, description="monthly usage growth, per account")
-    conversion: Prob = Field(default=0.28, description="PQL -> paid at the reference threshold (003: 25-30%)")
-    min_days_active: NonNeg = Field(
-        default=30.0, description="sales touching a PQL active for less loses trust"
-    )
-    early_touch_penalty: Prob = Field(default=0.4, description="conversion lost when touched too early")
-    entry_stage: str | None = Field(
-        default=None, description="stage a PQL enters (default: the one after qualification)"
-    )
-    acv: Draw | None = Field(default=None, description="ACV of a sales-assisted PQL deal (default: deal.acv)")
-
-
-class Pilot(Strict):
-    """A won evaluation becomes a paid pilot first; success converts to production."""
-
-    fee: Draw = Field(default=50000.0, description="pilot fee, $ (002: $25-100K); booked, not ARR")
-    duration_days: Draw = Field(default=60.0, description="pilot length (002: 30-90 days)")
-    success_rate: Prob = 0.65
-    delivery_cost: Draw = Field(default=60000.0, description="cost to deliver the pilot, $")
-    production_multiplier: Draw = Field(
-        default=5.0, description="production ACV as a multiple of the fee (002: 3-10x)"
-    )
-    conversion_clause: bool = Field(
-        default=True, description="buyer must decide within the decision window of pilot end"
-    )
-    decision_conversion: Prob = Field(
-        default=0.8, description="a successful pilot's odds of converting at its decision"
-    )
-    decision_window_days: NonNeg = 30.0
-    extension_probability: Prob = Field(
-        default=0.55, description="without a clause: odds a decision is put off by an extension"
-    )
-    extension_days: NonNeg = 60.0
-    extension_decay: Prob = Field(
-        default=0.75, description="conversion odds kept after each extension"
-    )
-    max_extensions: int = Field(default=6, ge=0, description="then the pilot is abandoned")
-
-
 class Handoff(Strict):
     acceptance_criteria: bool = True
     criteria_win_factor: Prob = Field(
@@ -402,80 +232,6 @@ class Costs(Strict):
 
 class Forecast(Strict):
     stage_inflation: Prob = 0.0
-
-
-PHASE_TRIGGERS = ("start_month", "after_customers", "after_arr")
-PHASE_SECTIONS = ("sources", "stages", "team", "queue", "qualification", "deal", "handoff",
-                  "retention", "costs", "forecast", "conversion", "self_serve", "pql", "pilot")
-
-
-class Phase(Strict):
-    """A change of the motion from a month or a trigger on (MODEL.md "Motions over time").
-
-    Exactly one trigger; the other keys are motion overrides, deep-merged onto the
-    motion as it stands when the phase starts (the template's motion, then each
-    earlier phase). ``team.<role>.hires`` in a phase count months from the phase's
-    start and add people; everyone already hired carries over.
-    """
-
-    name: str | None = Field(default=None, description="label on the charts (default: phase N)")
-    start_month: int | None = Field(default=None, ge=0, description="starts at this month")
-    after_customers: int | None = Field(
-        default=None, ge=1, description="starts the month after live customers reach this")
-    after_arr: float | None = Field(
-        default=None, gt=0, description="starts the month after ARR reaches this")
-    route: list[str] | None = Field(
-        default=None,
-        description="sources whose new leads take the phase's path (default: all); the "
-                    "others keep the path they were on")
-    sources: dict[str, Any] | None = None
-    stages: list[Any] | None = None
-    team: dict[str, Any] | None = None
-    queue: dict[str, Any] | None = None
-    qualification: dict[str, Any] | None = None
-    deal: dict[str, Any] | None = None
-    handoff: dict[str, Any] | None = None
-    retention: dict[str, Any] | None = None
-    costs: dict[str, Any] | None = None
-    forecast: dict[str, Any] | None = None
-    conversion: dict[str, Any] | None = None
-    self_serve: dict[str, Any] | None = None
-    pql: dict[str, Any] | None = None
-    pilot: dict[str, Any] | None = None
-
-    @field_validator("route")
-    @classmethod
-    def _known_sources(cls, v: list[str] | None) -> list[str] | None:
-        known = [s for s in Sources.model_fields if s != "signups"]
-        for s in v or []:
-            if s not in known:
-                raise ValueError(f"unknown source {s!r} in route; expected some of: {', '.join(known)}")
-        return v
-
-    @model_validator(mode="after")
-    def _one_trigger(self) -> Phase:
-        given = [t for t in PHASE_TRIGGERS if getattr(self, t) is not None]
-        if len(given) != 1:
-            raise LocatedError((), "a phase needs exactly one of start_month, after_customers, "
-                                   f"after_arr (got {', '.join(given) or 'none'})")
-        return self
-
-    @model_serializer(mode="wrap")
-    def _written(self, handler: Any) -> Any:
-        """Only the keys the phase writes (a section left out is not a section set to null)."""
-        data = handler(self)
-        return {k: v for k, v in data.items() if k in self.model_fields_set}
-
-    def overrides(self) -> dict[str, Any]:
-        """The motion sections this phase writes (a key given as null removes the section)."""
-        return {k: getattr(self, k) for k in PHASE_SECTIONS if k in self.model_fields_set}
-
-    def trigger(self) -> tuple[str, float]:
-        for t in PHASE_TRIGGERS:
-            v = getattr(self, t)
-            if v is not None:
-                return t, float(v)
-        raise AssertionError("validated: one trigger")
 
 
 class Motion(Strict):
