@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,13 +27,13 @@ from sim.engine.channels import platform_shares
 from sim.engine.customers import CustomerBook
 from sim.engine.params import num, realize
 from sim.engine.path import SalesPath
-from sim.engine.pipeline import Pipeline
+from sim.engine.phases import PhaseSwitch
 from sim.engine.product import ProductPath
-from sim.engine.records import LOST, OPEN
+from sim.engine.records import LOST, censor, merge_leads, merge_pilots, sum_or_none
 from sim.engine.rng import Streams
-from sim.engine.sources import SOURCE_ID, STEPS_PER_MONTH, SourceGrid, build_sources
+from sim.engine.sources import SOURCE_ID, SourceGrid, build_sources
 from sim.engine.team import MONTH_DAYS, Roster, build_roster
-from sim.scenario.schema import Motion, Phase, Role, Scenario, Team
+from sim.scenario.schema import Motion, Scenario
 
 __all__ = ["SeedRun", "simulate_seed"]
 
@@ -66,7 +66,7 @@ class SeedRun:
         return [ms[i] for i in idx]
 
 
-class _Engine:
+class _Engine(PhaseSwitch):
     def __init__(self, scenario: Scenario, motion: Motion, seed_index: int):
         self.scenario = scenario
         self.streams = Streams(scenario.seed, seed_index)
@@ -108,11 +108,6 @@ class _Engine:
                                              self.n_months, self.path.adv)]
         self.all_products = list(self.products)
         self.sources = [g for g in self.sources if g.name != "signups"]
-
-    @property
-    def pipeline(self) -> Pipeline:
-        """The pipeline new leads enter (the current phase's)."""
-        return self.path.pipeline
 
     # -- blocks of leads ------------------------------------------------------------
 
@@ -200,45 +195,6 @@ class _Engine:
         p = path.probabilities(fit, factor)
         path.pipeline.add_block(t, src, fit, acv, u, dur, p)
 
-    def _release(self, month: int) -> None:
-        """The buffered arrivals of ``month`` (phased motions, unbounded market)."""
-        self._fill()
-        if self._buffer is None:
-            return
-        t, src, fit, factor = self._buffer
-        k = int(np.searchsorted(t, (month + 1) * MONTH_DAYS, side="left"))
-        if k:
-            self._add_leads(t[:k], src[:k], fit[:k], factor[:k])
-            self._buffer = (t[k:], src[k:], fit[k:], factor[k:])
-
-    def _fill(self) -> None:
-        """Draw the horizon's arrivals of the motion as it starts, once."""
-        if not self._filled:
-            self._filled = True
-            self._buffer = self._draw(self.sources, None)
-
-    def _rebuffer(self, replaced: set[str], fresh: list[SourceGrid]) -> None:
-        """A phase replaced some sources: drop their future arrivals, draw the new ones."""
-        if self.market_size is not None:
-            return
-        self._fill()
-        kept = self._buffer
-        parts = []
-        if kept is not None:
-            ids = {SOURCE_ID[name] for name in replaced}
-            keep = ~np.isin(kept[1], list(ids))
-            parts.append(tuple(a[keep] for a in kept))
-        new = self._draw(fresh, None) if fresh else None
-        if new is not None:
-            parts.append(new)
-        if not parts:
-            self._buffer = None
-            return
-        t = np.concatenate([p[0] for p in parts])
-        order = np.argsort(t, kind="stable")
-        self._buffer = tuple(np.concatenate([p[i] for p in parts])[order]  # type: ignore[assignment]
-                             for i in range(4))
-
     # -- the company at time zero ---------------------------------------------------
 
     def _initial_state(self) -> None:
@@ -314,123 +270,6 @@ class _Engine:
                 self.arr_then = self.book.arr_snapshot(b)
             self._check_trigger(flows)
 
-    # -- phases (MODEL.md "Motions over time and blends") ----------------------------
-
-    def _next_phase(self) -> Phase | None:
-        j = len(self.paths) - 1
-        return self.phases[j] if j < len(self.phases) else None
-
-    def _phase_due(self, month: int) -> bool:
-        ph = self._next_phase()
-        if ph is None:
-            return False
-        kind, at = ph.trigger()
-        if kind == "start_month":
-            return month >= at
-        return self._triggered
-
-    def _check_trigger(self, flows: dict[str, float]) -> None:
-        """A trigger met at a month end starts its phase with the next month."""
-        ph = self._next_phase()
-        if ph is None:
-            return
-        kind, at = ph.trigger()
-        if (kind == "after_customers" and flows["customers"] >= at) or (
-                kind == "after_arr" and flows["arr"] >= at):
-            self._triggered = True
-
-    def _start_phase(self, j: int, month: int) -> None:
-        """Phase ``j`` starts at ``month``: new hires, its sources, a new path for new leads."""
-        self._triggered = False
-        t = month * MONTH_DAYS
-        ph = self.phases[j]
-        pm = realize(self.spec.phase_motions[j], Streams(self.scenario.seed, self.seed_index))
-        written = ph.overrides()
-        self._hire_for_phase(ph, pm, t)
-        prev = self.path
-        self.path = SalesPath(self, pm, j + 1, self.roster, self.streams, prev.pipeline.pools,
-                              platform_shares(pm.sources), later_phase=True)
-        if ph.route is not None:  # the other sources keep the path they were on
-            for name in type(pm.sources).model_fields:
-                sid = SOURCE_ID[name]
-                if name not in ph.route and getattr(prev.m.sources, name) is not None:
-                    self.route.setdefault(sid, prev)
-                else:
-                    self.route.pop(sid, None)
-        self.paths.append(self.path)
-        self.book.use_pricing(self.path.pricing)
-        self.phase_starts.append(t)
-        self.phase_motions.append(pm)
-        self._phase_sources(pm, written, month)
-
-    def _hire_for_phase(self, ph: Phase, pm: Motion, t: float) -> None:
-        """People carry over; ``team.<role>.hires`` in the phase count months from its start."""
-        raw = ph.overrides().get("team") or {}
-        before = set(self.phase_motions[-1].team.roles())
-        roles: dict[str, Role] = {}
-        for name, role in pm.team.roles().items():
-            body = raw.get(name)
-            if not isinstance(body, dict):
-                continue
-            hires = dict(role.hires) if "hires" in body else {}
-            if name not in before:  # a role the phase creates starts with its ``start``
-                hires[0] = hires.get(0, 0) + int(round(num(role.start)))
-            if hires:
-                roles[name] = role.model_copy(update={"start": 0.0, "hires": hires})
-        if not roles:
-            return
-        sub = build_roster(Team(**roles), [], self.H - t, self.streams)
-        sub.hire += t
-        sub.leave += t
-        first = self.roster.role.size
-        for f in fields(Roster):
-            setattr(self.roster, f.name, np.concatenate([getattr(self.roster, f.name),
-                                                         getattr(sub, f.name)]))
-        for rname, pool in self.pipeline.pools.items():
-            new = np.flatnonzero(sub.role == rname) + first
-            if new.size:
-                pool.add_reps(new)
-        self.csm = self.roster.indices("csm")
-        events = [(tt, rep + first, cap) for tt, rep, cap in sub.capacity_events(self.H)]
-        if events:
-            self.env.process(self._capacity(events))
-
-    def _phase_sources(self, pm: Motion, written: dict[str, Any], month: int) -> None:
-        """Sources the phase writes start from its month; the others carry on as they were."""
-        src_written = set((written.get("sources") or {}).keys())
-        team_changed = "team" in written
-        t = month * MONTH_DAYS
-        shifted = replace(self.roster, hire=self.roster.hire - t, leave=self.roster.leave - t)
-        fresh = build_sources(pm.sources, shifted, self.n_months - month, self.streams)
-        pad = month * STEPS_PER_MONTH
-        old = {g.name: g for g in self.sources}
-        if self.products:
-            old["signups"] = self.products[-1].grid
-        active: list[SourceGrid] = []
-        new_grids: list[SourceGrid] = []
-        for g in fresh:
-            keep = old.get(g.name)
-            if keep is None or g.name in src_written or (g.name == "outbound" and team_changed):
-                g = SourceGrid(g.name, g.sid, np.concatenate([np.zeros(pad), g.per_day]), g.fit_rate,
-                               np.concatenate([np.ones(pad), g.first_stage_factor]))
-                if g.name != "signups":
-                    new_grids.append(g)
-            else:
-                g = keep
-            active.append(g)
-        # sources the phase replaces or switches off lose their future arrivals
-        still = {g.name for g in active} - {g.name for g in new_grids}
-        self._rebuffer({g.name for g in self.sources} - still, new_grids)
-        product_written = bool({"conversion", "self_serve", "pql"} & set(written))
-        signups = [g for g in active if g.name == "signups"]
-        if not signups:
-            self.products = []  # sign-ups switched off from this phase on
-        elif signups[0] is not old.get("signups") or product_written:
-            self.products = [ProductPath(pm, signups[0], self.pipeline, self.book, self.streams,
-                                         self.H, self.n_months, self.path.adv)]
-        self.all_products.extend(p for p in self.products if p not in self.all_products)
-        self.sources = [g for g in active if g.name != "signups"]
-
     # -- the run ----------------------------------------------------------------------
 
     def run(self) -> SeedRun:
@@ -441,8 +280,8 @@ class _Engine:
         self.env.process(self._months())
         self.env.run(until=self.H + 1e-6)
         self.book.flush()
-        leads, offsets = _merge_leads([p.pipeline.T.frozen() for p in self.paths])
-        _censor(leads, self.H)
+        leads, offsets = merge_leads([p.pipeline.T.frozen() for p in self.paths])
+        censor(leads, self.H)
         customers = self.book.C.frozen()
         if len(self.paths) > 1:
             has_lead = customers["lead"] >= 0
@@ -451,8 +290,8 @@ class _Engine:
                   if p.pilots is not None]
         extras: dict[str, Any] = {
             "peak_held": {r: p.peak_held for r, p in self.pipeline.pools.items()},
-            "signups": _sum_or_none([p.signups for p in self.all_products]),
-            "activated": _sum_or_none([p.activated for p in self.all_products]),
+            "signups": sum_or_none([p.signups for p in self.all_products]),
+            "activated": sum_or_none([p.activated for p in self.all_products]),
             "phase_starts": np.array(self.phase_starts),
         }
         for p in self.paths:
@@ -468,65 +307,10 @@ class _Engine:
             arr_then=self.arr_then,
             commission=self.commission,
             partner_fees=self.partner_fees,
-            pilots=_merge_pilots(pilots),
+            pilots=merge_pilots(pilots),
             extras=extras,
             phase_motions=self.phase_motions,
         )
-
-
-def _sum_or_none(arrays: list[np.ndarray]) -> np.ndarray | None:
-    return None if not arrays else np.sum(arrays, axis=0)
-
-
-def _merge_leads(tables: list[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """One lead table from each path's: stage columns padded to the most stages, a
-    ``phase`` column, and each path's row offset (to renumber references to leads)."""
-    sizes = [t["t_arrive"].size for t in tables]
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    if len(tables) == 1:
-        L = tables[0]
-        L["phase"] = np.zeros(sizes[0], dtype=np.int8)
-        return L, offsets
-    K = max(t["u"].shape[1] for t in tables)
-    out: dict[str, np.ndarray] = {}
-    for name in tables[0]:
-        parts = []
-        for t in tables:
-            col = t[name]
-            if col.ndim == 2 and col.shape[1] < K:
-                col = np.concatenate([col, np.full((col.shape[0], K - col.shape[1]), np.nan)], axis=1)
-            parts.append(col)
-        out[name] = np.concatenate(parts)
-    out["phase"] = np.repeat(np.arange(len(tables), dtype=np.int8), sizes)
-    return out, offsets
-
-
-def _merge_pilots(parts: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np.ndarray] | None:
-    if not parts:
-        return None
-    if len(parts) == 1:
-        return parts[0][0]
-    out = {k: np.concatenate([p[k] for p, _ in parts]) for k in parts[0][0]}
-    out["lead"] = np.concatenate([p["lead"] + off for p, off in parts])
-    return out
-
-
-def _censor(L: dict[str, np.ndarray], horizon: float) -> None:
-    """Forget what the records know of times after the horizon.
-
-    Leads are decided in blocks ahead of time (a lead lost at qualification has
-    its loss time when it arrives), so a lead whose decision falls after the
-    horizon is, at the horizon, still open in the stage it had reached.
-    """
-    late = L["t_end"] > horizon
-    L["outcome"][late] = OPEN
-    L["t_end"][late] = np.nan
-    future = L["entry"] > horizon
-    L["entry"][future] = np.nan
-    L["created"][L["created"] > horizon] = np.nan
-    reached = np.isfinite(L["entry"])
-    last = L["entry"].shape[1] - 1 - np.argmax(reached[:, ::-1], axis=1)
-    L["stage"] = np.where(reached.any(axis=1), last, -1).astype(L["stage"].dtype)
 
 
 @contextmanager

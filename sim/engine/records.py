@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Table", "OPEN", "WON", "LOST"]
+__all__ = ["Table", "OPEN", "WON", "LOST", "censor", "merge_leads", "merge_pilots", "sum_or_none"]
 
 OPEN, WON, LOST = 0, 1, 2
 
@@ -66,3 +66,61 @@ class Table:
     def frozen(self) -> dict[str, np.ndarray]:
         """Every column, trimmed to the rows filled (copies)."""
         return {name: arr[: self.n].copy() for name, arr in self._cols.items()}
+
+
+# --- a run's tables, assembled at its end ----------------------------------------
+
+
+def sum_or_none(arrays: list[np.ndarray]) -> np.ndarray | None:
+    return None if not arrays else np.sum(arrays, axis=0)
+
+
+def merge_leads(tables: list[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One lead table from each path's: stage columns padded to the most stages, a
+    ``phase`` column, and each path's row offset (to renumber references to leads)."""
+    sizes = [t["t_arrive"].size for t in tables]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    if len(tables) == 1:
+        L = tables[0]
+        L["phase"] = np.zeros(sizes[0], dtype=np.int8)
+        return L, offsets
+    K = max(t["u"].shape[1] for t in tables)
+    out: dict[str, np.ndarray] = {}
+    for name in tables[0]:
+        parts = []
+        for t in tables:
+            col = t[name]
+            if col.ndim == 2 and col.shape[1] < K:
+                col = np.concatenate([col, np.full((col.shape[0], K - col.shape[1]), np.nan)], axis=1)
+            parts.append(col)
+        out[name] = np.concatenate(parts)
+    out["phase"] = np.repeat(np.arange(len(tables), dtype=np.int8), sizes)
+    return out, offsets
+
+
+def merge_pilots(parts: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np.ndarray] | None:
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0][0]
+    out = {k: np.concatenate([p[k] for p, _ in parts]) for k in parts[0][0]}
+    out["lead"] = np.concatenate([p["lead"] + off for p, off in parts])
+    return out
+
+
+def censor(L: dict[str, np.ndarray], horizon: float) -> None:
+    """Forget what the records know of times after the horizon.
+
+    Leads are decided in blocks ahead of time (a lead lost at qualification has
+    its loss time when it arrives), so a lead whose decision falls after the
+    horizon is, at the horizon, still open in the stage it had reached.
+    """
+    late = L["t_end"] > horizon
+    L["outcome"][late] = OPEN
+    L["t_end"][late] = np.nan
+    future = L["entry"] > horizon
+    L["entry"][future] = np.nan
+    L["created"][L["created"] > horizon] = np.nan
+    reached = np.isfinite(L["entry"])
+    last = L["entry"].shape[1] - 1 - np.argmax(reached[:, ::-1], axis=1)
+    L["stage"] = np.where(reached.any(axis=1), last, -1).astype(L["stage"].dtype)
