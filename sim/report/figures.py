@@ -11,25 +11,37 @@ Every chart gives each motion the same colour, in the scenario's motion order.
 
 from __future__ import annotations
 
-import io
-import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
-import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from sim.compare import target_probability
+from sim.report.funnel import _funnel, funnel_table
+from sim.report.style import (
+    _MPL,
+    _STYLE,
+    CAPTIONS,
+    DPI,
+    FIGSIZE,
+    PALETTE,
+    _Ctx,
+    _figure,
+    _finite,
+    _money_axis,
+    _png,
+    _quantiles,
+    money,
+    motion_colors,
+)
 from sim.report.terminal import LABELS, currency_symbol
-from sim.report.timeline import mark_phases, phase_marks, segment_revenue
+from sim.report.timeline import mark_phases, segment_revenue
 from sim.scenario.schema import ROLES
 
 if TYPE_CHECKING:
-    from matplotlib.axis import Axis
 
     from sim.runner.results import Results
 
@@ -39,190 +51,11 @@ __all__ = [
     "FIGSIZE",
     "PALETTE",
     "currency_symbol",
+    "funnel_table",
     "make_figures",
     "money",
     "motion_colors",
 ]
-
-DPI = 110
-_MPL = tuple(int(p) for p in mpl.__version__.split(".")[:2] if p.isdigit())
-FIGSIZE = (8.0, 4.5)
-
-# Okabe-Ito colour-blind-safe palette (yellow left out: unreadable on white).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#7F6A3B",
-           "#555555")
-
-_STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 10,
-    "axes.titlesize": 12,
-    "axes.titleweight": "bold",
-    "axes.titlelocation": "left",
-    "axes.titlepad": 10,
-    "axes.labelsize": 10,
-    "axes.labelcolor": "#333333",
-    "axes.edgecolor": "#888888",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "axes.axisbelow": True,
-    "grid.color": "#dddddd",
-    "grid.linewidth": 0.8,
-    "xtick.color": "#444444",
-    "ytick.color": "#444444",
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.frameon": False,
-    "legend.fontsize": 9,
-    "figure.facecolor": "white",
-}
-
-# Title shown above each chart in the report, and a one-line reading guide.
-CAPTIONS: dict[str, tuple[str, str]] = {
-    "arr_fan.png": (
-        "ARR over time",
-        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside). "
-        "Dotted lines: a phased motion's phase starts (median month over the seeds).",
-    ),
-    "p_target.png": (
-        "Chance of reaching the ARR target",
-        "Share of seeds whose ARR at the horizon's end is at or above the target, "
-        "with its 95% Wilson interval.",
-    ),
-    "bookings_distribution.png": (
-        "Bookings over the horizon",
-        "How total bookings spread across seeds; dashed lines mark each motion's median.",
-    ),
-    "cac_payback_distribution.png": (
-        "CAC payback",
-        "Months of gross profit from new ARR needed to repay sales and marketing spend; "
-        "shorter is better.",
-    ),
-    "retention.png": (
-        "Revenue retention",
-        "GRR and NRR over the last 12 months: dot at the median, line from P10 to P90.",
-    ),
-    "forecast_error.png": (
-        "Forecast error by quarter",
-        "(forecast - actual) / actual bookings per quarter; above 0 the forecast was too high.",
-    ),
-    "funnel.png": (
-        "Funnel by stage",
-        "Mean number entering each stage per seed, share advancing to the next stage, "
-        "and mean days spent in it.",
-    ),
-    "headcount_spend.png": (
-        "Headcount and sales & marketing spend",
-        "Median total headcount per month, and median monthly S&M spend with its P10-P90 band. "
-        "Dotted lines: a phased motion's phase starts (median month over the seeds).",
-    ),
-    "segments.png": (
-        "Revenue by segment",
-        "Median monthly revenue of self-serve customers (product path) and sales-assisted "
-        "customers, for motions that have both (a blend).",
-    ),
-}
-
-
-
-def money(v: float, cur: str = "$", digits: int = 1) -> str:
-    """Compact currency for axes: $1.2M, $350K, $2.5B, $900 (``digits`` after the point)."""
-    if v is None or not math.isfinite(v):
-        return ""
-    a = abs(v)
-    sign = "-" if v < 0 else ""
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if a >= div * 0.9995:
-            s = f"{a / div:.{digits}f}"
-            if digits == 1:
-                s = s.removesuffix(".0")
-            return f"{sign}{cur}{s}{suffix}"
-    return f"{sign}{cur}{a:.0f}"
-
-
-def motion_colors(motions: list[str]) -> dict[str, str]:
-    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(motions)}
-
-
-# --- helpers -----------------------------------------------------------------------
-
-
-def _figure(size: tuple[float, float] = FIGSIZE) -> Figure:
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white",
-                metadata={"Software": None})
-    return buf.getvalue()
-
-
-class MoneyFormatter(Formatter):
-    """Currency ticks ($350K, $1.2M) with as many decimals as each tick needs.
-
-    Ticks at 3.75M, 4M, 4.25M read "$3.75M", "$4M", "$4.25M", never a rounded
-    "$4.2M" standing for 4.25M.
-    """
-
-    def __init__(self, cur: str = "$"):
-        self.cur = cur
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        return self._exact(x)
-
-    def format_ticks(self, values: Any) -> list[str]:
-        return [self._exact(float(v)) for v in values]
-
-    def _exact(self, v: float) -> str:
-        if not math.isfinite(v):
-            return ""
-        a = abs(v)
-        div = next((d for d in (1e9, 1e6, 1e3) if a >= d * 0.9995), 1.0)
-        for digits in range(4):
-            if abs(round(a / div, digits) - a / div) <= 1e-9 * max(1.0, a / div):
-                break
-        if div > 1:
-            return money(v, self.cur, digits=digits)
-        return f"{'-' if v < 0 else ''}{self.cur}{a:,.{digits}f}"
-
-
-def _money_axis(axis: Axis, cur: str) -> None:
-    axis.set_major_formatter(MoneyFormatter(cur))
-
-
-def _finite(s: pd.Series) -> np.ndarray:
-    x = s.to_numpy(dtype=float)
-    return x[np.isfinite(x)]
-
-
-def _quantiles(df: pd.DataFrame, by: str, col: str) -> pd.DataFrame:
-    """P10, P50, P90 of ``col`` per value of ``by`` (columns p10, p50, p90)."""
-    g = df.groupby(by)[col]
-    return pd.DataFrame({"p10": g.quantile(0.1), "p50": g.quantile(0.5),
-                         "p90": g.quantile(0.9)}).sort_index()
-
-
-def _seeds_note(res: Results) -> str:
-    n = res.runs["seed"].nunique() if not res.runs.empty else 0
-    return f"{n:,} seeds"
-
-
-class _Ctx:
-    """What every chart needs: the results, motion order, colours, currency."""
-
-    def __init__(self, res: Results):
-        self.res = res
-        present = set(res.runs["motion"]) if not res.runs.empty else set()
-        self.motions = [m for m in res.motions() if m in present] or res.motions()
-        self.colors = motion_colors(res.motions())
-        self.cur = currency_symbol(res.scenario.currency)
-        self.horizon = res.scenario.horizon_months
-        self.seeds = _seeds_note(res)
-        self.phases = phase_marks(res)
-
 
 # --- charts ------------------------------------------------------------------------
 
@@ -394,92 +227,6 @@ def _forecast_error(c: _Ctx) -> Figure | None:
     ax.text(0.995, 0.98, "above 0: forecast too high", transform=ax.transAxes, ha="right",
             va="top", fontsize=8, color="#555555")
     ax.legend(loc="lower right")
-    return fig
-
-
-def funnel_table(res: Results) -> pd.DataFrame:
-    """Per (motion, stage): mean entered/advanced/lost per seed, conversion, mean days."""
-    fu = res.funnel
-    cols = ["motion", "stage", "stage_index", "owner", "entered", "advanced", "lost",
-            "conversion", "mean_days"]
-    if fu.empty:
-        return pd.DataFrame(columns=cols)
-    rows = []
-    order = {m: i for i, m in enumerate(res.motions())}
-    for (mo, idx), g in fu.groupby(["motion", "stage_index"], sort=False):
-        entered = float(g["entered"].sum())
-        days = g["mean_days"].to_numpy(dtype=float)
-        w = g["entered"].to_numpy(dtype=float)
-        ok = np.isfinite(days) & (w > 0)
-        rows.append({
-            "motion": mo, "stage": str(g["stage"].iloc[0]), "stage_index": int(idx),
-            "owner": str(g["owner"].iloc[0] or ""),
-            "entered": float(g["entered"].mean()), "advanced": float(g["advanced"].mean()),
-            "lost": float(g["lost"].mean()),
-            "conversion": float(g["advanced"].sum()) / entered if entered > 0 else math.nan,
-            "mean_days": float(np.average(days[ok], weights=w[ok])) if ok.any() else math.nan,
-        })
-    out = pd.DataFrame(rows, columns=cols)
-    out["_o"] = out["motion"].map(order)
-    return out.sort_values(["_o", "stage_index"]).drop(columns="_o").reset_index(drop=True)
-
-
-def _funnel(c: _Ctx) -> Figure | None:
-    t = funnel_table(c.res)
-    if t.empty or not (t["entered"] > 0).any():
-        return None
-    motions = [m for m in c.motions if m in set(t["motion"])]
-    stage_lists = {m: list(t.loc[t["motion"] == m, "stage"]) for m in motions}
-    same = len({tuple(v) for v in stage_lists.values()}) == 1
-    # rows top to bottom: grouped by stage (shared stages) or by motion
-    rows: list[tuple[str, str, float]] = []  # (motion, stage, y)
-    ticks: list[tuple[float, str]] = []
-    y = 0.0
-    k = len(motions)
-    bar = 0.8 / k if same else 0.7
-    if same:
-        for stage in stage_lists[motions[0]]:
-            for j, mo in enumerate(motions):
-                rows.append((mo, stage, y + j * bar))
-            ticks.append((y + (k - 1) * bar / 2, stage))
-            y += 1.0
-    else:
-        for mo in motions:
-            for stage in stage_lists[mo]:
-                rows.append((mo, stage, y))
-                ticks.append((y, f"{mo}: {stage}"))
-                y += 1.0
-            y += 0.4
-    n_bars = len(rows)
-    height = float(np.clip(1.2 + 0.26 * n_bars, 3.5, 16.0))
-    fig = _figure((FIGSIZE[0], height))
-    ax = fig.add_subplot()
-    tt = t.set_index(["motion", "stage"])
-    xmax = float(t["entered"].max())
-    labelled: set[str] = set()
-    for mo, stage, yy in rows:
-        r = tt.loc[(mo, stage)]
-        ax.barh(yy, r["entered"], height=bar * 0.9, color=c.colors[mo],
-                label=mo if mo not in labelled else None)
-        labelled.add(mo)
-        conv = "n/a" if not math.isfinite(r["conversion"]) else f"{r['conversion'] * 100:.0f}%"
-        days = "n/a" if not math.isfinite(r["mean_days"]) else f"{r['mean_days']:.0f} d"
-        ax.annotate(f"{r['entered']:,.0f}  |  {conv} advance  |  {days}", (r["entered"], yy),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5,
-                    color="#222222")
-    ax.set_yticks([p for p, _ in ticks], [s for _, s in ticks])
-    ax.invert_yaxis()
-    ax.set_xlim(0, xmax * 1.55)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
-    ax.grid(axis="y", visible=False)
-    ax.set_xlabel("Mean entering the stage per seed (count)")
-    if same:
-        ax.set_title("Funnel by stage: entering, share advancing, mean days in stage")
-        if k > 1:
-            ax.legend(loc="lower right")
-    else:  # the labels name each motion; a title over the labels, not clipped by them
-        fig.suptitle("Funnel by stage: entering, share advancing, mean days in stage",
-                     x=0.01, ha="left", fontweight="bold", fontsize=12)
     return fig
 
 
