@@ -62,8 +62,8 @@ _STYLE = {
 CAPTIONS: dict[str, tuple[str, str]] = {
     "arr_fan.png": (
         "ARR over time",
-        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside). "
-        "Dotted lines: a phased motion's phase starts (median month over the seeds).",
+        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside); "
+        "a dotted line marks where a phased motion's phase starts.",
     ),
     "p_target.png": (
         "Chance of reaching the ARR target",
@@ -94,8 +94,7 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "headcount_spend.png": (
         "Headcount and sales & marketing spend",
-        "Median total headcount per month, and median monthly S&M spend with its P10-P90 band. "
-        "Dotted lines: a phased motion's phase starts (median month over the seeds).",
+        "Median total headcount per month, and median monthly S&M spend with its P10-P90 band.",
     ),
     "segments.png": (
         "Revenue by segment",
