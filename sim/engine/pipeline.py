@@ -15,7 +15,10 @@ of leads at once, so only leads that reach an owned stage cost events:
        the rep's ramp win factor; one timeout to the segment's end
     segment end --> release the rep; lost, won, or on to the next segment
 
-Per opportunity that is two or three simpy events, not one per stage.
+Per opportunity that is two or three simpy events, not one per stage. They are
+plain simpy events scheduled with ``env.schedule`` (``_Due``: one callback and
+its arguments), in the same order and at the same times as ``env.timeout``
+would schedule them, without a Timeout and a closure per event.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL, Event
 
 from sim.engine.records import LOST, OPEN, WON, Table
 from sim.engine.team import MONTH_DAYS, Roster
@@ -34,6 +38,23 @@ from sim.engine.team import MONTH_DAYS, Roster
 QUARTER_DAYS = 3 * MONTH_DAYS
 
 __all__ = ["Pipeline", "RepPool", "lead_table"]
+
+
+class _Due(Event):
+    """A simpy event of the event path: already triggered, due after a delay.
+
+    It is scheduled with ``env.schedule`` exactly where a ``Timeout`` would be
+    (same time, priority and place in the event order), and carries its one
+    callback's arguments, so an event costs neither Timeout's bookkeeping nor a
+    closure. The callback receives the event and reads ``args``.
+    """
+
+    _ok = True
+    _value = None
+
+    def __init__(self, callback: Callable[[Any], None], args: Any):
+        self.callbacks = [callback]
+        self.args = args
 
 
 def lead_table(n_stages: int) -> Table:
@@ -79,6 +100,8 @@ class RepPool:
         self._hire = [float(roster.hire[r]) for r in self.reps]
         self._ramp = [float(roster.ramp_days[r]) for r in self.reps]
         self._rwf = [float(roster.ramp_win_factor[r]) for r in self.reps]
+        # per rep: no ramp effect on winning (win_factor is exactly 1.0)
+        self._flat = [f == 1.0 or d <= 1e-9 for f, d in zip(self._rwf, self._ramp, strict=True)]
 
     def win_factor(self, j: int, t: float) -> float:
         """Win multiplier of the rep in slot ``j``: ramp_win_factor rising to 1 over the ramp."""
@@ -88,28 +111,29 @@ class RepPool:
         prog = min(max((t - self._hire[j]) / self._ramp[j], 0.0), 1.0)
         return f + (1.0 - f) * prog
 
-    def _free(self) -> int:
-        """The rep with the most free slots (the earliest such), or -1 when all are full."""
-        free = self.free
-        if not free:
-            return -1
-        most = max(free)
-        return free.index(most) if most > 0 else -1
-
     def request(self, row: int, stage: int, pipeline: Pipeline) -> None:
         """``pipeline``'s lead ``row`` asks for a rep (the pools are shared by the
-        pipelines of a motion's phases)."""
-        env = pipeline.env
+        pipelines of a motion's phases): the rep with the most free slots (the
+        earliest such), or the back of the FIFO queue when all are full."""
+        now = pipeline.env.now
         if not self.queue:
-            j = self._free()
-            if j >= 0:
-                self._grant(j, row, stage, env.now, pipeline)
+            free = self.free
+            most = max(free) if free else 0
+            if most > 0:  # granted at once (the hot path: ``_grant`` without a wait, inlined)
+                j = free.index(most)
+                self.held[j] += 1
+                free[j] -= 1
+                self.n_held += 1
+                if self.n_held > self.peak_held:
+                    self.peak_held = self.n_held
+                pipeline._walk(row, stage, 1.0 if self._flat[j] else self.win_factor(j, now),
+                               self, j, now)
                 return
-        ticket: list[Any] = [row, stage, env.now, True, pipeline]
+        ticket: list[Any] = [row, stage, now, True, pipeline]
         self.queue.append(ticket)
         max_wait = pipeline.max_wait
         if math.isfinite(max_wait):
-            env.timeout(max_wait).callbacks.append(lambda _e: self._renege(ticket))
+            pipeline.env.schedule(_Due(self._renege, ticket), NORMAL, max_wait)
 
     def _grant(self, j: int, row: int, stage: int, t_req: float, pipeline: Pipeline) -> None:
         self.held[j] += 1
@@ -119,29 +143,32 @@ class RepPool:
             self.peak_held = self.n_held
         pipeline.start_segment(row, stage, t_req, self, j)
 
-    def _renege(self, ticket: list[Any]) -> None:
+    def _renege(self, ev: _Due) -> None:
+        ticket = ev.args
         if ticket[3]:
             ticket[3] = False
             ticket[4].reneged(ticket[0], ticket[1], ticket[2])
 
     def _dispatch(self) -> None:
         q = self.queue
+        free = self.free
         while q:
             if not q[0][3]:
                 q.popleft()
                 continue
-            j = self._free()
-            if j < 0:
+            most = max(free) if free else 0
+            if most <= 0:
                 return
             ticket = q.popleft()
             ticket[3] = False
-            self._grant(j, ticket[0], ticket[1], ticket[2], ticket[4])
+            self._grant(free.index(most), ticket[0], ticket[1], ticket[2], ticket[4])
 
     def release(self, j: int) -> None:
         self.held[j] -= 1
         self.free[j] += 1
         self.n_held -= 1
-        self._dispatch()
+        if self.queue:
+            self._dispatch()
 
     def add_reps(self, reps: np.ndarray) -> None:
         """People hired into the role later (a phase's hires); capacity comes by events."""
@@ -155,6 +182,7 @@ class RepPool:
             self._hire.append(float(roster.hire[r]))
             self._ramp.append(float(roster.ramp_days[r]))
             self._rwf.append(float(roster.ramp_win_factor[r]))
+            self._flat.append(self._rwf[-1] == 1.0 or self._ramp[-1] <= 1e-9)
 
     def set_capacity(self, rep: int, capacity: int) -> None:
         j = self.slot[rep]
@@ -210,6 +238,9 @@ class Pipeline:
             limit = closes_per_quarter.get(role)
             if limit is not None:
                 self.pools[role].closes_per_quarter = int(round(limit))
+        # each stage's pool (None: no owner), and the scheduler, for the event path
+        self._pool_of = [None if o is None else self.pools[o] for o in owners]
+        self._sched = env.schedule
 
     # -- blocks of new leads --------------------------------------------------------
 
@@ -230,10 +261,12 @@ class Pipeline:
         rows = T.append(n, t_arrive=t_arrive, source=source, fit=fit, acv=acv, u=u, dur=dur, p=p)
         first = rows.start
         L = self.lead_end
+        sched, now = self._sched, self.env.now
         if L < 0:
             T.entry[rows, 0] = t_arrive
-            for i in range(n):
-                self._schedule(float(t_arrive[i]), first + i, 0)
+            arrive = self._arrive
+            for i, t in enumerate(t_arrive.tolist()):
+                sched(_Due(arrive, (first + i, 0)), NORMAL, t - now)
             return
         passed = u[:, : L + 1] < p[:, : L + 1]
         cum = t_arrive[:, None] + np.cumsum(dur[:, : L + 1], axis=1)
@@ -255,16 +288,19 @@ class Pipeline:
         going = np.flatnonzero(~fails)
         t_next = cum[going, L].tolist()
         if L + 1 == self.K:
+            won = self._won_at
             for i, t in zip(going.tolist(), t_next, strict=True):
-                self._schedule_win(t, first + i)
+                sched(_Due(won, first + i), NORMAL, t - now)
             return
         # the draws of the leads going on, as Python floats for the event path (one
         # conversion per block rather than three per deal)
         live = self._live
+        arrive = self._arrive
+        nxt = L + 1
         for i, t, ur, pr, dr in zip(going.tolist(), t_next, u[going].tolist(), p[going].tolist(),
                                     dur[going].tolist(), strict=True):
             live[first + i] = (ur, pr, dr)
-            self._schedule(t, first + i, L + 1)
+            sched(_Due(arrive, (first + i, nxt)), NORMAL, t - now)
 
     def add_open(
         self, stage: int, elapsed_residual: np.ndarray, t_entered: np.ndarray, **cols: Any
@@ -287,22 +323,30 @@ class Pipeline:
         if n == 0:
             return
         rows = self.T.append(n, **cols)
-        for i in range(n):
-            self._schedule(float(t_enter[i]), rows.start + i, stage)
+        sched, now, arrive = self._sched, self.env.now, self._arrive
+        for i, t in enumerate(t_enter.tolist()):
+            sched(_Due(arrive, (rows.start + i, stage)), NORMAL, t - now)
 
     def add_won(self, t_won: np.ndarray, **cols: Any) -> slice:
         """Accounts won without the sales path (self-serve upgrades), already decided."""
         return self.T.append(t_won.size, outcome=WON, t_end=t_won, **cols)
 
     # -- the event path -------------------------------------------------------------
+    # Events are ``_Due``: the callback gets the event and unpacks its ``args``.
 
-    def _schedule(self, t: float, row: int, stage: int) -> None:
-        ev = self.env.timeout(t - self.env.now)
-        ev.callbacks.append(lambda _e: self.enter(row, stage))
-
-    def _schedule_win(self, t: float, row: int) -> None:
-        ev = self.env.timeout(t - self.env.now)
-        ev.callbacks.append(lambda _e: self._won(row))
+    def _arrive(self, ev: _Due) -> None:
+        """A scheduled lead enters stage ``stage`` now (``enter`` without ``entered``)."""
+        row, stage = ev.args
+        T = self.T
+        now = self.env.now
+        T.entry[row, stage] = now
+        if stage > self.q and math.isnan(T.created[row]):
+            T.created[row] = now
+        pool = self._pool_of[stage]
+        if pool is not None:
+            pool.request(row, stage, self)
+        else:
+            self._walk(row, stage, 1.0, None, -1, now)
 
     def enter(self, row: int, stage: int, entered: float | None = None) -> None:
         T = self.T
@@ -310,11 +354,11 @@ class Pipeline:
         T.entry[row, stage] = now if entered is None else entered
         if stage > self.q and math.isnan(T.created[row]):
             T.created[row] = now
-        owner = self.owners[stage]
-        if owner is not None:
-            self.pools[owner].request(row, stage, self)
+        pool = self._pool_of[stage]
+        if pool is not None:
+            pool.request(row, stage, self)
         else:
-            self._walk(row, stage, 1.0, None, -1)
+            self._walk(row, stage, 1.0, None, -1, now)
 
     def start_segment(self, row: int, stage: int, t_req: float, pool: RepPool, j: int) -> None:
         now = self.env.now
@@ -323,12 +367,11 @@ class Pipeline:
         if wait > 0:
             self.T.wait[row] += wait
             factor *= self.keep_per_week ** (wait / 7.0)
-        self._walk(row, stage, factor, pool, j)
+        self._walk(row, stage, factor, pool, j, now)
 
-    def _walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int) -> None:
-        """Decide the segment from ``stage`` on, then wait for its end."""
-        env = self.env
-        now = env.now
+    def _walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int,
+              now: float) -> None:
+        """Decide the segment from ``stage`` on (it starts ``now``), then wait for its end."""
         data = self._live.get(row)
         if data is None:  # the row's draws as Python floats, once per deal on the event path
             T = self.T
@@ -349,31 +392,39 @@ class Pipeline:
             if u[s] >= (p[s] * factor if s == stage else p[s]):
                 lost = True
                 break
-        env.timeout(t - now).callbacks.append(
-            lambda _e: self._segment_done(row, s, lost, pool, j))
+        self._sched(_Due(self._segment_end, (row, s, lost, pool, j)), NORMAL, t - now)
 
-    def _segment_done(self, row: int, s: int, lost: bool, pool: RepPool | None, j: int) -> None:
-        T = self.T
-        if (not lost and s + 1 == self.K and pool is not None
-                and pool.closes_per_quarter is not None):
-            quarter = int(self.env.now // QUARTER_DAYS)
-            if pool.closes.get(quarter, 0) >= pool.closes_per_quarter:
-                # the closer's calendar is full: the deal waits, still held, for next quarter
-                ev = self.env.timeout((quarter + 1) * QUARTER_DAYS - self.env.now)
-                ev.callbacks.append(lambda _e: self._segment_done(row, s, lost, pool, j))
-                return
-            pool.closes[quarter] = pool.closes.get(quarter, 0) + 1
+    def _segment_end(self, ev: _Due) -> None:
+        row, s, lost, pool, j = ev.args
+        now = self.env.now
         if pool is not None:
-            pool.release(j)
+            if not lost and s + 1 == self.K and pool.closes_per_quarter is not None:
+                quarter = int(now // QUARTER_DAYS)
+                if pool.closes.get(quarter, 0) >= pool.closes_per_quarter:
+                    # the closer's calendar is full: the deal waits, still held, for next quarter
+                    self._sched(_Due(self._segment_end, ev.args), NORMAL,
+                                (quarter + 1) * QUARTER_DAYS - now)
+                    return
+                pool.closes[quarter] = pool.closes.get(quarter, 0) + 1
+            # pool.release(j), inlined
+            pool.held[j] -= 1
+            pool.free[j] += 1
+            pool.n_held -= 1
+            if pool.queue:
+                pool._dispatch()
         if lost:
             self._live.pop(row, None)
+            T = self.T
             T.outcome[row] = LOST
-            T.t_end[row] = self.env.now
-            self.on_loss(row, self.env.now)
+            T.t_end[row] = now
+            self.on_loss(row, now)
         elif s + 1 == self.K:
             self._won(row)
         else:
             self.enter(row, s + 1)
+
+    def _won_at(self, ev: _Due) -> None:
+        self._won(ev.args)
 
     def _won(self, row: int) -> None:
         self._live.pop(row, None)
@@ -381,7 +432,7 @@ class Pipeline:
         now = self.env.now
         T.outcome[row] = WON
         T.t_end[row] = now
-        if np.isnan(T.created[row]):
+        if math.isnan(T.created[row]):
             T.created[row] = now
         self.on_win(row, now)
 
