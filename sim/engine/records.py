@@ -1,6 +1,7 @@
 """Compact columnar records a run accumulates (leads, customers).
 
-A ``Table`` is a set of numpy columns that grows by doubling; the event loop
+A ``Table`` is a set of numpy columns that grows by doubling (a row is
+initialised when it is appended, not when its storage is); the event loop
 writes single cells, blocks of rows are appended with numpy, and the ledger,
 the forecast and the metrics read whole columns at the end. Nothing on the
 per-event path builds a Python object per lead.
@@ -23,8 +24,9 @@ class Table:
         self._spec = spec
         self.n = 0
         self._cap = capacity
+        # rows past ``n`` are uninitialised: ``append`` fills each new row
         self._cols: dict[str, np.ndarray] = {
-            name: np.full((capacity, *shape), fill, dtype=dtype)
+            name: np.empty((capacity, *shape), dtype=dtype)
             for name, (dtype, shape, fill) in spec.items()
         }
         for name, arr in self._cols.items():
@@ -42,8 +44,8 @@ class Table:
         cap = self._cap
         while cap < need:
             cap *= 2
-        for name, (dtype, shape, fill) in self._spec.items():
-            new = np.full((cap, *shape), fill, dtype=dtype)
+        for name, (dtype, shape, _fill) in self._spec.items():
+            new = np.empty((cap, *shape), dtype=dtype)
             new[: self.n] = self._cols[name][: self.n]
             self._cols[name] = new
             setattr(self, name, new)
@@ -51,11 +53,14 @@ class Table:
 
     def append(self, count: int, **values: Any) -> slice:
         """Add ``count`` rows; columns not given keep their fill value."""
+        unknown = values.keys() - self._cols.keys()
+        if unknown:
+            raise KeyError(f"no column {sorted(unknown)[0]!r}")
         if self.n + count > self._cap:
             self._grow(self.n + count)
         rows = slice(self.n, self.n + count)
-        for name, v in values.items():
-            self._cols[name][rows] = v
+        for name, (_dtype, _shape, fill) in self._spec.items():
+            self._cols[name][rows] = values.get(name, fill)
         self.n += count
         return rows
 
