@@ -378,20 +378,22 @@ class Pipeline:
             data = (T.u[row].tolist(), T.p[row].tolist(), T.dur[row].tolist())
             self._live[row] = data
         u, p, dur = data
-        entry = self.T.entry
-        q1 = self.q + 1
-        t = now
-        lost = False
+        # the first stage of the segment carries the rep's factor; most deals end in it
         s = stage
-        for s in range(stage, self.seg_end[stage] + 1):
-            if s > stage:
+        t = now + dur[s]
+        lost = u[s] >= p[s] * factor
+        end = self.seg_end[stage]
+        if not lost and end > stage:
+            entry = self.T.entry
+            q1 = self.q + 1
+            for s in range(stage + 1, end + 1):
                 entry[row, s] = t
                 if s == q1:
                     self.T.created[row] = t
-            t += dur[s]
-            if u[s] >= (p[s] * factor if s == stage else p[s]):
-                lost = True
-                break
+                t += dur[s]
+                if u[s] >= p[s]:
+                    lost = True
+                    break
         self._sched(_Due(self._segment_end, (row, s, lost, pool, j)), NORMAL, t - now)
 
     def _segment_end(self, ev: _Due) -> None:
