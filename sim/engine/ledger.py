@@ -195,26 +195,42 @@ def funnel(run: SeedRun) -> dict[str, np.ndarray]:
 
 
 def _funnel_of(L: dict[str, np.ndarray], m: Motion) -> dict[str, np.ndarray]:
-    """The funnel of leads that went through the stages of motion ``m``."""
+    """The funnel of leads that went through the stages of motion ``m``.
+
+    Column by column over the rows that entered each stage (most leads never get
+    past the first), not over a dense (leads x stages) matrix. Sums of days run
+    over the rows in order, as numpy's reduction over the rows of such a matrix
+    does, so the mean is the same to the last bit.
+    """
     K = len(m.stages)
-    e = L["entry"][:, :K]
-    won = L["outcome"] == WON
-    lost = L["outcome"] == LOST
+    e = L["entry"]
+    outcome = L["outcome"]
+    won = outcome == WON
+    lost = outcome == LOST
     stage = L["stage"].astype(np.int64)
-    # when each deal left each stage: entering the next, or closing in its last stage
-    left_at = np.full(e.shape, np.nan)
-    left_at[:, :-1] = e[:, 1:]
-    closed = np.flatnonzero(won | lost)
-    left_at[closed, stage[closed]] = L["t_end"][closed]
-    days = left_at - e
-    done = np.isfinite(days)
-    n_done = done.sum(axis=0)
+    t_end = L["t_end"]
+    closed = won | lost
+    entered = np.zeros(K)
+    n_done = np.zeros(K, dtype=np.int64)
+    day_sum = np.zeros(K)
+    for k in range(K):
+        ek = e[:, k]
+        rows = np.flatnonzero(np.isfinite(ek))
+        entered[k] = rows.size
+        # when each deal left stage k: entering the next, or closing in it
+        left = e[rows, k + 1] if k + 1 < K else np.full(rows.size, np.nan)
+        here = closed[rows] & (stage[rows] == k)
+        left[here] = t_end[rows[here]]
+        days = left - ek[rows]
+        days = days[np.isfinite(days)]
+        n_done[k] = days.size
+        if days.size:
+            day_sum[k] = np.cumsum(days)[-1]  # sequential, in row order
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_days = np.where(n_done > 0, np.where(done, days, 0.0).sum(axis=0) / n_done, np.nan)
+        mean_days = np.where(n_done > 0, day_sum / n_done, np.nan)
     advanced = np.zeros(K)
-    advanced[:-1] = np.isfinite(e[:, 1:]).sum(axis=0)
-    advanced[-1] = won.sum()
-    entered = np.isfinite(e).sum(axis=0).astype(float)
+    advanced[:-1] = entered[1:]
+    advanced[-1] = np.count_nonzero(won)
     lost_at = np.bincount(stage[lost], minlength=K).astype(float)[:K]
     return {
         "stage": np.array([s.name for s in m.stages], dtype=object),
