@@ -76,7 +76,12 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     entry = L["entry"][is_opp]
     acv = L["acv"][is_opp]
     phase = L["phase"][is_opp].astype(np.int64) if "phase" in L else np.zeros(acv.size, np.int64)
-    won = L["outcome"] == 1
+    # the run rate reads won deals only: their columns once, in row order
+    won = np.flatnonzero(L["outcome"] == 1)
+    w_end, w_created, w_acv = L["t_end"][won], L["created"][won], L["acv"][won]
+    w_self_serve = L["source"][won] == SELF_SERVE
+    # stage reached at a time: entries at or before it (a stage never entered counts as later)
+    entry_or_inf = np.where(np.isnan(entry), np.inf, entry)
     C = run.customers
     c_start, c_arr = C["start"][~C["initial"]], C["arr0"][~C["initial"]]
     forecast = np.zeros(n_q)
@@ -90,9 +95,9 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             # run rate of what the pipeline cannot show: deals created and won within last
             # quarter, and self-serve upgrades
             p0 = t0 - QUARTER_DAYS
-            in_last = won & (L["t_end"] >= p0) & (L["t_end"] < t0)
-            quick = in_last & ((L["created"] >= p0) | (L["source"] == SELF_SERVE))
-            forecast[q] += L["acv"][quick].sum()
+            in_last = (w_end >= p0) & (w_end < t0)
+            quick = in_last & ((w_created >= p0) | w_self_serve)
+            forecast[q] += w_acv[quick].sum()
         if run.pilots is not None and m.pilot is not None:
             # pilots under way: expected production value if their decision is due this quarter
             pilot_p, pilot_delay, pilot_mult = tables[motions.index(m)][4]
@@ -107,14 +112,15 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
         e = entry[open_]
         ph = phase[open_]
         last = k_of[ph] - 1
-        stage = (np.nan_to_num(e, nan=np.inf) <= t0).sum(axis=1) - 1
-        stage = np.clip(stage, 0, last)
+        stage = (entry_or_inf[open_] <= t0).sum(axis=1) - 1
+        stage = np.minimum(np.maximum(stage, 0), last)
         elapsed = t0 - e[np.arange(stage.size), stage]
+        elapsed[np.isnan(elapsed)] = 0.0  # (entries are finite or NaN)
         hope = rng.random(stage.size) < num(m.forecast.stage_inflation)
         reported = np.minimum(stage + hope, last)
         remaining = np.where(
             hope, mean_dur[ph, reported],
-            np.maximum(mean_dur[ph, stage] - np.nan_to_num(elapsed), 0.0),
+            np.maximum(mean_dur[ph, stage] - elapsed, 0.0),
         ) + after[ph, reported]
         counted = t0 + remaining < t1
         forecast[q] += float((acv[open_] * p_from[ph, reported] * counted).sum())
