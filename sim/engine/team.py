@@ -62,6 +62,15 @@ class Roster:
         t = np.asarray(t)
         return np.where((t >= self.hire[i]) & (t < self.leave[i]), p, 0.0)
 
+    def _productivity_at(self, i: int, t: float) -> float:
+        """``productivity(i, t)`` for one rep and one time, in Python floats (the same
+        IEEE operations, without a dozen numpy calls on scalars)."""
+        hire, rd, rs = float(self.hire[i]), float(self.ramp_days[i]), float(self.ramp_start[i])
+        if not hire <= t < float(self.leave[i]):
+            return 0.0
+        prog = min(max((t - hire) / rd, 0.0), 1.0) if rd > 0 else 1.0
+        return rs + (1.0 - rs) * prog
+
     def capacity_events(self, horizon: float) -> list[tuple[float, int, int]]:
         """(time, rep, capacity) for every change of an owner's integer capacity."""
         events: list[tuple[float, int, int]] = []
@@ -70,7 +79,7 @@ class Roster:
             hire = max(float(self.hire[i]), 0.0) if self.hire[i] > TENURED else 0.0
             if hire >= horizon:
                 continue
-            c0 = int(math.floor(m * float(self.productivity(i, hire)) + 1e-9))
+            c0 = int(math.floor(m * self._productivity_at(i, hire) + 1e-9))
             events.append((hire, int(i), c0))
             rs, rd = float(self.ramp_start[i]), float(self.ramp_days[i])
             for c in range(c0 + 1, m + 1):
