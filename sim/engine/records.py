@@ -126,6 +126,9 @@ def censor(L: dict[str, np.ndarray], horizon: float) -> None:
     future = L["entry"] > horizon
     L["entry"][future] = np.nan
     L["created"][L["created"] > horizon] = np.nan
-    reached = np.isfinite(L["entry"])
-    last = L["entry"].shape[1] - 1 - np.argmax(reached[:, ::-1], axis=1)
-    L["stage"] = np.where(reached.any(axis=1), last, -1).astype(L["stage"].dtype)
+    # the last stage reached (-1: none), a column at a time
+    entry = L["entry"]
+    stage = np.full(entry.shape[0], -1, dtype=L["stage"].dtype)
+    for k in range(entry.shape[1]):
+        stage[np.isfinite(entry[:, k])] = k
+    L["stage"] = stage
