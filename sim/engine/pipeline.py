@@ -111,11 +111,10 @@ class RepPool:
         prog = min(max((t - self._hire[j]) / self._ramp[j], 0.0), 1.0)
         return f + (1.0 - f) * prog
 
-    def request(self, row: int, stage: int, pipeline: Pipeline) -> None:
-        """``pipeline``'s lead ``row`` asks for a rep (the pools are shared by the
-        pipelines of a motion's phases): the rep with the most free slots (the
+    def request(self, row: int, stage: int, pipeline: Pipeline, now: float) -> None:
+        """``pipeline``'s lead ``row`` asks for a rep at ``now`` (the pools are shared by
+        the pipelines of a motion's phases): the rep with the most free slots (the
         earliest such), or the back of the FIFO queue when all are full."""
-        now = pipeline.env.now
         if not self.queue:
             free = self.free
             most = max(free) if free else 0
@@ -295,12 +294,13 @@ class Pipeline:
         # the draws of the leads going on, as Python floats for the event path (one
         # conversion per block rather than three per deal)
         live = self._live
-        arrive = self._arrive
-        nxt = L + 1
-        for i, t, ur, pr, dr in zip(going.tolist(), t_next, u[going].tolist(), p[going].tolist(),
-                                    dur[going].tolist(), strict=True):
-            live[first + i] = (ur, pr, dr)
-            sched(_Due(arrive, (first + i, nxt)), NORMAL, t - now)
+        # the leads going on passed qualification in the block when it is a leading stage
+        arrive = self._arrive_made if self.q <= L else self._arrive
+        nxt, due, normal = L + 1, _Due, NORMAL
+        for row, t, ur, pr, dr in zip((going + first).tolist(), t_next, u[going].tolist(),
+                                      p[going].tolist(), dur[going].tolist(), strict=True):
+            live[row] = (ur, pr, dr)
+            sched(due(arrive, (row, nxt)), normal, t - now)
 
     def add_open(
         self, stage: int, elapsed_residual: np.ndarray, t_entered: np.ndarray, **cols: Any
@@ -344,7 +344,18 @@ class Pipeline:
             T.created[row] = now
         pool = self._pool_of[stage]
         if pool is not None:
-            pool.request(row, stage, self)
+            pool.request(row, stage, self, now)
+        else:
+            self._walk(row, stage, 1.0, None, -1, now)
+
+    def _arrive_made(self, ev: _Due) -> None:
+        """``_arrive`` for a lead of a block that became an opportunity in the block."""
+        row, stage = ev.args
+        now = self.env.now
+        self.T.entry[row, stage] = now
+        pool = self._pool_of[stage]
+        if pool is not None:
+            pool.request(row, stage, self, now)
         else:
             self._walk(row, stage, 1.0, None, -1, now)
 
@@ -356,7 +367,7 @@ class Pipeline:
             T.created[row] = now
         pool = self._pool_of[stage]
         if pool is not None:
-            pool.request(row, stage, self)
+            pool.request(row, stage, self, now)
         else:
             self._walk(row, stage, 1.0, None, -1, now)
 
