@@ -13,7 +13,7 @@ from sim.engine.channels import channel_spend
 from sim.engine.model import SeedRun
 from sim.engine.params import num
 from sim.engine.records import LOST, OPEN, WON
-from sim.engine.sources import LEAD_SOURCES, SOURCE_ID
+from sim.engine.sources import LEAD_SOURCES, SOURCE_ID, SOURCE_NAMES
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.schema import ROLES, Motion
 
@@ -44,8 +44,14 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     L = run.leads
     m = run.motion
     out: dict[str, np.ndarray] = {}
+    # leads by source and month: one count over (source, month) cells
+    src = L["source"].astype(np.int64)
+    month = np.floor(L["t_arrive"] / MONTH_DAYS)
+    ok = np.isfinite(month) & (month >= 0) & (month < n) & (src >= 0)
+    by_source = np.bincount(src[ok] * n + month[ok].astype(np.int64),
+                            minlength=len(SOURCE_NAMES) * n).reshape(-1, n)
     for s in LEAD_SOURCES:
-        out[f"leads_{s}"] = _hist(L["t_arrive"][L["source"] == SOURCE_ID[s]], n)
+        out[f"leads_{s}"] = by_source[SOURCE_ID[s]].astype(float)
     out["leads"] = sum((out[f"leads_{s}"] for s in LEAD_SOURCES), np.zeros(n))
     zeros = np.zeros(n)
     for k in ("signups", "activated"):
