@@ -98,15 +98,18 @@ class CustomerBook:
                 "follow_cogs": (np.float64, (), 1.0 - gm),
             },
             capacity=1024,
+            prefill=True,
         )
         self._decided = 0  # customers whose early churn is decided
         self._pending: list[tuple[float, float, float, bool, int, int, float]] = []
         self._pending_terms: list[dict[str, float | bool] | None] = []
+        self._pending_with_terms = False  # some pending customer has terms
         self._fees: list[tuple[float, float]] = []  # one-off fees (value-share baselines)
         self.n_live = 0
         self._ended_n = 0  # engagements ended without a follow-on, this month
         self._eng_moves = [0.0, 0.0, 0.0]  # their expansion, contraction, revenue correction
         self.self_serve_id = SOURCE_ID["signups"]
+        self.has_self_serve = False  # some customer came through self-serve
         self.volume_priced = False  # some customer pays by volume
         self.detailed = False  # some customer is on terms other than the plain subscription
 
@@ -120,6 +123,8 @@ class CustomerBook:
         self.flush()
         self.C.append(n, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term, fit=fit,
                       source=source, lead=lead, h=h, growth=growth_per_year, early_p=early_p)
+        if source == self.self_serve_id:
+            self.has_self_serve = True
         self.n_live += n
 
     def add(self, t: float, arr: float, contract: str, fit: bool, source: int, lead: int,
@@ -135,7 +140,9 @@ class CustomerBook:
         self._pending.append((t, arr, term, fit, source, lead, early_mult))
         self._pending_terms.append(terms)
         if terms is not None:
-            self.detailed = True
+            self.detailed = self._pending_with_terms = True
+        if source == self.self_serve_id:
+            self.has_self_serve = True
         self.n_live += 1
 
     def use_pricing(self, pricing: Pricing) -> None:
@@ -155,14 +162,17 @@ class CustomerBook:
         """Move the customers added one by one into the table."""
         if not self._pending:
             return
-        t, arr, term, fit, source, lead, mult = (np.array(c) for c in zip(*self._pending,
-                                                                          strict=True))
+        # one float array for the pending rows (their ints and flags are exact as floats;
+        # each column takes its own dtype as it is stored)
+        a = np.array(self._pending, dtype=np.float64)
+        t, arr, term = a[:, 0], a[:, 1], a[:, 2]
         terms = self._pending_terms
         self._pending.clear()
         self._pending_terms = []
         rows = self.C.append(t.size, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term,
-                             fit=fit, source=source, lead=lead, early_mult=mult)
-        if any(x is not None for x in terms):
+                             fit=a[:, 3] != 0.0, source=a[:, 4], lead=a[:, 5], early_mult=a[:, 6])
+        if self._pending_with_terms:
+            self._pending_with_terms = False
             C = self.C
             for i, x in enumerate(terms):
                 if not x:
@@ -270,7 +280,7 @@ class CustomerBook:
             extra_rev += self._eng_moves[2]
             self._ended_n, self._eng_moves = 0, [0.0, 0.0, 0.0]
         self.n_live -= churned_n
-        overlap = np.clip(np.minimum(end, b) - np.maximum(start, a), 0.0, None)
+        overlap = np.maximum(np.minimum(end, b) - np.maximum(start, a), 0.0)
         rev_c = arr_pre * overlap * live_at_a / 365.0
         revenue = float(rev_c.sum()) + extra_rev
         flows = {"cogs": 0.0, "platform_fees": 0.0, "commission_trailing": 0.0, "fees": 0.0}
@@ -301,11 +311,12 @@ class CustomerBook:
             flows["cogs"] = revenue * (1.0 - self.gm)
         live_b = (start <= b) & (end > b)
         in_arr = live_b & C.recurring[:n] if self.detailed else live_b
-        flows["revenue_self_serve"] = float(rev_c[C.source[:n] == self.self_serve_id].sum())
+        flows["revenue_self_serve"] = (float(rev_c[C.source[:n] == self.self_serve_id].sum())
+                                       if self.has_self_serve else 0.0)
         return {
             "revenue": revenue,
             "arr": float(arr[in_arr].sum()),
-            "customers": float(live_b.sum()),
+            "customers": float(np.count_nonzero(live_b)),
             "churned_arr": churned,
             "churned_customers": float(churned_n),
             "expansion_arr": expansion,

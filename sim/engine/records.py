@@ -19,14 +19,22 @@ OPEN, WON, LOST = 0, 1, 2
 
 
 class Table:
-    def __init__(self, spec: dict[str, tuple[Any, tuple[int, ...], Any]], capacity: int = 1024):
-        """``spec``: column -> (dtype, trailing shape, fill value)."""
+    def __init__(self, spec: dict[str, tuple[Any, tuple[int, ...], Any]], capacity: int = 1024,
+                 prefill: bool = False):
+        """``spec``: column -> (dtype, trailing shape, fill value).
+
+        Without ``prefill`` the storage past ``n`` is uninitialised and ``append``
+        writes every column of the new rows (cheapest when appends give most
+        columns, as blocks of leads do). With ``prefill`` the storage is filled
+        when it is allocated and ``append`` writes only the columns it is given
+        (cheapest for a wide table appended a few rows at a time: the customers).
+        """
         self._spec = spec
         self.n = 0
         self._cap = capacity
-        # rows past ``n`` are uninitialised: ``append`` fills each new row
+        self._prefill = prefill
         self._cols: dict[str, np.ndarray] = {
-            name: np.empty((capacity, *shape), dtype=dtype)
+            name: self._storage(capacity, dtype, shape, fill)
             for name, (dtype, shape, fill) in spec.items()
         }
         for name, arr in self._cols.items():
@@ -40,12 +48,17 @@ class Table:
             return cols[name]
         raise AttributeError(f"no column {name!r}")
 
+    def _storage(self, cap: int, dtype: Any, shape: tuple[int, ...], fill: Any) -> np.ndarray:
+        if self._prefill:
+            return np.full((cap, *shape), fill, dtype=dtype)
+        return np.empty((cap, *shape), dtype=dtype)
+
     def _grow(self, need: int) -> None:
         cap = self._cap
         while cap < need:
             cap *= 2
-        for name, (dtype, shape, _fill) in self._spec.items():
-            new = np.empty((cap, *shape), dtype=dtype)
+        for name, (dtype, shape, fill) in self._spec.items():
+            new = self._storage(cap, dtype, shape, fill)
             new[: self.n] = self._cols[name][: self.n]
             self._cols[name] = new
             setattr(self, name, new)
@@ -59,8 +72,13 @@ class Table:
         if self.n + count > self._cap:
             self._grow(self.n + count)
         rows = slice(self.n, self.n + count)
-        for name, (_dtype, _shape, fill) in self._spec.items():
-            self._cols[name][rows] = values.get(name, fill)
+        cols = self._cols
+        if self._prefill:
+            for name, v in values.items():
+                cols[name][rows] = v
+        else:
+            for name, (_dtype, _shape, fill) in self._spec.items():
+                cols[name][rows] = values.get(name, fill)
         self.n += count
         return rows
 
