@@ -220,7 +220,9 @@ class Pipeline:
         self.on_win = on_win
         self.on_loss = on_loss
         self.T = lead_table(self.K)
-        self._live: dict[int, tuple[list[float], list[float], list[float]]] = {}
+        # the draws of the deals on the event path as Python floats, one list per row:
+        # the stage uniforms, then the advance probabilities, then the durations (K each)
+        self._live: dict[int, list[float]] = {}
         # segment end (inclusive) of each stage: consecutive stages with one owner
         self.seg_end = [0] * self.K
         for k in range(self.K - 1, -1, -1):
@@ -297,9 +299,9 @@ class Pipeline:
         # the leads going on passed qualification in the block when it is a leading stage
         arrive = self._arrive_made if self.q <= L else self._arrive
         nxt, due, normal = L + 1, _Due, NORMAL
-        for row, t, ur, pr, dr in zip((going + first).tolist(), t_next, u[going].tolist(),
-                                      p[going].tolist(), dur[going].tolist(), strict=True):
-            live[row] = (ur, pr, dr)
+        draws = np.concatenate((u[going], p[going], dur[going]), axis=1).tolist()
+        for row, t, d in zip((going + first).tolist(), t_next, draws, strict=True):
+            live[row] = d
             sched(due(arrive, (row, nxt)), normal, t - now)
 
     def add_open(
@@ -383,16 +385,16 @@ class Pipeline:
     def _walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int,
               now: float) -> None:
         """Decide the segment from ``stage`` on (it starts ``now``), then wait for its end."""
-        data = self._live.get(row)
-        if data is None:  # the row's draws as Python floats, once per deal on the event path
+        d = self._live.get(row)
+        if d is None:  # the row's draws as Python floats, once per deal on the event path
             T = self.T
-            data = (T.u[row].tolist(), T.p[row].tolist(), T.dur[row].tolist())
-            self._live[row] = data
-        u, p, dur = data
+            d = T.u[row].tolist() + T.p[row].tolist() + T.dur[row].tolist()
+            self._live[row] = d
+        K = self.K  # d: uniforms [0, K), advance probabilities [K, 2K), durations [2K, 3K)
         # the first stage of the segment carries the rep's factor; most deals end in it
         s = stage
-        t = now + dur[s]
-        lost = u[s] >= p[s] * factor
+        t = now + d[2 * K + s]
+        lost = d[s] >= d[K + s] * factor
         end = self.seg_end[stage]
         if not lost and end > stage:
             entry = self.T.entry
@@ -401,8 +403,8 @@ class Pipeline:
                 entry[row, s] = t
                 if s == q1:
                     self.T.created[row] = t
-                t += dur[s]
-                if u[s] >= p[s]:
+                t += d[2 * K + s]
+                if d[s] >= d[K + s]:
                     lost = True
                     break
         self._sched(_Due(self._segment_end, (row, s, lost, pool, j)), NORMAL, t - now)
