@@ -110,6 +110,11 @@ class CustomerBook:
         self._eng_moves = [0.0, 0.0, 0.0]  # their expansion, contraction, revenue correction
         self.self_serve_id = SOURCE_ID["signups"]
         self.has_self_serve = False  # some customer came through self-serve
+        # shortcuts of the month close, exact because they skip only arithmetic that
+        # cannot change a value: every customer's ARR growth at renewal is 1.0; no
+        # customer has a chance of early churn
+        self._no_growth = self.growth_per_year == 1.0
+        self._no_early = self.early <= 0.0
         self.volume_priced = False  # some customer pays by volume
         self.detailed = False  # some customer is on terms other than the plain subscription
 
@@ -123,6 +128,10 @@ class CustomerBook:
         self.flush()
         self.C.append(n, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term, fit=fit,
                       source=source, lead=lead, h=h, growth=growth_per_year, early_p=early_p)
+        if growth_per_year != 1.0:
+            self._no_growth = False
+        if early_p > 0.0:
+            self._no_early = False
         if source == self.self_serve_id:
             self.has_self_serve = True
         self.n_live += n
@@ -181,6 +190,10 @@ class CustomerBook:
                 for k, v in x.items():
                     C.column(k)  # (a typo in a term name fails here)
                     getattr(C, k)[r] = v
+                if x.get("growth", 1.0) != 1.0:
+                    self._no_growth = False
+                if x.get("early_p", 0.0) > 0.0:
+                    self._no_early = False
                 if "term" in x:
                     C.next_renewal[r] = C.start[r] + float(x["term"])
 
@@ -232,8 +245,8 @@ class CustomerBook:
         contraction = 0.0
         extra_rev = 0.0
         # early churn
-        e = np.flatnonzero((end == INF) & (C.early_at[:n] < b))
-        if e.size:
+        e = None if self._no_early else np.flatnonzero((end == INF) & (C.early_at[:n] < b))
+        if e is not None and e.size:
             end[e] = C.early_at[e]
             churned += float(arr[e].sum())
             churned_n += e.size
@@ -252,9 +265,14 @@ class CustomerBook:
                 due = self._end_engagements(due, b)
             t_ren = nr[due]
             term = C.term[due]
-            in_window = t_ren < start[due] + self.window
-            h = np.minimum(C.h[due] * overload * np.where(C.fit[due], 1.0, self.bad_fit_mult), 1.0)
-            p_churn = np.where(in_window, 0.0, 1.0 - (1.0 - h) ** (term / MONTH_DAYS))
+            h = C.h[due]
+            if overload != 1.0:
+                h = h * overload
+            if self.bad_fit_mult != 1.0:
+                h = h * np.where(C.fit[due], 1.0, self.bad_fit_mult)
+            p_churn = 1.0 - (1.0 - np.minimum(h, 1.0)) ** (term / MONTH_DAYS)
+            if self.window > 0.0:  # (renewals are at least a term after the start)
+                p_churn = np.where(t_ren < start[due] + self.window, 0.0, p_churn)
             u = self.rng_renew.random(due.size)
             go = u < p_churn
             gone = due[go]
@@ -263,7 +281,9 @@ class CustomerBook:
                 churned += float(arr[gone].sum())
                 churned_n += gone.size
             stay = due[~go]
-            if stay.size:
+            if stay.size and self._no_growth:
+                nr[stay] += C.term[stay]
+            elif stay.size:
                 old = arr[stay]
                 new = old * C.growth[stay] ** (C.term[stay] / 365.0)
                 arr[stay] = new
@@ -351,6 +371,8 @@ class CustomerBook:
             C.cogs_share[go_on] = C.follow_cogs[go_on]
             C.h[go_on] = self.h
             C.growth[go_on] = self.growth_per_year
+            if self.growth_per_year != 1.0:
+                self._no_growth = False
             C.term[go_on] = 365.0
             moves = self._eng_moves
             moves[0] += float(new.sum())  # recurring ARR appears: expansion of the customer

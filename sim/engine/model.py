@@ -259,8 +259,9 @@ class _Engine(PhaseSwitch):
                 product.month(month, 1.0 if size is None else avail / size, avail)
             yield env.timeout(MONTH_DAYS)
             a, b = month * MONTH_DAYS, (month + 1) * MONTH_DAYS
-            n_csm = int(((np.maximum(self.roster.hire[self.csm], 0) <= b)
-                         & (self.roster.leave[self.csm] > b)).sum())
+            n_csm = 0 if not self.csm.size else int(
+                ((np.maximum(self.roster.hire[self.csm], 0) <= b)
+                 & (self.roster.leave[self.csm] > b)).sum())
             flows = self.book.close_month(a, b, n_csm)
             flows["queued"] = float(sum(p.queued() for p in self.pipeline.pools.values()))
             self.commission[month] += flows.pop("commission_trailing")
