@@ -86,7 +86,32 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     c_start, c_arr = C["start"][~C["initial"]], C["arr0"][~C["initial"]]
     forecast = np.zeros(n_q)
     actual = np.zeros(n_q)
-    open_count = np.zeros(n_q)
+    # the open opportunities of every quarter at once, quarter by quarter in row order
+    # (the hope draws are one block in that order: the same stream as a draw per quarter)
+    t0s = np.arange(n_q) * QUARTER_DAYS
+    t1s = (np.arange(n_q) + 1) * QUARTER_DAYS
+    is_open = (created[None, :] <= t0s[:, None]) & (t_end[None, :] > t0s[:, None])
+    n_open = np.count_nonzero(is_open, axis=1)
+    qq, ii = np.nonzero(is_open)
+    if ii.size:
+        t0 = t0s[qq]
+        e = entry[ii]
+        ph = phase[ii]
+        last = k_of[ph] - 1
+        stage = (entry_or_inf[ii] <= t0[:, None]).sum(axis=1) - 1
+        stage = np.minimum(np.maximum(stage, 0), last)
+        elapsed = t0 - e[np.arange(stage.size), stage]
+        elapsed[np.isnan(elapsed)] = 0.0  # (entries are finite or NaN)
+        inflation = np.array([num(in_effect[3 * q].forecast.stage_inflation) for q in range(n_q)])
+        hope = rng.random(stage.size) < inflation[qq]
+        reported = np.minimum(stage + hope, last)
+        remaining = np.where(
+            hope, mean_dur[ph, reported],
+            np.maximum(mean_dur[ph, stage] - elapsed, 0.0),
+        ) + after[ph, reported]
+        counted = t0 + remaining < t1s[qq]
+        weighted = acv[ii] * p_from[ph, reported] * counted
+    bounds = np.concatenate([[0], np.cumsum(n_open)]).tolist()
     for q in range(n_q):
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
         m = in_effect[3 * q]
@@ -105,24 +130,8 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             live = (P["t_start"] <= t0) & (P["t_decision"] > t0)
             due = np.maximum(P["t_end"], t0) + pilot_delay
             forecast[q] += float((P["fee"] * pilot_mult * pilot_p)[live & (due < t1)].sum())
-        open_ = (created <= t0) & (t_end > t0)
-        open_count[q] = open_.sum()
-        if not open_.any():
-            continue
-        e = entry[open_]
-        ph = phase[open_]
-        last = k_of[ph] - 1
-        stage = (entry_or_inf[open_] <= t0).sum(axis=1) - 1
-        stage = np.minimum(np.maximum(stage, 0), last)
-        elapsed = t0 - e[np.arange(stage.size), stage]
-        elapsed[np.isnan(elapsed)] = 0.0  # (entries are finite or NaN)
-        hope = rng.random(stage.size) < num(m.forecast.stage_inflation)
-        reported = np.minimum(stage + hope, last)
-        remaining = np.where(
-            hope, mean_dur[ph, reported],
-            np.maximum(mean_dur[ph, stage] - elapsed, 0.0),
-        ) + after[ph, reported]
-        counted = t0 + remaining < t1
-        forecast[q] += float((acv[open_] * p_from[ph, reported] * counted).sum())
+        if bounds[q + 1] > bounds[q]:
+            forecast[q] += float(weighted[bounds[q]:bounds[q + 1]].sum())
+    open_count = n_open.astype(float)
     return {"quarter": np.arange(n_q), "forecast": forecast, "actual": actual,
             "open_opportunities": open_count}
