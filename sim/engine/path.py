@@ -49,7 +49,6 @@ class SalesPath:
             num(m.queue.decay_per_week),
             None if m.queue.max_wait_days is None else num(m.queue.max_wait_days),
             self._on_win,
-            self._on_loss,
             {r: num(role.deals_per_quarter) for r, role in roles.items()
              if role.deals_per_quarter is not None},
             pools=pools,
@@ -109,9 +108,6 @@ class SalesPath:
             self.pilots.sell(row, t)  # the evaluation sold a pilot; production may follow
             return
         self.sign(row, t, float(self.pipeline.T.acv[row]))
-
-    def _on_loss(self, row: int, t: float) -> None:
-        """Losses need no bookkeeping here: the market reads them from the lead table."""
 
     def early_mult(self, row: int) -> float:
         """Early-churn multiplier of a deal: founder-closed without criteria, mis-sold referral."""

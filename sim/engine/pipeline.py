@@ -205,7 +205,6 @@ class Pipeline:
         decay_per_week: float,
         max_wait_days: float | None,
         on_win: Callable[[int, float], None],
-        on_loss: Callable[[int, float], None],
         closes_per_quarter: dict[str, float] | None = None,
         pools: dict[str, RepPool] | None = None,
     ):
@@ -217,8 +216,7 @@ class Pipeline:
         self.roster = roster
         self.keep_per_week = max(0.0, 1.0 - decay_per_week)
         self.max_wait = math.inf if max_wait_days is None else float(max_wait_days)
-        self.on_win = on_win
-        self.on_loss = on_loss
+        self.on_win = on_win  # (a loss needs no callback: it is read from the lead table)
         self.T = lead_table(self.K)
         # the draws of the deals on the event path as Python floats, one list per row:
         # the stage uniforms, then the advance probabilities, then the durations (K each)
@@ -432,7 +430,6 @@ class Pipeline:
             T = self.T
             T.outcome[row] = LOST
             T.t_end[row] = now
-            self.on_loss(row, now)
         elif s + 1 == self.K:
             self._won(row)
         else:
@@ -457,4 +454,3 @@ class Pipeline:
         T.wait[row] += now - t_req
         T.outcome[row] = LOST
         T.t_end[row] = now
-        self.on_loss(row, now)
