@@ -71,6 +71,8 @@ class SalesPath:
         self.pilots = (None if m.pilot is None
                        else PilotDesk(m.pilot, streams, self._schedule_production))
         self.rev_share = rev_share
+        # a won deal becomes a plain subscription customer (unless its source takes a share)
+        self._plain = self.pricing.kind == "subscription" and phase == 0
         # customers signed in a later phase carry that phase's retention terms
         self.retention_terms: dict[str, float] = {}
         if later_phase:
@@ -109,10 +111,9 @@ class SalesPath:
             return
         self.sign(row, t, float(self.pipeline.T.acv[row]))
 
-    def early_mult(self, row: int) -> float:
+    def early_mult(self, src: int, fit: bool) -> float:
         """Early-churn multiplier of a deal: founder-closed without criteria, mis-sold referral."""
-        T = self.pipeline.T
-        mis_sold = int(T.source[row]) == SOURCE_ID["partners"] and not bool(T.fit[row])
+        mis_sold = src == SOURCE_ID["partners"] and not fit
         return self.founder_mult * (self.mis_sold_mult if mis_sold else 1.0)
 
     def sign(self, row: int, t: float, value: float) -> None:
@@ -120,13 +121,11 @@ class SalesPath:
         e = self.engine
         T = self.pipeline.T
         src = int(T.source[row])
+        fit = bool(T.fit[row])
         rate = self.commission_base + (self.commission_sdr if src == SOURCE_ID["outbound"] else 0.0)
         month = min(int(t // MONTH_DAYS), self.n_months - 1)
-        plain = (self.pricing.kind == "subscription" and src not in self.rev_share
-                 and self.phase == 0)
-        if plain:
-            e.book.add(t, value, self.m.deal.contract, bool(T.fit[row]), src, row,
-                       self.early_mult(row))
+        if self._plain and src not in self.rev_share:
+            e.book.add(t, value, self.m.deal.contract, fit, src, row, self.early_mult(src, fit))
             e.commission[month] += rate * value
         else:
             start, terms, now = self.pricing.sign(t, value, rate)
@@ -135,8 +134,8 @@ class SalesPath:
                 extra["phase"] = self.phase
             if src in self.rev_share:
                 extra["rev_share"] = self.rev_share[src]
-            e.book.add(start, value, self.m.deal.contract, bool(T.fit[row]), src, row,
-                       self.early_mult(row), extra)
+            e.book.add(start, value, self.m.deal.contract, fit, src, row,
+                       self.early_mult(src, fit), extra)
             e.commission[month] += now
             fee = self.pricing.baseline()
             if fee > 0:

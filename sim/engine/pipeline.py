@@ -240,6 +240,7 @@ class Pipeline:
         # each stage's pool (None: no owner), and the scheduler, for the event path
         self._pool_of = [None if o is None else self.pools[o] for o in owners]
         self._sched = env.schedule
+        self._segment_end_cb = self._segment_end  # (one bound method, not one per deal)
 
     # -- blocks of new leads --------------------------------------------------------
 
@@ -405,7 +406,7 @@ class Pipeline:
                 if d[s] >= d[K + s]:
                     lost = True
                     break
-        self._sched(_Due(self._segment_end, (row, s, lost, pool, j)), NORMAL, t - now)
+        self._sched(_Due(self._segment_end_cb, (row, s, lost, pool, j)), NORMAL, t - now)
 
     def _segment_end(self, ev: _Due) -> None:
         row, s, lost, pool, j = ev.args
