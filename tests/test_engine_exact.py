@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import make_scenario, run_one
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.engine.ledger import monthly_series
+from sim.engine.pipeline import _delay_to
 from sim.engine.records import LOST, OPEN, WON
 from sim.engine.team import MONTH_DAYS
 
@@ -176,3 +179,15 @@ def test_open_deals_at_the_horizon_stay_open():
     run = run_one(sc)
     assert (run.leads["outcome"] == OPEN).all()
     assert monthly_series(run)["pipeline_count"][-1] == 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(a=st.floats(0.0, 1e6), b=st.floats(0.0, 1e6))
+def test_feed_delay_lands_exactly_on_the_lead_time(a: float, b: float) -> None:
+    """The arrival feed reschedules itself with a delay that simpy adds to ``now``:
+    the sum must be the lead's time to the last bit, as when every arrival was
+    scheduled from time zero."""
+    now, t = min(a, b), max(a, b)
+    d = _delay_to(now, t)
+    assert now + d == t
+    assert d >= 0.0

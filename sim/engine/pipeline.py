@@ -17,8 +17,11 @@ of leads at once, so only leads that reach an owned stage cost events:
 
 Per opportunity that is two or three simpy events, not one per stage. They are
 plain simpy events scheduled with ``env.schedule`` (``_Due``: one callback and
-its arguments), in the same order and at the same times as ``env.timeout``
-would schedule them, without a Timeout and a closure per event.
+its arguments), at the same times as ``env.timeout`` would schedule them,
+without a Timeout and a closure per event. The leads of a block that reach the
+first owned stage are fed by one event (``_Feed``) rescheduled from lead to lead
+in time order, so simpy's queue holds the deals in flight, not every future
+arrival of the horizon.
 """
 
 from __future__ import annotations
@@ -55,6 +58,31 @@ class _Due(Event):
     def __init__(self, callback: Callable[[Any], None], args: Any):
         self.callbacks = [callback]
         self.args = args
+
+
+class _Feed(_Due):
+    """A block's leads reaching the first owned stage, in time order, as one event.
+
+    The event is rescheduled for the next lead after each one (with a delay that
+    lands exactly on its time), so the block costs one entry in simpy's queue
+    rather than one per lead.
+    """
+
+    def __init__(self, callback: Callable[[Any], None], rows: list[int], times: list[float],
+                 stage: int):
+        self.callbacks = [callback]
+        self.args = None
+        self.rows, self.times, self.stage, self.i = rows, times, stage, 0
+
+
+def _delay_to(now: float, t: float) -> float:
+    """The delay ``d`` with ``now + d == t`` exactly (``t - now`` can miss it by an ulp)."""
+    d = t - now
+    while now + d < t:
+        d = math.nextafter(d, math.inf)
+    while now + d > t:
+        d = math.nextafter(d, -math.inf)
+    return d
 
 
 def lead_table(n_stages: int) -> Table:
@@ -241,6 +269,7 @@ class Pipeline:
         self._pool_of = [None if o is None else self.pools[o] for o in owners]
         self._sched = env.schedule
         self._segment_end_cb = self._segment_end  # (one bound method, not one per deal)
+        self._feed_cb = self._feed
 
     # -- blocks of new leads --------------------------------------------------------
 
@@ -292,16 +321,18 @@ class Pipeline:
             for i, t in zip(going.tolist(), t_next, strict=True):
                 sched(_Due(won, first + i), NORMAL, t - now)
             return
+        if not going.size:
+            return
         # the draws of the leads going on, as Python floats for the event path (one
         # conversion per block rather than three per deal)
-        live = self._live
-        # the leads going on passed qualification in the block when it is a leading stage
-        arrive = self._arrive_made if self.q <= L else self._arrive
-        nxt, due, normal = L + 1, _Due, NORMAL
+        rows_going = (going + first).tolist()
         draws = np.concatenate((u[going], p[going], dur[going]), axis=1).tolist()
-        for row, t, d in zip((going + first).tolist(), t_next, draws, strict=True):
-            live[row] = d
-            sched(due(arrive, (row, nxt)), normal, t - now)
+        self._live.update(zip(rows_going, draws, strict=True))
+        # they reach the next stage in time order (ties in row order), fed by one event
+        order = np.argsort(cum[going, L], kind="stable").tolist()
+        times = [t_next[i] for i in order]
+        feed = _Feed(self._feed_cb, [rows_going[i] for i in order], times, L + 1)
+        sched(feed, NORMAL, _delay_to(now, times[0]))
 
     def add_open(
         self, stage: int, elapsed_residual: np.ndarray, t_entered: np.ndarray, **cols: Any
@@ -348,6 +379,26 @@ class Pipeline:
             pool.request(row, stage, self, now)
         else:
             self._walk(row, stage, 1.0, None, -1, now)
+
+    def _feed(self, ev: _Feed) -> None:
+        """The next lead of a block reaches its stage; the event moves on to the one after."""
+        i = ev.i
+        row, stage = ev.rows[i], ev.stage
+        now = self.env.now
+        T = self.T
+        T.entry[row, stage] = now
+        if stage > self.q and math.isnan(T.created[row]):
+            T.created[row] = now
+        pool = self._pool_of[stage]
+        if pool is not None:
+            pool.request(row, stage, self, now)
+        else:
+            self._walk(row, stage, 1.0, None, -1, now)
+        i += 1
+        if i < len(ev.rows):
+            ev.i = i
+            ev.callbacks = [self._feed_cb]
+            self._sched(ev, NORMAL, _delay_to(now, ev.times[i]))
 
     def _arrive_made(self, ev: _Due) -> None:
         """``_arrive`` for a lead of a block that became an opportunity in the block."""
