@@ -94,13 +94,13 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     n_open = np.count_nonzero(is_open, axis=1)
     qq, ii = np.nonzero(is_open)
     if ii.size:
-        t0 = t0s[qq]
+        t0_of = t0s[qq]
         e = entry[ii]
         ph = phase[ii]
         last = k_of[ph] - 1
-        stage = (entry_or_inf[ii] <= t0[:, None]).sum(axis=1) - 1
+        stage = (entry_or_inf[ii] <= t0_of[:, None]).sum(axis=1) - 1
         stage = np.minimum(np.maximum(stage, 0), last)
-        elapsed = t0 - e[np.arange(stage.size), stage]
+        elapsed = t0_of - e[np.arange(stage.size), stage]
         elapsed[np.isnan(elapsed)] = 0.0  # (entries are finite or NaN)
         inflation = np.array([num(in_effect[3 * q].forecast.stage_inflation) for q in range(n_q)])
         hope = rng.random(stage.size) < inflation[qq]
@@ -109,7 +109,7 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             hope, mean_dur[ph, reported],
             np.maximum(mean_dur[ph, stage] - elapsed, 0.0),
         ) + after[ph, reported]
-        counted = t0 + remaining < t1s[qq]
+        counted = t0_of + remaining < t1s[qq]
         weighted = acv[ii] * p_from[ph, reported] * counted
     bounds = np.concatenate([[0], np.cumsum(n_open)]).tolist()
     for q in range(n_q):

@@ -87,8 +87,9 @@ class Table:
         return self._cols[name][: self.n]
 
     def frozen(self) -> dict[str, np.ndarray]:
-        """Every column, trimmed to the rows filled (copies)."""
-        return {name: arr[: self.n].copy() for name, arr in self._cols.items()}
+        """Every column, trimmed to the rows filled: views of the storage, handed over at
+        the end of a run (nothing is appended to or written in the table after it)."""
+        return {name: arr[: self.n] for name, arr in self._cols.items()}
 
 
 # --- a run's tables, assembled at its end ----------------------------------------
