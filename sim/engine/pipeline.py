@@ -76,7 +76,9 @@ class _Feed(_Due):
 
 
 def _delay_to(now: float, t: float) -> float:
-    """The delay ``d`` with ``now + d == t`` exactly (``t - now`` can miss it by an ulp)."""
+    """The delay ``d`` that simpy adds to ``now`` to land on ``t``: exactly ``t``, as when
+    the lead was scheduled from time zero, whenever a float delay can reach it (all but
+    a rare tie in rounding: then one ulp before ``t``)."""
     d = t - now
     while now + d < t:
         d = math.nextafter(d, math.inf)
