@@ -137,3 +137,22 @@ def test_money_axis_format():
     assert money(2_000_000) == "$2M"
     assert money(0) == "$0"
     assert money(-1_500, "EUR ") == "-EUR 1.5K"
+
+
+def test_phase_marks_are_explained_only_when_a_motion_has_phases(html, res):
+    from markupsafe import escape
+
+    from sim.report.html import render_report
+    from sim.report.style import PHASE_NOTE
+
+    note = str(escape(PHASE_NOTE))  # as the page writes it
+    assert note not in html  # no motion of the fixture has phases
+    phased = scenario_from_dict({
+        "name": "phased", "horizon_months": 12, "seeds": 4, "seed": 3,
+        "motions": [{"template": "sales_led", "name": "switch",
+                     "phases": [{"name": "more", "start_month": 6,
+                                 "team": {"ae": {"hires": {0: 2}}}}]}],
+    })
+    r = simulate(phased, seeds=4, workers=1)
+    page = render_report(r, make_figures(r))
+    assert page.count(note) >= 2  # the ARR chart and the headcount chart

@@ -42,6 +42,7 @@ from sim.report.assumptions import (
 from sim.report.figures import CAPTIONS, currency_symbol, funnel_table, make_figures, money
 from sim.report.figures import motion_colors as _motion_colors
 from sim.report.narrative import what_this_says
+from sim.report.style import PHASE_MARKED, PHASE_NOTE
 from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label
 
 if TYPE_CHECKING:
@@ -256,9 +257,11 @@ def render_report(res: Results, figures: dict[str, bytes],
             "description": m.description, "flow": flow(m, cur),
             "overrides": template_overrides(m),
         })
+    phased = any(m.phases for m in sc.motions)
     figs = [{
         "file": name, "title": CAPTIONS.get(name, (name, ""))[0],
-        "caption": CAPTIONS.get(name, ("", ""))[1],
+        "caption": CAPTIONS.get(name, ("", ""))[1] + (
+            " " + PHASE_NOTE if phased and name in PHASE_MARKED else ""),
         "uri": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
     } for name, data in figures.items()]
     n_seeds = int(res.runs["seed"].nunique()) if not res.runs.empty else 0

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from sim.runner.results import Results
 
-__all__ = ["CAPTIONS", "DPI", "FIGSIZE", "PALETTE", "MoneyFormatter", "money", "motion_colors"]
+__all__ = ["CAPTIONS", "PHASE_MARKED", "PHASE_NOTE", "DPI", "FIGSIZE", "PALETTE", "MoneyFormatter", "money", "motion_colors"]
 
 
 DPI = 110
@@ -62,8 +62,7 @@ _STYLE = {
 CAPTIONS: dict[str, tuple[str, str]] = {
     "arr_fan.png": (
         "ARR over time",
-        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside); "
-        "a dotted line marks where a phased motion's phase starts.",
+        "Line: median ARR across seeds; band: P10 to P90 (8 seeds in 10 land inside).",
     ),
     "p_target.png": (
         "Chance of reaching the ARR target",
@@ -102,7 +101,9 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "customers, for motions that have both (a blend).",
     ),
 }
-
+# added to the captions of the charts that mark phase starts, when a motion has phases
+PHASE_NOTE = "A dotted line marks where a phased motion's phase starts."
+PHASE_MARKED = ("arr_fan.png", "headcount_spend.png", "segments.png")
 
 
 def money(v: float, cur: str = "$", digits: int = 1) -> str:
