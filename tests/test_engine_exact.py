@@ -199,3 +199,22 @@ def test_feed_delay_lands_exactly_on_the_lead_time(a: float, b: float) -> None:
     # the lead times of a run: almost always exact
     assert sum(_delay_to(x, x + y) + x == x + y for x, y in zip(
         np.linspace(0.0, 1000.0, 101), np.linspace(1.0, 30.0, 101), strict=True)) == 101
+
+
+@pytest.mark.parametrize("template", ["sales_led", "hybrid", "founder_led"])
+def test_funnel_counts_add_up_stage_by_stage(template: str) -> None:
+    """Every deal that entered a stage advanced, was lost there, or is still in it at
+    the horizon; self-serve upgrades (won without entering a stage) are not counted
+    as advancing through the last stage."""
+    from sim.engine.ledger import funnel
+
+    run = run_one(make_scenario({"template": template, "name": template}, horizon_months=24), 3)
+    fn = funnel(run)
+    L = run.leads
+    K = fn["stage"].size
+    open_in = np.bincount(L["stage"][(L["outcome"] == OPEN) & (L["stage"] >= 0)], minlength=K)
+    assert np.array_equal(fn["entered"], fn["advanced"] + fn["lost"] + open_in[:K])
+    assert np.all(fn["advanced"] <= fn["entered"])
+    assert np.array_equal(fn["advanced"][:-1], fn["entered"][1:])
+    won_through_sales = np.count_nonzero((L["outcome"] == WON) & np.isfinite(L["entry"][:, K - 1]))
+    assert fn["advanced"][-1] == won_through_sales

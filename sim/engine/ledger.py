@@ -236,7 +236,8 @@ def _funnel_of(L: dict[str, np.ndarray], m: Motion) -> dict[str, np.ndarray]:
         mean_days = np.where(n_done > 0, day_sum / n_done, np.nan)
     advanced = np.zeros(K)
     advanced[:-1] = entered[1:]
-    advanced[-1] = np.count_nonzero(won)
+    # won through the last stage (not self-serve upgrades, which never entered a stage)
+    advanced[-1] = np.count_nonzero(won & np.isfinite(e[:, K - 1]))
     lost_at = np.bincount(stage[lost], minlength=K).astype(float)[:K]
     return {
         "stage": np.array([s.name for s in m.stages], dtype=object),
