@@ -156,3 +156,16 @@ def test_phase_marks_are_explained_only_when_a_motion_has_phases(html, res):
     r = simulate(phased, seeds=4, workers=1)
     page = render_report(r, make_figures(r))
     assert page.count(note) >= 2  # the ARR chart and the headcount chart
+
+
+def test_pairing_sentence_says_what_pairing_bought(res):
+    from sim.compare import paired_comparison
+    from sim.report.html import _comparison_section
+
+    cmp = paired_comparison(res.runs, res.motions())
+    narrow = cmp.assign(ci_ratio=0.25)
+    assert "about 4.0 times narrower" in _comparison_section(res, narrow, "$")["sentence"]
+    flat = cmp.assign(ci_ratio=0.99)
+    sentence = _comparison_section(res, flat, "$")["sentence"]
+    assert sentence.startswith("Pairing seeds barely narrows these intervals (median ratio")
+    assert "0.99" in sentence and "It pays where" not in sentence  # no pair gained
