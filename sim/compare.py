@@ -50,7 +50,7 @@ NEUTRAL = frozenset({"forecast_bias"})
 COMPARISON_COLUMNS = [
     "motion_a", "motion_b", "metric", "direction", "n", "mean_a", "mean_b", "diff_mean",
     "diff_ci_low", "diff_ci_high", "paired_ci_half_width", "unpaired_ci_half_width",
-    "ci_ratio", "share_a_better", "better",
+    "ci_ratio", "share_a_better", "better", "n_compared", "never_a", "never_b",
 ]
 
 _KEYS = ("motion", "seed")
@@ -97,8 +97,12 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str],
 
     ``pairs`` (the scenario's ``compare``) limits the comparison to those (a, b).
     For each pair (a, b) with a before b in ``motions`` and each numeric metric
-    column of ``runs``, rows are matched by seed and only seeds where both
-    values are finite count (``n``). Columns:
+    column of ``runs``, rows are matched by seed. A value can be +inf: a CAC
+    payback that never happens within the horizon ("never"). Means and intervals
+    need numbers, so they use the seeds where both values are finite (``n``);
+    who did better in a seed is known even when one side is "never" (a finite
+    payback beats never, two nevers tie), so ``share_a_better`` uses every seed
+    where both values exist (``n_compared``). Columns:
 
     - ``mean_a``, ``mean_b``: means over those seeds;
     - ``diff_mean``, ``diff_ci_low``, ``diff_ci_high``: mean of ``a - b`` per seed
@@ -106,10 +110,19 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str],
     - ``paired_ci_half_width``, ``unpaired_ci_half_width``: the half-widths of
       the paired interval and of the Welch interval on the same data, and
       ``ci_ratio`` = paired / unpaired (NaN when both are 0);
-    - ``share_a_better``: share of seeds where a beats b, direction aware
-      (``direction``), ties counting half; NaN for neutral metrics;
-    - ``better``: ``"a"`` or ``"b"`` when the interval excludes 0 (and the metric
-      has a direction), else ``""``.
+    - ``share_a_better``: share of the ``n_compared`` seeds where a beats b,
+      direction aware (``direction``), ties counting half; NaN for neutral metrics;
+    - ``better``: ``"a"`` or ``"b"`` when the difference is clear (the metric must
+      have a direction), else ``""``. Without infinite values: the paired interval
+      excludes 0. With "never" in some seeds the mean over the finite seeds leaves
+      out exactly the seeds that differ most, so the verdict is a sign test over
+      all compared seeds instead: among the seeds that are not ties, the share in
+      which a wins has a 95% Wilson interval wholly above one half (a better) or
+      below it (b better); and the finite-seed interval must not clearly point
+      the other way (then the verdict is ``""``);
+    - ``n_compared``: seeds where both values exist (finite or +inf);
+    - ``never_a``, ``never_b``: share of those seeds where a's (b's) value is
+      infinite ("never").
     """
     metrics = _metric_columns(runs)
     by_motion = {m: g.drop_duplicates("seed").set_index("seed")
@@ -125,15 +138,20 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str],
         for metric in metrics:
             a = ga.loc[seeds, metric].to_numpy(dtype=float)
             b = gb.loc[seeds, metric].to_numpy(dtype=float)
-            ok = np.isfinite(a) & np.isfinite(b)
-            a, b = a[ok], b[ok]
-            rows.append(_pair_row(ma, mb, metric, a, b))
+            ok = ~np.isnan(a) & ~np.isnan(b)
+            rows.append(_pair_row(ma, mb, metric, a[ok], b[ok]))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def _pair_row(ma: str, mb: str, metric: str, a: np.ndarray, b: np.ndarray) -> dict[str, object]:
+def _pair_row(ma: str, mb: str, metric: str, a_all: np.ndarray,
+              b_all: np.ndarray) -> dict[str, object]:
+    """One row of ``paired_comparison``: ``a_all``, ``b_all`` are the two motions'
+    values in the seeds where both exist (finite or +inf)."""
     sign = direction(metric)
+    finite = np.isfinite(a_all) & np.isfinite(b_all)
+    a, b = a_all[finite], b_all[finite]
     n = int(a.size)
+    n_all = int(a_all.size)
     row: dict[str, object] = {
         "motion_a": ma, "motion_b": mb, "metric": metric,
         "direction": {1: "higher", -1: "lower", 0: ""}[sign], "n": n,
@@ -141,8 +159,18 @@ def _pair_row(ma: str, mb: str, metric: str, a: np.ndarray, b: np.ndarray) -> di
         "diff_ci_low": math.nan, "diff_ci_high": math.nan,
         "paired_ci_half_width": math.nan, "unpaired_ci_half_width": math.nan,
         "ci_ratio": math.nan, "share_a_better": math.nan, "better": "",
+        "n_compared": n_all,
+        "never_a": float(np.isinf(a_all).mean()) if n_all else math.nan,
+        "never_b": float(np.isinf(b_all).mean()) if n_all else math.nan,
     }
+    if sign != 0 and n_all:
+        # who wins each seed, by comparison (inf - inf has no sign; inf == inf is a tie)
+        wins = (a_all > b_all) if sign > 0 else (a_all < b_all)
+        ties = a_all == b_all
+        row["share_a_better"] = float((wins + 0.5 * ties).mean())
     if n == 0:
+        if sign != 0 and n_all:
+            row["better"] = _sign_test(wins, ties, None)
         return row
     d = a - b
     mean_d = float(d.mean())
@@ -157,13 +185,30 @@ def _pair_row(ma: str, mb: str, metric: str, a: np.ndarray, b: np.ndarray) -> di
     if math.isfinite(half) and math.isfinite(unpaired) and unpaired > 0:
         row["ci_ratio"] = half / unpaired
     if sign != 0:
-        signed = sign * d
-        row["share_a_better"] = float(((signed > 0) + 0.5 * (signed == 0)).mean())
+        by_ci = ""
         if math.isfinite(half):
             low, high = mean_d - half, mean_d + half
             if low > 0 or high < 0:
-                row["better"] = "a" if sign * mean_d > 0 else "b"
+                by_ci = "a" if sign * mean_d > 0 else "b"
+        if n == n_all:
+            row["better"] = by_ci
+        else:  # "never" in some seeds: judge every compared seed
+            row["better"] = _sign_test(wins, ties, by_ci)
     return row
+
+
+def _sign_test(wins: np.ndarray, ties: np.ndarray, by_ci: str | None) -> str:
+    """``"a"``/``"b"`` when the share of untied seeds a wins has a 95% Wilson interval
+    wholly above/below one half and the finite-seed verdict ``by_ci`` does not name
+    the other side; else ``""``."""
+    untied = int(np.count_nonzero(~ties))
+    if untied == 0:
+        return ""
+    low, high = wilson_interval(float(np.count_nonzero(wins)), untied)
+    side = "a" if low > 0.5 else "b" if high < 0.5 else ""
+    if side and by_ci and by_ci != side:
+        return ""
+    return side
 
 
 def wilson_interval(successes: float, n: float, level: float = 0.95) -> tuple[float, float]:

@@ -190,3 +190,67 @@ def test_named_pairs_limit_the_comparison():
         ("B", "A"), ("A2", "B2")]
     row = cmp[(cmp["motion_a"] == "B") & (cmp["metric"] == "cac_payback_months")].iloc[0]
     assert row["diff_mean"] == pytest.approx(2.0) and row["better"] == "b"
+
+
+def _payback_runs(a: list[float], b: list[float]) -> pd.DataFrame:
+    n = len(a)
+    return pd.DataFrame({"motion": ["A"] * n + ["B"] * n, "seed": list(range(n)) * 2,
+                         "cac_payback_months": a + b})
+
+
+INF = math.inf
+
+
+def test_a_payback_beats_never_seed_for_seed():
+    # B never pays back in 3 of 10 seeds; A pays back in 10 months every time
+    row = paired_comparison(_payback_runs([10.0] * 10, [12.0] * 7 + [INF] * 3),
+                            ["A", "B"]).iloc[0]
+    assert row["n"] == 7 and row["n_compared"] == 10
+    assert row["never_a"] == 0.0 and row["never_b"] == pytest.approx(0.3)
+    assert row["mean_b"] == 12.0 and row["diff_mean"] == -2.0  # finite seeds only
+    assert row["share_a_better"] == 1.0  # the three "never" seeds count for A
+    # sign test: A wins 10 of 10 untied seeds; Wilson lower bound 10 / (10 + 1.96^2) > 0.5
+    assert row["better"] == "a"
+
+
+def test_never_seeds_can_overturn_the_finite_seed_verdict():
+    # on the 6 seeds where A pays back it is 3 months sooner, but it never does in 4
+    row = paired_comparison(_payback_runs([5.0] * 6 + [INF] * 4, [8.0] * 10),
+                            ["A", "B"]).iloc[0]
+    assert row["n"] == 6 and row["diff_ci_low"] == row["diff_ci_high"] == -3.0
+    assert row["share_a_better"] == pytest.approx(0.6)
+    low, high = wilson_interval(6, 10)
+    assert low < 0.5 < high
+    assert row["better"] == ""  # 6 of 10 is not clear, whatever the finite seeds say
+
+
+def test_two_nevers_tie_and_nan_seeds_drop_out():
+    a = [INF] * 5 + [10.0] * 5 + [math.nan]
+    b = [INF] * 5 + [12.0] * 5 + [11.0]
+    row = paired_comparison(_payback_runs(a, b), ["A", "B"]).iloc[0]
+    assert row["n_compared"] == 10 and row["n"] == 5
+    assert row["never_a"] == row["never_b"] == 0.5
+    assert row["share_a_better"] == pytest.approx((5 + 0.5 * 5) / 10)
+    # 5 of 5 untied: Wilson lower bound 5 / (5 + 1.96^2) = 0.566 > 0.5
+    assert row["better"] == "a"
+
+
+def test_one_side_never_in_every_seed():
+    row = paired_comparison(_payback_runs([10.0] * 8, [INF] * 8), ["A", "B"]).iloc[0]
+    assert row["n"] == 0 and math.isnan(row["diff_mean"])
+    assert row["n_compared"] == 8 and row["never_b"] == 1.0
+    assert row["share_a_better"] == 1.0 and row["better"] == "a"
+    # and the other way round the same seeds make B the winner
+    rev = paired_comparison(_payback_runs([10.0] * 8, [INF] * 8), ["B", "A"]).iloc[0]
+    assert rev["share_a_better"] == 0.0 and rev["better"] == "b"
+
+
+def test_never_sentence_only_when_a_side_never_pays_back():
+    from sim.report.narrative import _never_note
+
+    none = {"never_a": 0.0, "never_b": 0.0, "n": 10, "n_compared": 10}
+    assert _never_note("cac_payback_months", none, "A", "B") == ""
+    some = {"never_a": 0.0, "never_b": 0.3, "n": 7, "n_compared": 10}
+    text = _never_note("cac_payback_months", some, "A", "B")
+    assert "B never pays back its CAC within the horizon in some seeds" in text
+    assert "A in none, B in 30%" in text and "over the 7 seeds" in text and "all 10" in text

@@ -107,4 +107,5 @@ def cmp_row(cmp: pd.DataFrame, metric: str, a: str, b: str) -> dict[str, Any] | 
             "diff_ci_high": -x["diff_ci_low"],
             "share_a_better": (1 - x["share_a_better"]) if math.isfinite(
                 x["share_a_better"]) else math.nan,
-            "better": flip[x["better"]]}
+            "better": flip[x["better"]], "never_a": x.get("never_b", 0.0),
+            "never_b": x.get("never_a", 0.0)}
