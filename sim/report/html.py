@@ -156,7 +156,7 @@ def _mark(cells: list[dict[str, str]], motions: list[str], values: dict[str, flo
 def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, Any]:
     motions = res.motions()
     if len(motions) < 2 or cmp.empty:
-        return {"groups": [], "sentence": ""}
+        return {"groups": [], "sentence": "", "has_never": False}
     metrics = list(HEADLINE) + [m for m in EXTRA_HEADLINE if m not in HEADLINE]
     if res.scenario.target_arr is not None:
         metrics.append("reached_target")
@@ -180,6 +180,7 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
                 "is_clear": bool(r["better"]),
                 "ratio": "n/a" if not math.isfinite(r["ci_ratio"]) else f"{r['ci_ratio']:.2f}",
                 "n": int(r["n"]),
+                "never_a": _never_text(r.get("never_a")), "never_b": _never_text(r.get("never_b")),
             })
     ratios = sub["ci_ratio"].to_numpy(dtype=float)
     ratios = ratios[np.isfinite(ratios)]
@@ -201,10 +202,21 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
             if best < 0.9:
                 sentence += (f" It pays where two motions differ in a lever or two: {ba} against "
                              f"{bb} has intervals {1 / best:.1f} times narrower (ratio {best:.2f}).")
+        elif (ratios > 0).any():
+            sentence = ("Most of these paired differences are exactly zero: on those metrics "
+                        "the motions behave identically seed for seed.")
         else:
             sentence = ("The paired differences are exactly zero on these metrics: the motions "
                         "behave identically seed for seed.")
-    return {"groups": groups, "sentence": sentence}
+    has_never = bool(any(r["never_a"] or r["never_b"] for g in groups for r in g["rows"]))
+    return {"groups": groups, "sentence": sentence, "has_never": has_never}
+
+
+def _never_text(share: Any) -> str:
+    """'never in 12% of seeds' for a side whose value is infinite in some seeds."""
+    if share is None or not math.isfinite(float(share)) or float(share) <= 0:
+        return ""
+    return f"never in {pct(float(share))} of seeds"
 
 
 def _variance_rows(res: Results, cur: str) -> list[dict[str, str]]:

@@ -25,6 +25,23 @@ __all__ = ["what_this_says"]
 
 
 # metric -> (heading, what the leader does, noun for the per-seed difference, better word)
+# what an infinite value of a metric means in words ("never")
+_NEVER = {"cac_payback_months": ("never pays back its CAC within the horizon", "pay back")}
+
+
+def _never_note(metric: str, c: dict, a: str, b: str) -> str:
+    """A sentence on seeds where a or b never reaches the metric (empty when none)."""
+    na, nb = float(c.get("never_a", 0.0) or 0.0), float(c.get("never_b", 0.0) or 0.0)
+    if not (na > 0 or nb > 0):
+        return ""
+    does, verb = _NEVER.get(metric, ("is never reached", "get there"))
+    parts = [f"{escape(m)} in {pct(x)}" if x > 0 else f"{escape(m)} in none"
+             for m, x in ((a, na), (b, nb))]
+    return (f" {escape(a) if na > 0 else escape(b)} {does} in some seeds ("
+            + ", ".join(parts) + f"): averages are over the {int(c['n']):,} seeds where "
+            f"both {verb}, shares of seeds over all {int(c['n_compared']):,}.")
+
+
 _STORY = {
     "bookings_total": ("Bookings", "books the most", "bookings are", "higher"),
     "arr_end": ("ARR", "ends with the most ARR", "ending ARR is", "higher"),
@@ -69,6 +86,12 @@ def _leader_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, met
     amount = fmt_diff(metric, adv, cur, signed=False)
     share = pct(c["share_a_better"])
     vs = f" than {escape(second)}'s" if len(motions) > 2 else ""
+    never = _never_note(metric, c, lead, second)
+    if never:
+        verdict = ("a clear difference" if c["better"] == "a" else "no clear difference")
+        text += (f"{never} Seed for seed its {noun} {better} in {share} of seeds: {verdict}; "
+                 f"where both are finite, {amount} {better} on average (95% CI {ci}).")
+        return text, (lead if c["better"] == "a" else None)
     if c["better"] == "a":
         text += (f" Seed for seed its {noun} {amount} {better}{vs} on average (95% CI {ci}), "
                  f"and {better} in {share} of seeds: a clear difference.")
@@ -161,6 +184,9 @@ def pair_paragraphs(res: Results, cmp: pd.DataFrame, cur: str, n: int) -> list[s
             adv = sign * c["diff_mean"]
             word = better if adv >= 0 else {"higher": "lower", "shorter": "longer"}[better]
             verdict = "clear" if c["better"] else "not clear (the interval includes zero)"
+            never = _never_note(metric, c, a, b)
+            if never:
+                verdict = ("clear" if c["better"] else "not clear") + "." + never.rstrip(".")
             bits.append(
                 f"{noun} {fmt(metric, c['mean_a'], cur)} against "
                 f"{fmt(metric, c['mean_b'], cur)} on average, "
