@@ -169,3 +169,12 @@ def test_pairing_sentence_says_what_pairing_bought(res):
     sentence = _comparison_section(res, flat, "$")["sentence"]
     assert sentence.startswith("Pairing seeds barely narrows these intervals (median ratio")
     assert "0.99" in sentence and "It pays where" not in sentence  # no pair gained
+
+
+@pytest.mark.parametrize("value, text", [
+    (999_999.0, "$1.0M"), (999_500.0, "$1.0M"), (999_499.0, "$999K"), (1_250_000.0, "$1.2M"),
+    (9_960.0, "$10K"), (9_940.0, "$9.9K"), (999.7, "$1.0K"), (999.4, "$999"), (-999_800.0, "-$1.0M"),
+])
+def test_money_never_reads_1000_of_a_unit(value, text):
+    """A figure just under a unit boundary reads in the next unit, not as '$1000K'."""
+    assert fmt_value("bookings_total", value, "$") == text

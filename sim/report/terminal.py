@@ -61,11 +61,12 @@ def fmt_value(metric: str, v: float, currency: str = "$") -> str:
         return f"{v:.1f}x"
     a = abs(v)
     sign = "-" if v < 0 else ""
-    if a >= 1e6:
+    # each unit from where the one below would round up into it ($999.6K reads $1.0M)
+    if a >= 999_500:
         return f"{sign}{currency}{a / 1e6:.1f}M"
-    if a >= 1e4:
+    if a >= 9_950:
         return f"{sign}{currency}{a / 1e3:.0f}K"
-    if a >= 1e3:
+    if a >= 999.5:
         return f"{sign}{currency}{a / 1e3:.1f}K"
     return f"{sign}{currency}{a:.0f}"
 
