@@ -18,8 +18,9 @@ of leads at once, so only leads that reach an owned stage cost events:
 Per opportunity that is two or three simpy events, not one per stage. They are
 plain simpy events scheduled with ``env.schedule`` (``_Due``: one callback and
 its arguments), at the same times as ``env.timeout`` would schedule them,
-without a Timeout and a closure per event. The leads of a block that reach the
-first owned stage are fed by one event (``_Feed``) rescheduled from lead to lead
+without a Timeout and a closure per event. Leads that enter an owned stage from
+outside the event path (a block's leads after its leading stages, PQLs routed to
+sales) are fed by one event per block (``_Feed``), rescheduled from lead to lead
 in time order, so simpy's queue holds the deals in flight, not every future
 arrival of the horizon.
 """
@@ -295,9 +296,7 @@ class Pipeline:
         sched, now = self._sched, self.env.now
         if L < 0:
             T.entry[rows, 0] = t_arrive
-            arrive = self._arrive
-            for i, t in enumerate(t_arrive.tolist()):
-                sched(_Due(arrive, (first + i, 0)), NORMAL, t - now)
+            self._feed_in(list(range(first, first + n)), t_arrive, 0)
             return
         passed = u[:, : L + 1] < p[:, : L + 1]
         cum = t_arrive[:, None] + np.cumsum(dur[:, : L + 1], axis=1)
@@ -330,11 +329,17 @@ class Pipeline:
         rows_going = (going + first).tolist()
         draws = np.concatenate((u[going], p[going], dur[going]), axis=1).tolist()
         self._live.update(zip(rows_going, draws, strict=True))
-        # they reach the next stage in time order (ties in row order), fed by one event
-        order = np.argsort(cum[going, L], kind="stable").tolist()
-        times = [t_next[i] for i in order]
-        feed = _Feed(self._feed_cb, [rows_going[i] for i in order], times, L + 1)
-        sched(feed, NORMAL, _delay_to(now, times[0]))
+        self._feed_in(rows_going, cum[going, L], L + 1)
+
+    def _feed_in(self, rows: list[int], times: np.ndarray, stage: int) -> None:
+        """Leads ``rows`` enter ``stage`` at ``times``: in time order (ties in row order),
+        through one event rescheduled from lead to lead (``_Feed``)."""
+        if not rows:
+            return
+        order = np.argsort(times, kind="stable")
+        t_sorted = times[order].tolist()
+        feed = _Feed(self._feed_cb, [rows[i] for i in order.tolist()], t_sorted, stage)
+        self._sched(feed, NORMAL, _delay_to(self.env.now, t_sorted[0]))
 
     def add_open(
         self, stage: int, elapsed_residual: np.ndarray, t_entered: np.ndarray, **cols: Any
@@ -357,9 +362,7 @@ class Pipeline:
         if n == 0:
             return
         rows = self.T.append(n, **cols)
-        sched, now, arrive = self._sched, self.env.now, self._arrive
-        for i, t in enumerate(t_enter.tolist()):
-            sched(_Due(arrive, (rows.start + i, stage)), NORMAL, t - now)
+        self._feed_in(list(range(rows.start, rows.stop)), t_enter, stage)
 
     def add_won(self, t_won: np.ndarray, **cols: Any) -> slice:
         """Accounts won without the sales path (self-serve upgrades), already decided."""
@@ -368,50 +371,15 @@ class Pipeline:
     # -- the event path -------------------------------------------------------------
     # Events are ``_Due``: the callback gets the event and unpacks its ``args``.
 
-    def _arrive(self, ev: _Due) -> None:
-        """A scheduled lead enters stage ``stage`` now (``enter`` without ``entered``)."""
-        row, stage = ev.args
-        T = self.T
-        now = self.env.now
-        T.entry[row, stage] = now
-        if stage > self.q and math.isnan(T.created[row]):
-            T.created[row] = now
-        pool = self._pool_of[stage]
-        if pool is not None:
-            pool.request(row, stage, self, now)
-        else:
-            self._walk(row, stage, 1.0, None, -1, now)
-
     def _feed(self, ev: _Feed) -> None:
         """The next lead of a block reaches its stage; the event moves on to the one after."""
         i = ev.i
-        row, stage = ev.rows[i], ev.stage
-        now = self.env.now
-        T = self.T
-        T.entry[row, stage] = now
-        if stage > self.q and math.isnan(T.created[row]):
-            T.created[row] = now
-        pool = self._pool_of[stage]
-        if pool is not None:
-            pool.request(row, stage, self, now)
-        else:
-            self._walk(row, stage, 1.0, None, -1, now)
+        self.enter(ev.rows[i], ev.stage)
         i += 1
         if i < len(ev.rows):
             ev.i = i
             ev.callbacks = [self._feed_cb]
-            self._sched(ev, NORMAL, _delay_to(now, ev.times[i]))
-
-    def _arrive_made(self, ev: _Due) -> None:
-        """``_arrive`` for a lead of a block that became an opportunity in the block."""
-        row, stage = ev.args
-        now = self.env.now
-        self.T.entry[row, stage] = now
-        pool = self._pool_of[stage]
-        if pool is not None:
-            pool.request(row, stage, self, now)
-        else:
-            self._walk(row, stage, 1.0, None, -1, now)
+            self._sched(ev, NORMAL, _delay_to(self.env.now, ev.times[i]))
 
     def enter(self, row: int, stage: int, entered: float | None = None) -> None:
         T = self.T
