@@ -38,15 +38,27 @@ def _mean_ci(d: np.ndarray) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
+# shares of a whole (0 to 1 in every seed): their change lies between -1 and +1, so a
+# t interval of a change is cut there (near 100% a symmetric interval can pass it)
+BOUNDED_SHARES = frozenset({
+    "reached_target", "grr", "win_rate", "lead_to_opportunity", "lead_to_win", "free_to_paid",
+    "pql_conversion", "self_serve_share", "self_serve_revenue_share", "pilot_success_rate",
+    "pilot_conversion",
+})
+
+
 def paired_deltas(base: pd.DataFrame, shocked: pd.DataFrame,
                   metrics: tuple[str, ...]) -> pd.DataFrame:
-    """Per (motion, metric): baseline and shocked means, the paired change with its CI."""
+    """Per (motion, metric): baseline and shocked means, the paired change with its CI
+    (cut to -1..+1 for a share of a whole, ``BOUNDED_SHARES``)."""
     rows = []
     j = base.merge(shocked, on=["motion", "seed"], suffixes=("_base", "_shock"))
     for motion, g in j.groupby("motion", sort=False):
         for metric in metrics:
             a, b = g[f"{metric}_base"].to_numpy(float), g[f"{metric}_shock"].to_numpy(float)
             mean, lo, hi = _mean_ci(b - a)
+            if metric in BOUNDED_SHARES:
+                lo, hi = max(lo, -1.0), min(hi, 1.0)
             rows.append({"motion": motion, "metric": metric,
                          "baseline": float(np.nanmean(a)) if np.isfinite(a).any() else math.nan,
                          "shocked": float(np.nanmean(b)) if np.isfinite(b).any() else math.nan,
@@ -108,6 +120,7 @@ def run_sensitivity(scenario: Scenario, metric: str, delta: float = 0.2,
 def stress_section(res: StressResult, currency: str) -> dict[str, Any]:
     """The stress deltas as a report section (and terminal table)."""
     from sim.report.terminal import LABELS, fmt_value
+    from sim.report.wording import fmt_ci, fmt_diff
 
     shocks = ", ".join(f"{k} x{v:g}" for k, v in res.shocks.items())
     seeds = res.baseline.scenario.seeds
@@ -115,14 +128,18 @@ def stress_section(res: StressResult, currency: str) -> dict[str, Any]:
     def f(metric: str, v: float) -> str:
         return fmt_value(metric, v, currency)
 
+    def ci(metric: str, lo: float, hi: float) -> str:
+        return "n/a" if not (math.isfinite(lo) and math.isfinite(hi)) else fmt_ci(
+            metric, lo, hi, currency)
+
     return {
         "id": "stress", "title": f"Stress test: {shocks}",
         "intro": f"Baseline against the shocked plan (the charts above show the shocked plan), "
                  f"each change paired seed by seed over {seeds} seeds.",
         "headers": ["motion", "metric", "baseline", "shocked", "change", "95% CI"],
         "rows": [[r.motion, LABELS.get(r.metric, r.metric), f(r.metric, r.baseline),
-                  f(r.metric, r.shocked), f(r.metric, r.change),
-                  f"{f(r.metric, r.ci_low)} to {f(r.metric, r.ci_high)}"]
+                  f(r.metric, r.shocked), fmt_diff(r.metric, r.change, currency),
+                  ci(r.metric, r.ci_low, r.ci_high)]
                  for r in res.deltas.itertuples()],
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,3 +78,19 @@ def test_sensitivity_ranking_is_reproducible(sc):
     top = a.iloc[0]
     assert top["up"] > top["baseline"] > top["down"] or top["down"] > top["baseline"] > top["up"]
     assert np.isfinite(a["swing"]).all()
+
+
+def test_a_share_change_interval_stays_within_minus_one_and_one():
+
+    seeds = list(range(10))
+    base = pd.DataFrame({"motion": "m", "seed": seeds, "reached_target": 1.0, "nrr": 1.2})
+    shocked = pd.DataFrame({"motion": "m", "seed": seeds,
+                            "reached_target": [0.0] * 9 + [1.0], "nrr": [0.2] * 9 + [1.2]})
+    d = paired_deltas(base, shocked, ("reached_target", "nrr")).set_index("metric")
+    # change -0.9, sd sqrt(0.1), t(0.975, 9) = 2.262: the t interval is -1.126 to -0.674
+    half = 2.2622 * math.sqrt(0.1) / math.sqrt(10)
+    assert d.loc["reached_target", "change"] == pytest.approx(-0.9)
+    assert d.loc["reached_target", "ci_low"] == -1.0  # cut: no share falls by more than all
+    assert d.loc["reached_target", "ci_high"] == pytest.approx(-0.9 + half, abs=1e-4)
+    # NRR is not a share of a whole: its interval is left as it is
+    assert d.loc["nrr", "ci_low"] == pytest.approx(-0.9 - half, abs=1e-4)
