@@ -47,6 +47,14 @@ LOWER_IS_BETTER = frozenset({
 # Metrics where neither direction wins: a forecast bias is better near 0, not low or high.
 NEUTRAL = frozenset({"forecast_bias"})
 
+# shares of a whole (0 to 1 in every seed): a difference of two lies between -1 and +1,
+# so its t interval is cut there (near 0% or 100% a symmetric interval can pass it)
+BOUNDED_SHARES = frozenset({
+    "reached_target", "grr", "win_rate", "lead_to_opportunity", "lead_to_win", "free_to_paid",
+    "pql_conversion", "self_serve_share", "self_serve_revenue_share", "pilot_success_rate",
+    "pilot_conversion",
+})
+
 COMPARISON_COLUMNS = [
     "motion_a", "motion_b", "metric", "direction", "n", "mean_a", "mean_b", "diff_mean",
     "diff_ci_low", "diff_ci_high", "paired_ci_half_width", "unpaired_ci_half_width",
@@ -177,19 +185,20 @@ def _pair_row(ma: str, mb: str, metric: str, a_all: np.ndarray,
     sd_d = float(d.std(ddof=1)) if n > 1 else math.nan
     half = _t_half(sd_d, n)
     unpaired = _welch_half(a, b)
+    low, high = mean_d - half, mean_d + half
+    if metric in BOUNDED_SHARES:
+        low, high = max(low, -1.0), min(high, 1.0)
     row.update({
         "mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff_mean": mean_d,
-        "diff_ci_low": mean_d - half, "diff_ci_high": mean_d + half,
+        "diff_ci_low": low, "diff_ci_high": high,
         "paired_ci_half_width": half, "unpaired_ci_half_width": unpaired,
     })
     if math.isfinite(half) and math.isfinite(unpaired) and unpaired > 0:
         row["ci_ratio"] = half / unpaired
     if sign != 0:
         by_ci = ""
-        if math.isfinite(half):
-            low, high = mean_d - half, mean_d + half
-            if low > 0 or high < 0:
-                by_ci = "a" if sign * mean_d > 0 else "b"
+        if math.isfinite(half) and (low > 0 or high < 0):
+            by_ci = "a" if sign * mean_d > 0 else "b"
         if n == n_all:
             row["better"] = by_ci
         else:  # "never" in some seeds: judge every compared seed

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.compare import BOUNDED_SHARES
 from sim.metrics import HEADLINE, t_quantile
 from sim.runner.api import simulate
 from sim.runner.results import Results
@@ -36,15 +37,6 @@ def _mean_ci(d: np.ndarray) -> tuple[float, float, float]:
         return m, math.nan, math.nan
     half = t_quantile(0.975, d.size - 1) * float(d.std(ddof=1)) / math.sqrt(d.size)
     return m, m - half, m + half
-
-
-# shares of a whole (0 to 1 in every seed): their change lies between -1 and +1, so a
-# t interval of a change is cut there (near 100% a symmetric interval can pass it)
-BOUNDED_SHARES = frozenset({
-    "reached_target", "grr", "win_rate", "lead_to_opportunity", "lead_to_win", "free_to_paid",
-    "pql_conversion", "self_serve_share", "self_serve_revenue_share", "pilot_success_rate",
-    "pilot_conversion",
-})
 
 
 def paired_deltas(base: pd.DataFrame, shocked: pd.DataFrame,

@@ -254,3 +254,15 @@ def test_never_sentence_only_when_a_side_never_pays_back():
     text = _never_note("cac_payback_months", some, "A", "B")
     assert "B never pays back its CAC within the horizon in some seeds" in text
     assert "A in none, B in 30%" in text and "over the 7 seeds" in text and "all 10" in text
+
+
+def test_a_difference_of_shares_stays_within_minus_one_and_one():
+    n = 10
+    runs = pd.DataFrame({"motion": ["A"] * n + ["B"] * n, "seed": list(range(n)) * 2,
+                         "reached_target": [1.0] * n + [0.0] * 9 + [1.0]})
+    row = paired_comparison(runs, ["A", "B"]).iloc[0]
+    # +0.9 with sd sqrt(0.1): the t interval 0.674 to 1.126 is cut at 1 (all seeds)
+    assert row["diff_mean"] == pytest.approx(0.9)
+    assert row["diff_ci_high"] == 1.0
+    assert row["diff_ci_low"] == pytest.approx(0.9 - t_quantile(0.975, 9) * math.sqrt(0.1 / n))
+    assert row["better"] == "a"
