@@ -162,6 +162,7 @@ def tornado_figure(table: pd.DataFrame, metric: str, delta: float, currency: str
     from matplotlib.ticker import FuncFormatter
 
     from sim.report.terminal import fmt_value
+    from sim.report.wording import label as metric_label
 
     ticks = FuncFormatter(lambda v, _pos: fmt_value(metric, v, currency))
 
@@ -183,7 +184,7 @@ def tornado_figure(table: pd.DataFrame, metric: str, delta: float, currency: str
         ax.axvline(0, color="#333", lw=0.8)
         ax.xaxis.set_major_formatter(ticks)
         ax.set_yticks(y, g["lever"].str.replace("_", " "))
-        ax.set_title(f"{motion}: change in {metric.replace('_', ' ')} (mean, 95% CI)",
+        ax.set_title(f"{motion}: change in {metric_label(metric)} (mean, 95% CI)",
                      fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right", frameon=False)
