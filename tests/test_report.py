@@ -178,3 +178,16 @@ def test_pairing_sentence_says_what_pairing_bought(res):
 def test_money_never_reads_1000_of_a_unit(value, text):
     """A figure just under a unit boundary reads in the next unit, not as '$1000K'."""
     assert fmt_value("bookings_total", value, "$") == text
+
+
+def test_each_pair_is_a_section_with_its_tally(html, res):
+    from sim.compare import paired_comparison
+    from sim.report.html import _comparison_section
+
+    section = _comparison_section(res, paired_comparison(res.runs, res.motions()), "$")
+    (g,) = section["groups"]
+    sides = [r["side"] for r in g["rows"]]
+    assert g["summary"] == (f"base clearly better on {sides.count('a')}, fast on "
+                            f"{sides.count('b')}, no clear difference on {sides.count('')} of "
+                            f"{len(sides)} metrics")
+    assert html.count('<details class="pair" open>') == 1  # one pair: shown open

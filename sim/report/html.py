@@ -177,7 +177,7 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
                 "diff": fmt_diff(metric, r["diff_mean"], cur),
                 "ci": fmt_ci(metric, r["diff_ci_low"], r["diff_ci_high"], cur),
                 "share": pct(r["share_a_better"]), "verdict": verdict,
-                "is_clear": bool(r["better"]),
+                "is_clear": bool(r["better"]), "side": r["better"],
                 "ratio": "n/a" if not math.isfinite(r["ci_ratio"]) else f"{r['ci_ratio']:.2f}",
                 "n": int(r["n"]),
                 "never_a": _never_text(r.get("never_a")), "never_b": _never_text(r.get("never_b")),
@@ -208,6 +208,12 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
         else:
             sentence = ("The paired differences are exactly zero on these metrics: the motions "
                         "behave identically seed for seed.")
+    for g in groups:
+        a_wins = sum(1 for r in g["rows"] if r["side"] == "a")
+        b_wins = sum(1 for r in g["rows"] if r["side"] == "b")
+        g["summary"] = (f"{g['a']} clearly better on {a_wins}, {g['b']} on {b_wins}, no clear "
+                        f"difference on {len(g['rows']) - a_wins - b_wins} of {len(g['rows'])} "
+                        "metrics")
     has_never = bool(any(r["never_a"] or r["never_b"] for g in groups for r in g["rows"]))
     return {"groups": groups, "sentence": sentence, "has_never": has_never}
 
