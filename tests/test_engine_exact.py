@@ -10,8 +10,8 @@ from conftest import make_scenario, run_one
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.engine.events import delay_to
 from sim.engine.ledger import monthly_series
-from sim.engine.pipeline import _delay_to
 from sim.engine.records import LOST, OPEN, WON
 from sim.engine.team import MONTH_DAYS
 
@@ -191,13 +191,13 @@ def test_feed_delay_lands_exactly_on_the_lead_time(a: float, b: float) -> None:
     scheduled from time zero, unless no float delay reaches it (a tie in rounding):
     then the sum is one ulp below it and the next delay up overshoots."""
     now, t = min(a, b), max(a, b)
-    d = _delay_to(now, t)
+    d = delay_to(now, t)
     assert d >= 0.0
     if now + d != t:
         assert t - (now + d) <= math.ulp(t)
         assert now + math.nextafter(d, math.inf) > t
     # the lead times of a run: almost always exact
-    assert sum(_delay_to(x, x + y) + x == x + y for x, y in zip(
+    assert sum(delay_to(x, x + y) + x == x + y for x, y in zip(
         np.linspace(0.0, 1000.0, 101), np.linspace(1.0, 30.0, 101), strict=True)) == 101
 
 

@@ -16,11 +16,11 @@ of leads at once, so only leads that reach an owned stage cost events:
     segment end --> release the rep; lost, won, or on to the next segment
 
 Per opportunity that is two or three simpy events, not one per stage. They are
-plain simpy events scheduled with ``env.schedule`` (``_Due``: one callback and
+plain simpy events scheduled with ``env.schedule`` (``Due``: one callback and
 its arguments), at the same times as ``env.timeout`` would schedule them,
 without a Timeout and a closure per event. Leads that enter an owned stage from
 outside the event path (a block's leads after its leading stages, PQLs routed to
-sales) are fed by one event per block (``_Feed``), rescheduled from lead to lead
+sales) are fed by one event per block (``Feed``), rescheduled from lead to lead
 in time order, so simpy's queue holds the deals in flight, not every future
 arrival of the horizon.
 """
@@ -28,64 +28,21 @@ arrival of the horizon.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL
 
+from sim.engine.events import Due, Feed, delay_to
 from sim.engine.records import LOST, OPEN, WON, Table
+from sim.engine.reps import RepPool
 from sim.engine.team import MONTH_DAYS, Roster
 
 QUARTER_DAYS = 3 * MONTH_DAYS
 
 __all__ = ["Pipeline", "RepPool", "lead_table"]
-
-
-class _Due(Event):
-    """A simpy event of the event path: already triggered, due after a delay.
-
-    It is scheduled with ``env.schedule`` exactly where a ``Timeout`` would be
-    (same time, priority and place in the event order), and carries its one
-    callback's arguments, so an event costs neither Timeout's bookkeeping nor a
-    closure. The callback receives the event and reads ``args``.
-    """
-
-    _ok = True
-    _value = None
-
-    def __init__(self, callback: Callable[[Any], None], args: Any):
-        self.callbacks = [callback]
-        self.args = args
-
-
-class _Feed(_Due):
-    """A block's leads reaching the first owned stage, in time order, as one event.
-
-    The event is rescheduled for the next lead after each one (with a delay that
-    lands exactly on its time), so the block costs one entry in simpy's queue
-    rather than one per lead.
-    """
-
-    def __init__(self, callback: Callable[[Any], None], rows: list[int], times: list[float],
-                 stage: int):
-        self.callbacks = [callback]
-        self.args = None
-        self.rows, self.times, self.stage, self.i = rows, times, stage, 0
-
-
-def _delay_to(now: float, t: float) -> float:
-    """The delay ``d`` that simpy adds to ``now`` to land on ``t``: exactly ``t``, as when
-    the lead was scheduled from time zero, whenever a float delay can reach it (all but
-    a rare tie in rounding: then one ulp before ``t``)."""
-    d = t - now
-    while now + d < t:
-        d = math.nextafter(d, math.inf)
-    while now + d > t:
-        d = math.nextafter(d, -math.inf)
-    return d
 
 
 def lead_table(n_stages: int) -> Table:
@@ -108,120 +65,6 @@ def lead_table(n_stages: int) -> Table:
         },
         capacity=4096,
     )
-
-
-class RepPool:
-    """The reps of one role that own stages: integer capacity each, one FIFO queue."""
-
-    def __init__(self, pipeline: Pipeline, reps: np.ndarray, roster: Roster):
-        self.pipeline = pipeline
-        self.reps = [int(r) for r in reps]
-        self.slot = {r: j for j, r in enumerate(self.reps)}
-        self.cap = [0] * len(self.reps)
-        self.held = [0] * len(self.reps)
-        self.free = [0] * len(self.reps)  # cap - held, kept in step with both
-        self.queue: deque[list[Any]] = deque()
-        self.roster = roster
-        self.peak_held = 0
-        self.n_held = 0
-        # closes per calendar quarter, all reps of the role together (None: no calendar)
-        self.closes_per_quarter: int | None = None
-        self.closes: dict[int, int] = {}
-        # per-rep ramp constants as Python floats: win_factor runs once per granted deal
-        self._hire = [float(roster.hire[r]) for r in self.reps]
-        self._ramp = [float(roster.ramp_days[r]) for r in self.reps]
-        self._rwf = [float(roster.ramp_win_factor[r]) for r in self.reps]
-        # per rep: no ramp effect on winning (win_factor is exactly 1.0)
-        self._flat = [f == 1.0 or d <= 1e-9 for f, d in zip(self._rwf, self._ramp, strict=True)]
-
-    def win_factor(self, j: int, t: float) -> float:
-        """Win multiplier of the rep in slot ``j``: ramp_win_factor rising to 1 over the ramp."""
-        f = self._rwf[j]
-        if f == 1.0 or self._ramp[j] <= 1e-9:
-            return 1.0
-        prog = min(max((t - self._hire[j]) / self._ramp[j], 0.0), 1.0)
-        return f + (1.0 - f) * prog
-
-    def request(self, row: int, stage: int, pipeline: Pipeline, now: float) -> None:
-        """``pipeline``'s lead ``row`` asks for a rep at ``now`` (the pools are shared by
-        the pipelines of a motion's phases): the rep with the most free slots (the
-        earliest such), or the back of the FIFO queue when all are full."""
-        if not self.queue:
-            free = self.free
-            most = max(free) if free else 0
-            if most > 0:  # granted at once (the hot path: ``_grant`` without a wait, inlined)
-                j = free.index(most)
-                self.held[j] += 1
-                free[j] -= 1
-                self.n_held += 1
-                if self.n_held > self.peak_held:
-                    self.peak_held = self.n_held
-                pipeline._walk(row, stage, 1.0 if self._flat[j] else self.win_factor(j, now),
-                               self, j, now)
-                return
-        ticket: list[Any] = [row, stage, now, True, pipeline]
-        self.queue.append(ticket)
-        max_wait = pipeline.max_wait
-        if math.isfinite(max_wait):
-            pipeline.env.schedule(_Due(self._renege, ticket), NORMAL, max_wait)
-
-    def _grant(self, j: int, row: int, stage: int, t_req: float, pipeline: Pipeline) -> None:
-        self.held[j] += 1
-        self.free[j] -= 1
-        self.n_held += 1
-        if self.n_held > self.peak_held:
-            self.peak_held = self.n_held
-        pipeline.start_segment(row, stage, t_req, self, j)
-
-    def _renege(self, ev: _Due) -> None:
-        ticket = ev.args
-        if ticket[3]:
-            ticket[3] = False
-            ticket[4].reneged(ticket[0], ticket[1], ticket[2])
-
-    def _dispatch(self) -> None:
-        q = self.queue
-        free = self.free
-        while q:
-            if not q[0][3]:
-                q.popleft()
-                continue
-            most = max(free) if free else 0
-            if most <= 0:
-                return
-            ticket = q.popleft()
-            ticket[3] = False
-            self._grant(free.index(most), ticket[0], ticket[1], ticket[2], ticket[4])
-
-    def release(self, j: int) -> None:
-        self.held[j] -= 1
-        self.free[j] += 1
-        self.n_held -= 1
-        if self.queue:
-            self._dispatch()
-
-    def add_reps(self, reps: np.ndarray) -> None:
-        """People hired into the role later (a phase's hires); capacity comes by events."""
-        roster = self.roster
-        for r in (int(x) for x in reps):
-            self.slot[r] = len(self.reps)
-            self.reps.append(r)
-            self.cap.append(0)
-            self.held.append(0)
-            self.free.append(0)
-            self._hire.append(float(roster.hire[r]))
-            self._ramp.append(float(roster.ramp_days[r]))
-            self._rwf.append(float(roster.ramp_win_factor[r]))
-            self._flat.append(self._rwf[-1] == 1.0 or self._ramp[-1] <= 1e-9)
-
-    def set_capacity(self, rep: int, capacity: int) -> None:
-        j = self.slot[rep]
-        self.cap[j] = capacity
-        self.free[j] = capacity - self.held[j]
-        self._dispatch()
-
-    def queued(self) -> int:
-        return sum(1 for t in self.queue if t[3])
 
 
 class Pipeline:
@@ -320,7 +163,7 @@ class Pipeline:
         if L + 1 == self.K:
             won = self._won_at
             for i, t in zip(going.tolist(), t_next, strict=True):
-                sched(_Due(won, first + i), NORMAL, t - now)
+                sched(Due(won, first + i), NORMAL, t - now)
             return
         if not going.size:
             return
@@ -333,13 +176,13 @@ class Pipeline:
 
     def _feed_in(self, rows: list[int], times: np.ndarray, stage: int) -> None:
         """Leads ``rows`` enter ``stage`` at ``times``: in time order (ties in row order),
-        through one event rescheduled from lead to lead (``_Feed``)."""
+        through one event rescheduled from lead to lead (``Feed``)."""
         if not rows:
             return
         order = np.argsort(times, kind="stable")
         t_sorted = times[order].tolist()
-        feed = _Feed(self._feed_cb, [rows[i] for i in order.tolist()], t_sorted, stage)
-        self._sched(feed, NORMAL, _delay_to(self.env.now, t_sorted[0]))
+        feed = Feed(self._feed_cb, [rows[i] for i in order.tolist()], t_sorted, stage)
+        self._sched(feed, NORMAL, delay_to(self.env.now, t_sorted[0]))
 
     def add_open(
         self, stage: int, elapsed_residual: np.ndarray, t_entered: np.ndarray, **cols: Any
@@ -369,9 +212,9 @@ class Pipeline:
         return self.T.append(t_won.size, outcome=WON, t_end=t_won, **cols)
 
     # -- the event path -------------------------------------------------------------
-    # Events are ``_Due``: the callback gets the event and unpacks its ``args``.
+    # Events are ``Due``: the callback gets the event and unpacks its ``args``.
 
-    def _feed(self, ev: _Feed) -> None:
+    def _feed(self, ev: Feed) -> None:
         """The next lead of a block reaches its stage; the event moves on to the one after."""
         i = ev.i
         self.enter(ev.rows[i], ev.stage)
@@ -379,7 +222,7 @@ class Pipeline:
         if i < len(ev.rows):
             ev.i = i
             ev.callbacks = [self._feed_cb]
-            self._sched(ev, NORMAL, _delay_to(self.env.now, ev.times[i]))
+            self._sched(ev, NORMAL, delay_to(self.env.now, ev.times[i]))
 
     def enter(self, row: int, stage: int, entered: float | None = None) -> None:
         T = self.T
@@ -427,9 +270,9 @@ class Pipeline:
                 if d[s] >= d[K + s]:
                     lost = True
                     break
-        self._sched(_Due(self._segment_end_cb, (row, s, lost, pool, j)), NORMAL, t - now)
+        self._sched(Due(self._segment_end_cb, (row, s, lost, pool, j)), NORMAL, t - now)
 
-    def _segment_end(self, ev: _Due) -> None:
+    def _segment_end(self, ev: Due) -> None:
         row, s, lost, pool, j = ev.args
         now = self.env.now
         if pool is not None:
@@ -437,7 +280,7 @@ class Pipeline:
                 quarter = int(now // QUARTER_DAYS)
                 if pool.closes.get(quarter, 0) >= pool.closes_per_quarter:
                     # the closer's calendar is full: the deal waits, still held, for next quarter
-                    self._sched(_Due(self._segment_end, ev.args), NORMAL,
+                    self._sched(Due(self._segment_end, ev.args), NORMAL,
                                 (quarter + 1) * QUARTER_DAYS - now)
                     return
                 pool.closes[quarter] = pool.closes.get(quarter, 0) + 1
@@ -457,7 +300,7 @@ class Pipeline:
         else:
             self.enter(row, s + 1)
 
-    def _won_at(self, ev: _Due) -> None:
+    def _won_at(self, ev: Due) -> None:
         self._won(ev.args)
 
     def _won(self, row: int) -> None:
