@@ -174,6 +174,23 @@ def calibrate(seeds: int = 200, workers: int | None = None, executor: str = "loc
     return res, calibration_table(res.runs, names)
 
 
+def figure_beside(metric: str, v: float, low: float, high: float) -> str:
+    """``fmt_figure``, with more digits when a figure outside the range would print as
+    its bound ("$25K outside $25K to $250K" reads "$24,906")."""
+    text = fmt_figure(metric, v)
+    if not math.isfinite(v) or low <= v <= high:
+        return text
+    bounds = {fmt_figure(metric, x) for x in (low, high) if math.isfinite(x)}
+    if text not in bounds:
+        return text
+    if text.endswith("%"):  # shares print in percent
+        return f"{v * 100:.2f}%"
+    if text.startswith("$"):
+        return f"{'-' if v < 0 else ''}${abs(v):,.0f}"
+    return f"{v:.4g}" + (text[len(text.rstrip(' abcdefghijklmnopqrstuvwxyz%')):]
+                         if not text[-1].isdigit() else "")
+
+
 def range_text(metric: str, low: float, high: float) -> str:
     """A benchmark range in words: "$200 to $800", "3.0x and up", "up to $0"."""
     lo = fmt_figure(metric, low) if math.isfinite(low) else ""
@@ -186,7 +203,7 @@ def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
     return {
         "id": "calibration", "title": f"Calibration over {seeds} seeds, 36 months",
         "headers": ["template", "figure", "P50", "P10 to P90", "benchmark", "", "source"],
-        "rows": [[r.template, r.metric, fmt_figure(r.metric, r.p50),
+        "rows": [[r.template, r.metric, figure_beside(r.metric, r.p50, r.low, r.high),
                   f"{fmt_figure(r.metric, r.p10)} to {fmt_figure(r.metric, r.p90)}",
                   range_text(r.metric, r.low, r.high),
                   "[green]inside[/]" if r.inside else "[bold red]OUTSIDE[/]", r.source]
@@ -204,7 +221,7 @@ def benchmark_section(res: Results) -> dict[str, Any] | None:
                 continue
             p50 = float(np.median(x))
             inside = b.low <= p50 <= b.high
-            rows.append([m.name, b.metric, fmt_figure(b.metric, p50),
+            rows.append([m.name, b.metric, figure_beside(b.metric, p50, b.low, b.high),
                          range_text(b.metric, b.low, b.high), "inside" if inside else "outside",
                          b.source])
     if not rows:
