@@ -171,6 +171,21 @@ def test_pairing_sentence_says_what_pairing_bought(res):
     assert "0.99" in sentence and "It pays where" not in sentence  # no pair gained
 
 
+def test_pairing_sentence_with_a_pair_identical_seed_for_seed(res):
+    """A pair whose paired intervals are all of zero width (ratio 0) is named as identical,
+    not '1 / 0 times narrower' (this raised ZeroDivisionError in revsim run)."""
+    from sim.compare import paired_comparison
+    from sim.report.html import _comparison_section
+
+    cmp = paired_comparison(res.runs, res.motions())
+    three = pd.concat([cmp.assign(ci_ratio=0.99), cmp.assign(motion_b="other", ci_ratio=0.99),
+                       cmp.assign(motion_b="twin", ci_ratio=0.0)])
+    sentence = _comparison_section(res, three, "$")["sentence"]
+    assert sentence.startswith("Pairing seeds barely narrows these intervals (median ratio")
+    assert sentence.endswith(" base and twin behave identically seed for seed on most of these "
+                             "metrics (paired intervals of zero width).")
+
+
 @pytest.mark.parametrize("value, text", [
     (999_999.0, "$1.0M"), (999_500.0, "$1.0M"), (999_499.0, "$999K"), (1_250_000.0, "$1.2M"),
     (9_960.0, "$10K"), (9_940.0, "$9.9K"), (999.7, "$1.0K"), (999.4, "$999"), (-999_800.0, "-$1.0M"),

@@ -199,7 +199,10 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
                         f"to unpaired 95% CI width: {med:.2f} over the metrics above): motions "
                         "with different sources, stages or deal sizes share few random draws.")
             (ba, bb), best = by_pair.idxmin(), float(by_pair.min())
-            if best < 0.9:
+            if best == 0:  # identical seed for seed on most metrics: no "times narrower"
+                sentence += (f" {ba} and {bb} behave identically seed for seed on most of "
+                             "these metrics (paired intervals of zero width).")
+            elif best < 0.9:
                 sentence += (f" It pays where two motions differ in a lever or two: {ba} against "
                              f"{bb} has intervals {1 / best:.1f} times narrower (ratio {best:.2f}).")
         elif (ratios > 0).any():
