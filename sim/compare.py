@@ -106,13 +106,15 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str],
     ``pairs`` (the scenario's ``compare``) limits the comparison to those (a, b).
     For each pair (a, b) with a before b in ``motions`` and each numeric metric
     column of ``runs``, rows are matched by seed. A value can be +inf: a CAC
-    payback that never happens within the horizon ("never"). Means and intervals
+    payback that never happens, because the seed's gross margin is not positive
+    ("never"; ``sim/metrics.py``; a payback longer than the horizon is a finite
+    number of months). Means and intervals
     need numbers, so they use the seeds where both values are finite (``n``);
     who did better in a seed is known even when one side is "never" (a finite
     payback beats never, two nevers tie), so ``share_a_better`` uses every seed
     where both values exist (``n_compared``). Columns:
 
-    - ``mean_a``, ``mean_b``: means over those seeds;
+    - ``mean_a``, ``mean_b``: means over the ``n`` seeds where both are finite;
     - ``diff_mean``, ``diff_ci_low``, ``diff_ci_high``: mean of ``a - b`` per seed
       with its 95% t interval (``[d, d]`` when every seed differs by the same d);
     - ``paired_ci_half_width``, ``unpaired_ci_half_width``: the half-widths of
@@ -121,13 +123,23 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str],
     - ``share_a_better``: share of the ``n_compared`` seeds where a beats b,
       direction aware (``direction``), ties counting half; NaN for neutral metrics;
     - ``better``: ``"a"`` or ``"b"`` when the difference is clear (the metric must
-      have a direction), else ``""``. Without infinite values: the paired interval
-      excludes 0. With "never" in some seeds the mean over the finite seeds leaves
-      out exactly the seeds that differ most, so the verdict is a sign test over
-      all compared seeds instead: among the seeds that are not ties, the share in
-      which a wins has a 95% Wilson interval wholly above one half (a better) or
-      below it (b better); and the finite-seed interval must not clearly point
-      the other way (then the verdict is ``""``);
+      have a direction), else ``""``. When no seed has exactly one side infinite
+      (none at all, or only seeds where both are "never", which are ties and move
+      no comparison either way): the paired interval excludes 0. When some seed
+      has one side "never", the mean over the finite seeds leaves out exactly the
+      seeds that differ most, and no finite number stands in for "never", so a
+      side is called better when either
+      (1) a sign test over every compared seed names it (among the untied seeds,
+      the share a wins has a 95% Wilson interval wholly above one half: a; below:
+      b) and the finite-seed interval does not clearly name the other side; or
+      (2) the finite-seed interval names it and every seed with one side "never"
+      is a seed where the *other* side is never: it is clearly better where both
+      are finite and better in every other seed, so it is better overall.
+      (2) keeps the verdict monotone: seeds where only b never pays back cannot
+      turn a's clear lead on the finite seeds into "no clear difference" (a sign
+      test alone can, when a wins by much in few seeds and loses by little in
+      many). (1) and (2) cannot name different sides: each agrees with the
+      finite-seed interval whenever that names one;
     - ``n_compared``: seeds where both values exist (finite or +inf);
     - ``never_a``, ``never_b``: share of those seeds where a's (b's) value is
       infinite ("never").
@@ -178,7 +190,7 @@ def _pair_row(ma: str, mb: str, metric: str, a_all: np.ndarray,
         row["share_a_better"] = float((wins + 0.5 * ties).mean())
     if n == 0:
         if sign != 0 and n_all:
-            row["better"] = _sign_test(wins, ties, None)
+            row["better"] = _never_verdict(a_all, b_all, wins, ties, "", sign)
         return row
     d = a - b
     mean_d = float(d.mean())
@@ -199,25 +211,35 @@ def _pair_row(ma: str, mb: str, metric: str, a_all: np.ndarray,
         by_ci = ""
         if math.isfinite(half) and (low > 0 or high < 0):
             by_ci = "a" if sign * mean_d > 0 else "b"
-        if n == n_all:
-            row["better"] = by_ci
-        else:  # "never" in some seeds: judge every compared seed
-            row["better"] = _sign_test(wins, ties, by_ci)
+        row["better"] = _never_verdict(a_all, b_all, wins, ties, by_ci, sign)
     return row
 
 
-def _sign_test(wins: np.ndarray, ties: np.ndarray, by_ci: str | None) -> str:
-    """``"a"``/``"b"`` when the share of untied seeds a wins has a 95% Wilson interval
-    wholly above/below one half and the finite-seed verdict ``by_ci`` does not name
-    the other side; else ``""``."""
+def _never_verdict(a_all: np.ndarray, b_all: np.ndarray, wins: np.ndarray,
+                   ties: np.ndarray, by_ci: str, sign: int) -> str:
+    """``better`` from the finite-seed verdict ``by_ci`` and every compared seed
+    (the rule in ``paired_comparison``'s docstring)."""
+    inf_a, inf_b = np.isinf(a_all), np.isinf(b_all)
+    one_sided = inf_a != inf_b
+    if not one_sided.any():
+        return by_ci  # no seed where exactly one side is "never": the interval decides
+    # (1) a sign test over the untied seeds, not contradicted by the finite seeds
     untied = int(np.count_nonzero(~ties))
-    if untied == 0:
-        return ""
-    low, high = wilson_interval(float(np.count_nonzero(wins)), untied)
-    side = "a" if low > 0.5 else "b" if high < 0.5 else ""
-    if side and by_ci and by_ci != side:
-        return ""
-    return side
+    by_sign = ""
+    if untied:
+        low, high = wilson_interval(float(np.count_nonzero(wins)), untied)
+        by_sign = "a" if low > 0.5 else "b" if high < 0.5 else ""
+        if by_ci and by_sign != by_ci:
+            by_sign = ""
+    # (2) clear on the finite seeds, and every one-sided seed won by the same side
+    # (+inf is the worst value when lower is better, the best when higher is better)
+    a_wins_one_sided = (inf_b if sign < 0 else inf_a)[one_sided]
+    by_dominance = ""
+    if by_ci == "a" and a_wins_one_sided.all():
+        by_dominance = "a"
+    elif by_ci == "b" and not a_wins_one_sided.any():
+        by_dominance = "b"
+    return by_sign or by_dominance  # never opposite: each agrees with by_ci when it is set
 
 
 def wilson_interval(successes: float, n: float, level: float = 0.95) -> tuple[float, float]:

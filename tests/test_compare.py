@@ -231,7 +231,73 @@ def test_two_nevers_tie_and_nan_seeds_drop_out():
     assert row["n_compared"] == 10 and row["n"] == 5
     assert row["never_a"] == row["never_b"] == 0.5
     assert row["share_a_better"] == pytest.approx((5 + 0.5 * 5) / 10)
-    # 5 of 5 untied: Wilson lower bound 5 / (5 + 1.96^2) = 0.566 > 0.5
+    # both never in the same seeds: ties, so the finite-seed interval decides ([-2, -2])
+    assert row["diff_ci_low"] == row["diff_ci_high"] == -2.0
+    assert row["better"] == "a"
+
+
+# A wins by 10 months in 8 seeds and loses by 1 month in 12: d = -10 (x8), +1 (x12),
+# mean -3.4, squared deviations 8 * 6.6^2 + 12 * 4.4^2 = 580.8, sd^2 = 580.8 / 19
+_A20 = [10.0] * 8 + [11.0] * 12
+_B20 = [20.0] * 8 + [10.0] * 12
+_HALF20 = t_quantile(0.975, 19) * math.sqrt(580.8 / 19 / 20)  # 2.588
+
+
+def test_finite_seeds_alone_give_a_clear_interval_and_no_clear_sign_test():
+    row = paired_comparison(_payback_runs(_A20, _B20), ["A", "B"]).iloc[0]
+    assert row["n"] == row["n_compared"] == 20 and row["never_a"] == row["never_b"] == 0.0
+    assert row["diff_mean"] == pytest.approx(-3.4)
+    assert row["diff_ci_high"] == pytest.approx(-3.4 + _HALF20) and row["diff_ci_high"] < 0
+    assert row["share_a_better"] == pytest.approx(8 / 20)
+    low, high = wilson_interval(8, 20)
+    assert low < 0.5 < high  # a sign test would not call it
+    assert row["better"] == "a"  # no "never": the interval decides
+
+
+def test_seeds_where_only_the_other_side_never_pays_back_keep_a_clear_verdict():
+    # the 20 seeds above plus 2 where B never pays back: they can only help A
+    row = paired_comparison(_payback_runs(_A20 + [10.0] * 2, _B20 + [INF] * 2),
+                            ["A", "B"]).iloc[0]
+    assert row["n"] == 20 and row["n_compared"] == 22
+    assert row["never_a"] == 0.0 and row["never_b"] == pytest.approx(2 / 22)
+    assert row["diff_ci_high"] == pytest.approx(-3.4 + _HALF20)
+    assert row["share_a_better"] == pytest.approx(10 / 22)
+    low, high = wilson_interval(10, 22)
+    assert low < 0.5 < high  # the sign test alone would say "no clear difference"
+    assert row["better"] == "a"  # clear where both pay back, and better in every other seed
+    rev = paired_comparison(_payback_runs(_A20 + [10.0] * 2, _B20 + [INF] * 2),
+                            ["B", "A"]).iloc[0]
+    assert rev["share_a_better"] == pytest.approx(12 / 22) and rev["better"] == "b"
+
+
+def test_seeds_where_both_never_pay_back_leave_the_verdict_to_the_interval():
+    row = paired_comparison(_payback_runs(_A20 + [INF] * 3, _B20 + [INF] * 3),
+                            ["A", "B"]).iloc[0]
+    assert row["n"] == 20 and row["n_compared"] == 23
+    assert row["never_a"] == row["never_b"] == pytest.approx(3 / 23)
+    assert row["share_a_better"] == pytest.approx((8 + 0.5 * 3) / 23)
+    assert row["better"] == "a"
+
+
+def test_a_clear_finite_lead_with_nevers_on_the_same_side_is_not_clear():
+    # A leads where both pay back, but A alone never pays back in 2 seeds: neither the
+    # interval (it leaves those out) nor a sign test (10 of 22) may call it
+    row = paired_comparison(_payback_runs(_A20 + [INF] * 2, _B20 + [10.0] * 2),
+                            ["A", "B"]).iloc[0]
+    assert row["diff_ci_high"] == pytest.approx(-3.4 + _HALF20)  # clear on finite seeds
+    assert row["never_a"] == pytest.approx(2 / 22) and row["never_b"] == 0.0
+    assert row["share_a_better"] == pytest.approx(8 / 22)
+    assert row["better"] == ""
+
+
+def test_infinity_is_the_best_value_when_higher_is_better():
+    # arr_end: d = +10 (x8), -1 (x12) as above, and A is +inf in 2 more seeds
+    a, b = [20.0] * 8 + [10.0] * 12 + [INF] * 2, [10.0] * 8 + [11.0] * 12 + [5.0] * 2
+    runs = _payback_runs(a, b).rename(columns={"cac_payback_months": "arr_end"})
+    row = paired_comparison(runs, ["A", "B"]).iloc[0]
+    assert row["direction"] == "higher" and row["never_a"] == pytest.approx(2 / 22)
+    assert row["diff_mean"] == pytest.approx(3.4)
+    assert row["share_a_better"] == pytest.approx(10 / 22)
     assert row["better"] == "a"
 
 
