@@ -311,15 +311,19 @@ def test_one_side_never_in_every_seed():
     assert rev["share_a_better"] == 0.0 and rev["better"] == "b"
 
 
-def test_never_sentence_only_when_a_side_never_pays_back():
+def test_never_note_only_when_a_side_never_pays_back():
     from sim.report.narrative import _never_note
 
     none = {"never_a": 0.0, "never_b": 0.0, "n": 10, "n_compared": 10}
     assert _never_note("cac_payback_months", none, "A", "B") == ""
     some = {"never_a": 0.0, "never_b": 0.3, "n": 7, "n_compared": 10}
-    text = _never_note("cac_payback_months", some, "A", "B")
-    assert "B never pays back its CAC within the horizon in some seeds" in text
-    assert "A in none, B in 30%" in text and "over the 7 seeds" in text and "all 10" in text
+    assert _never_note("cac_payback_months", some, "A", "B") == (
+        "B never pays back its CAC in 30% of seeds, A in none "
+        "(a gross margin that is not positive)")
+    both = {"never_a": 1.0, "never_b": 0.25, "n": 0, "n_compared": 8}
+    assert _never_note("cac_payback_months", both, "A", "B") == (
+        "A never pays back its CAC in any seed, B in 25% "
+        "(a gross margin that is not positive)")
 
 
 def test_a_difference_of_shares_stays_within_minus_one_and_one():

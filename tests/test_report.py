@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import math
 import re
 import struct
 
@@ -206,3 +207,101 @@ def test_each_pair_is_a_section_with_its_tally(html, res):
                             f"{sides.count('b')}, no clear difference on {sides.count('')} of "
                             f"{len(sides)} metrics")
     assert html.count('<details class="pair" open>') == 1  # one pair: shown open
+
+
+# --- "What this says" when a CAC payback is "never" in some seeds (+inf) ---------------
+
+_PAIR_HEAD = '<span class="tag">Pair</span> <strong>A</strong> against <strong>B</strong>'
+
+
+def _payback_runs(values: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame({"motion": m, "seed": range(len(v)),
+                                    "cac_payback_months": v}) for m, v in values.items()],
+                     ignore_index=True)
+
+
+def _fake_results(runs: pd.DataFrame, compare: list[tuple[str, str]] | None = None):
+    from types import SimpleNamespace
+
+    motions = list(dict.fromkeys(runs["motion"]))
+    sc = SimpleNamespace(compare=compare or [], horizon_months=36, target_arr=None)
+    return SimpleNamespace(scenario=sc, runs=runs, motions=lambda: motions)
+
+
+def _pair_paragraph(a: list[float], b: list[float]) -> str:
+    from sim.compare import paired_comparison
+    from sim.report.narrative import pair_paragraphs
+
+    runs = _payback_runs({"A": a, "B": b})
+    res = _fake_results(runs, [("A", "B")])
+    paras = pair_paragraphs(res, paired_comparison(runs, ["A", "B"]), "$", len(a))
+    assert len(paras) == 2  # the introduction, then the pair
+    return paras[1]
+
+
+def test_pair_without_never_reads_as_before():
+    # d = -2 in every seed: the interval is [-2, -2], A shorter in all 10 seeds
+    text = _pair_paragraph([10.0] * 10, [12.0] * 10)
+    assert text == (f"{_PAIR_HEAD}: CAC payback 10.0 mo against 12.0 mo on average, 2.0 mo "
+                    "shorter (95% CI of the difference -2.00 mo to -2.00 mo; shorter in 100% "
+                    "of seeds): clear.")
+    assert "never" not in text
+
+
+def test_pair_with_never_on_one_side_says_so_and_scopes_the_average():
+    # B never pays back in 3 of 10 seeds; where both do (7), 10 mo against 12 mo
+    text = _pair_paragraph([10.0] * 10, [12.0] * 7 + [math.inf] * 3)
+    assert text == (
+        f"{_PAIR_HEAD}. B never pays back its CAC in 30% of seeds, A in none (a gross "
+        "margin that is not positive). Counting every seed (a payback beats never), A's CAC "
+        "payback is shorter in 100% of them: a clear difference. Where both pay back (7 of "
+        "10 seeds), CAC payback is 10.0 mo for A against 12.0 mo for B on average (95% CI "
+        "of the difference -2.00 mo to -2.00 mo).")
+
+
+def test_pair_where_one_side_never_pays_back_at_all_is_not_left_out():
+    text = _pair_paragraph([10.0] * 8, [math.inf] * 8)
+    assert text == (
+        f"{_PAIR_HEAD}. B never pays back its CAC in any seed, A in none (a gross margin "
+        "that is not positive). Counting every seed (a payback beats never), A's CAC payback "
+        "is shorter in 100% of them: a clear difference. In no seed do both pay back, so "
+        "there is no average to compare.")
+
+
+def test_pair_clear_on_finite_seeds_and_never_only_on_the_other_side():
+    # d = -10 (x8), +1 (x12): mean -3.4, 95% CI -3.4 -+ 2.093 * sqrt(580.8 / 19 / 20) =
+    # -6.0 to -0.8; then 2 seeds where B never pays back: A wins 10 of 22 seeds
+    a = [10.0] * 8 + [11.0] * 12 + [10.0] * 2
+    b = [20.0] * 8 + [10.0] * 12 + [math.inf] * 2
+    text = _pair_paragraph(a, b)
+    assert text == (
+        f"{_PAIR_HEAD}. B never pays back its CAC in 9% of seeds, A in none (a gross margin "
+        "that is not positive). Counting every seed (a payback beats never), B's CAC payback "
+        "is shorter in 55% of them; still A is clearly better: its CAC payback is shorter on "
+        "average where both pay back, and it pays back in every seed where B does. Where both "
+        "pay back (20 of 22 seeds), CAC payback is 10.6 mo for A against 14.0 mo for B on "
+        "average (95% CI of the difference -6.0 mo to -0.8 mo).")
+
+
+def test_leader_paragraph_names_motions_that_never_pay_back():
+    from sim.compare import paired_comparison
+    from sim.metrics import summarize
+    from sim.report.narrative import what_this_says
+
+    def efficiency(c_values: list[float]) -> str:
+        runs = _payback_runs({"A": [4.0] * 8, "B": [6.0] * 8, "C": c_values})
+        res = _fake_results(runs)
+        paras = what_this_says(res, summarize(runs, ("cac_payback_months",)),
+                               paired_comparison(runs, res.motions()), pd.DataFrame(), "$")
+        (text,) = [p for p in paras if p.startswith('<span class="tag">Efficiency')]
+        return text
+
+    lead = ('<span class="tag">Efficiency</span> <strong>A</strong> pays back its CAC '
+            "soonest (median 4.0 mo against 6.0 mo for B). Seed for seed its CAC payback is "
+            "2.0 mo shorter than B's on average (95% CI 2.00 mo to 2.00 mo), and shorter in "
+            "100% of seeds: a clear difference.")
+    # C pays back in 5 months (between A and B) but never in 2 of 8 seeds: its mean is
+    # +inf, so it ranks last, and the paragraph says why it is not in the lead
+    assert efficiency([5.0] * 6 + [math.inf] * 2) == lead + (
+        " C never pays back its CAC in 25% of seeds (a gross margin that is not positive).")
+    assert efficiency([8.0] * 8) == lead  # no "never": no such sentence

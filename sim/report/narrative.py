@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 from markupsafe import escape
 
 from sim.compare import direction
@@ -24,22 +25,85 @@ if TYPE_CHECKING:
 __all__ = ["what_this_says"]
 
 
-# metric -> (heading, what the leader does, noun for the per-seed difference, better word)
-# what an infinite value of a metric means in words ("never")
-_NEVER = {"cac_payback_months": ("never pays back its CAC within the horizon", "pay back")}
+# what an infinite value of a metric means in words ("never"): the sentence, the verb
+# for both sides (plural, third person singular), why it happens, and how a seed with
+# one side "never" counts
+_NEVER = {"cac_payback_months": ("never pays back its CAC", "pay back", "pays back",
+                                 "a gross margin that is not positive",
+                                 "a payback beats never")}
+_NEVER_OTHER = ("is never reached", "reach it", "reaches it", "", "reaching it beats never")
 
 
 def _never_note(metric: str, c: dict, a: str, b: str) -> str:
-    """A sentence on seeds where a or b never reaches the metric (empty when none)."""
+    """'b never pays back its CAC in 30% of seeds, a in none (why)', the side with
+    "never" first; empty when neither side is ever infinite."""
     na, nb = float(c.get("never_a", 0.0) or 0.0), float(c.get("never_b", 0.0) or 0.0)
     if not (na > 0 or nb > 0):
         return ""
-    does, verb = _NEVER.get(metric, ("is never reached", "get there"))
-    parts = [f"{escape(m)} in {pct(x)}" if x > 0 else f"{escape(m)} in none"
-             for m, x in ((a, na), (b, nb))]
-    return (f" {escape(a) if na > 0 else escape(b)} {does} in some seeds ("
-            + ", ".join(parts) + f"): averages are over the {int(c['n']):,} seeds where "
-            f"both {verb}, shares of seeds over all {int(c['n_compared']):,}.")
+    does, _, _, why, _ = _NEVER.get(metric, _NEVER_OTHER)
+    (x, px), (y, py) = ((a, na), (b, nb)) if na > 0 else ((b, nb), (a, na))
+    first = "any seed" if px >= 1 else f"{pct(px)} of seeds"
+    second = "none" if py <= 0 else "all" if py >= 1 else pct(py)
+    return (f"{escape(x)} {does} in {first}, {escape(y)} in {second}"
+            + (f" ({why})" if why else ""))
+
+
+def _never_sentences(metric: str, c: dict, a: str, b: str, noun: str, better: str,
+                     cur: str) -> str:
+    """What a pair says on a metric that is "never" in some seeds, a to b: who never
+    gets there, who does better counting every seed and the verdict, then the averages
+    over the seeds where both get there, said to be over those seeds (HTML)."""
+    _, verb, verb_s, _, counts = _NEVER.get(metric, _NEVER_OTHER)
+    is_ = "are" if noun.endswith("s") else "is"  # bookings are, CAC payback is
+    text = _never_note(metric, c, a, b) + "."
+    share_a = float(c["share_a_better"])
+    if share_a == 0.5:
+        text += (f" Counting every seed ({counts}), each side's {noun} "
+                 f"{is_} {better} in half of them")
+    else:
+        x, share = (a, share_a) if share_a > 0.5 else (b, 1 - share_a)
+        text += (f" Counting every seed ({counts}), {escape(x)}'s {noun} "
+                 f"{is_} {better} in {pct(share)} of them")
+    side = c["better"]
+    if not side:
+        text += ": no clear difference."
+    elif (side == "a") == (share_a > 0.5):
+        text += ": a clear difference."
+    else:  # clear where both get there, and the other side alone is ever "never"
+        w, loser = (a, b) if side == "a" else (b, a)
+        text += (f"; still {escape(w)} is clearly better: its {noun} {is_} {better} on average "
+                 f"where both {verb}, and it {verb_s} in every seed where {escape(loser)} "
+                 "does.")
+    n, m = int(c["n"]), int(c["n_compared"])
+    if n == 0:
+        return text + f" In no seed do both {verb}, so there is no average to compare."
+    where = f"Where both {verb} ({n:,} of {m:,} seeds)"
+    means = (f"{noun} {is_} {fmt(metric, c['mean_a'], cur)} for {escape(a)} against "
+             f"{fmt(metric, c['mean_b'], cur)} for {escape(b)} on average")
+    if not math.isfinite(c["diff_ci_low"]):
+        return text + f" {where}, {means}."
+    return text + (f" {where}, {means} (95% CI of the difference "
+                   f"{fmt_ci(metric, c['diff_ci_low'], c['diff_ci_high'], cur)}).")
+
+
+def _never_others(res: Results, metric: str, named: set[str]) -> str:
+    """A sentence on the motions not in ``named`` whose metric is "never" in some seeds."""
+    if res.runs.empty or metric not in res.runs:
+        return ""
+    bits = []
+    for m in res.motions():
+        x = res.runs.loc[res.runs["motion"] == m, metric].to_numpy(dtype=float)
+        x = x[~np.isnan(x)]
+        share = float(np.isinf(x).mean()) if x.size else 0.0
+        if m not in named and share > 0:
+            bits.append((m, share))
+    if not bits:
+        return ""
+    does, _, _, why, _ = _NEVER.get(metric, _NEVER_OTHER)
+    said = [f"in {'any seed' if p >= 1 else pct(p) + ' of seeds'}" for _, p in bits]
+    text = f" {escape(bits[0][0])} {does} {said[0]}"
+    text += "".join(f", {escape(m)} {w}" for (m, _), w in zip(bits[1:], said[1:], strict=True))
+    return text + (f" ({why})" if why else "") + "."
 
 
 _STORY = {
@@ -70,35 +134,43 @@ def _leader_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, met
                 f"{fmt(metric, r['p50'], cur)} (P10-P90: {fmt(metric, r['p10'], cur)} to "
                 f"{fmt(metric, r['p90'], cur)}).", m)
     sign = direction(metric)
-    ranked = sorted(motions, key=lambda m: -sign * float(s.loc[m, "mean"]))
+
+    def rank(m: str) -> tuple[bool, float]:
+        # a mean of +inf (a payback "never" in some seeds) comes after every finite
+        # one when lower is better; among those, the median decides
+        mean = float(s.loc[m, "mean"])
+        if math.isinf(mean) and sign < 0:
+            return True, float(s.loc[m, "p50"])
+        return False, -sign * mean
+
+    ranked = sorted(motions, key=rank)
     lead, second = ranked[0], ranked[1]
     a = fmt(metric, s.loc[lead, "p50"], cur)
     b = fmt(metric, s.loc[second, "p50"], cur)
     medians = (f"a median of {a} for both" if a == b
                else f"median {a} against {b} for {escape(second)}")
     text = f'<span class="tag">{head}</span> <strong>{escape(lead)}</strong> {does} ({medians}).'
+    others = _never_others(res, metric, {lead, second})
     c = cmp_row(cmp, metric, lead, second)
+    if c is not None and _never_note(metric, c, lead, second):
+        bare = next(x for m, x, _ in _METRICS if m == metric)
+        text += " " + _never_sentences(metric, c, lead, second, bare, better, cur)
+        return text + others, (lead if c["better"] == "a" else None)
     if c is None or not math.isfinite(c["diff_ci_low"]):
-        return text, None
+        return text + others, None
     adv = sign * c["diff_mean"]
     lo, hi = sorted((sign * c["diff_ci_low"], sign * c["diff_ci_high"]))
     ci = fmt_ci(metric, lo, hi, cur, signed=False)
     amount = fmt_diff(metric, adv, cur, signed=False)
     share = pct(c["share_a_better"])
     vs = f" than {escape(second)}'s" if len(motions) > 2 else ""
-    never = _never_note(metric, c, lead, second)
-    if never:
-        verdict = ("a clear difference" if c["better"] == "a" else "no clear difference")
-        text += (f"{never} Seed for seed its {noun} {better} in {share} of seeds: {verdict}; "
-                 f"where both are finite, {amount} {better} on average (95% CI {ci}).")
-        return text, (lead if c["better"] == "a" else None)
     if c["better"] == "a":
         text += (f" Seed for seed its {noun} {amount} {better}{vs} on average (95% CI {ci}), "
                  f"and {better} in {share} of seeds: a clear difference.")
-        return text, lead
+        return text + others, lead
     text += (f" Seed for seed its {noun} only {amount} {better}{vs} on average (95% CI {ci}, "
              f"which includes zero), and {better} in {share} of seeds: no clear difference.")
-    return text, None
+    return text + others, None
 
 
 def what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
@@ -175,18 +247,20 @@ def pair_paragraphs(res: Results, cmp: pd.DataFrame, cur: str, n: int) -> list[s
         "the same luck, so each difference below comes from the motions themselves; a "
         "difference is called clear when its paired 95% confidence interval excludes zero."]
     for a, b in sc.compare:
-        bits = []
+        bits, nevers = [], []
         for metric, noun, better in _METRICS:
             c = cmp_row(cmp, metric, a, b)
-            if c is None or not math.isfinite(c["diff_ci_low"]):
+            if c is None:
+                continue
+            if _never_note(metric, c, a, b):  # its own sentences, every seed counted
+                nevers.append(_never_sentences(metric, c, a, b, noun, better, cur))
+                continue
+            if not math.isfinite(c["diff_ci_low"]):
                 continue
             sign = direction(metric)
             adv = sign * c["diff_mean"]
             word = better if adv >= 0 else {"higher": "lower", "shorter": "longer"}[better]
             verdict = "clear" if c["better"] else "not clear (the interval includes zero)"
-            never = _never_note(metric, c, a, b)
-            if never:
-                verdict = ("clear" if c["better"] else "not clear") + "." + never.rstrip(".")
             bits.append(
                 f"{noun} {fmt(metric, c['mean_a'], cur)} against "
                 f"{fmt(metric, c['mean_b'], cur)} on average, "
@@ -194,7 +268,9 @@ def pair_paragraphs(res: Results, cmp: pd.DataFrame, cur: str, n: int) -> list[s
                 f"(95% CI of the difference {fmt_ci(metric, c['diff_ci_low'], c['diff_ci_high'], cur)}; "
                 f"{word} in {pct(c['share_a_better'] if adv >= 0 else 1 - c['share_a_better'])} "
                 f"of seeds): {verdict}")
-        if bits:
-            paras.append(f'<span class="tag">Pair</span> <strong>{escape(a)}</strong> against '
-                         f"<strong>{escape(b)}</strong>: " + "; ".join(bits) + ".")
+        if bits or nevers:
+            head = (f'<span class="tag">Pair</span> <strong>{escape(a)}</strong> against '
+                    f"<strong>{escape(b)}</strong>")
+            text = head + (": " + "; ".join(bits) + "." if bits else ".")
+            paras.append(" ".join([text, *nevers]))
     return paras
