@@ -21,7 +21,8 @@ import numpy as np
 
 from sim.engine.params import num
 from sim.engine.rng import Streams
-from sim.scenario.schema import ROLES, SELLING_ROLES, InitialReps, Role, Team
+from sim.scenario.company import InitialReps
+from sim.scenario.schema import ROLES, SELLING_ROLES, Role, Team
 
 __all__ = ["MONTH_DAYS", "Roster", "build_roster"]
 

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.scenario.company import Initial, InitialCustomers, InitialDeals, InitialReps, Market
 from sim.scenario.phases import Phase
 from sim.scenario.pricing import PRICING_MODELS, Outcome, Services, Usage, ValueShare
 from sim.scenario.product import Conversion, Pilot, Pql, SelfServe
@@ -348,51 +349,6 @@ class Motion(Strict):
         return 0 if q is None else [s.name for s in self.stages].index(q)
 
 
-# --- company state at time zero ------------------------------------------------------
-
-
-class InitialCustomers(Strict):
-    """Customers the company already has: ``count`` sharing ``arr`` (total), or a list."""
-
-    count: int = Field(default=0, ge=0)
-    arr: float = Field(default=0.0, ge=0, description="total ARR of the counted customers")
-    contract: Literal["monthly", "annual"] = "annual"
-    max_age_months: float = Field(
-        default=12.0, gt=0, description="start dates spread uniformly over this many past months"
-    )
-    accounts: list[InitialAccount] = Field(default_factory=list)
-
-
-class InitialAccount(Strict):
-    arr: float = Field(gt=0)
-    months_ago: float = Field(ge=0)
-    contract: Literal["monthly", "annual"] = "annual"
-
-
-class InitialReps(Strict):
-    role: RoleName
-    count: int = Field(default=1, ge=1)
-    tenure_months: float = Field(ge=0)
-
-
-class InitialDeals(Strict):
-    stage: str
-    count: int = Field(default=1, ge=1)
-    days_in_stage: float = Field(default=0.0, ge=0)
-    acv: float | None = Field(default=None, gt=0, description="default: drawn from deal.acv")
-
-
-class Initial(Strict):
-    customers: InitialCustomers = InitialCustomers()
-    reps: list[InitialReps] = Field(default_factory=list)
-    pipeline: list[InitialDeals] = Field(default_factory=list)
-
-
-class Market(Strict):
-    size: int | None = Field(default=None, gt=0, description="accounts in the ICP (TAM)")
-    cooling_off_days: float = Field(default=180.0, ge=0)
-
-
 class StressSet(Strict):
     """A named set of shocks: lever -> factor (see sim/scenario/levers.py)."""
 
@@ -456,5 +412,3 @@ class Scenario(Strict):
                     )
         return self
 
-
-InitialCustomers.model_rebuild()
