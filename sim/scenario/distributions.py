@@ -5,6 +5,10 @@ and an analytic ``mean`` (and ``variance``), so tests can compare simulated
 moments with theory. A scenario writes one as a mapping with a ``dist`` key,
 ``{dist: lognormal, mean: 45, sd: 20}``; a plain number means ``fixed``.
 
+For residual life (the time left in a stage a deal has been in for ``e``
+days) a distribution also gives its ``cdf``, ``sf`` and ``ppf`` (its scipy.stats
+law, from ``laws.py``) and ``residual_cdf``.
+
 The same objects serve two purposes (MODEL.md "Randomness"): on a duration, an
 ACV or a seat count they are drawn per entity; on a rate, probability or count
 parameter they express uncertainty about the parameter and are drawn once per
@@ -15,10 +19,12 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.scenario.laws import scipy_law
 
 __all__ = [
     "Beta",
@@ -56,6 +62,40 @@ class _Base(BaseModel):
     @abstractmethod
     def scaled(self, factor: float) -> Dist:
         """The distribution of ``factor * X`` (used by stress levers)."""
+
+    def _law(self) -> Any:
+        """The distribution as a frozen ``scipy.stats`` object, or a float for a point mass."""
+        return scipy_law(self)
+
+    def cdf(self, x: np.ndarray | float) -> np.ndarray:
+        """P(X <= x)."""
+        law, x = self._law(), np.asarray(x, dtype=float)
+        return (x >= law).astype(float) if isinstance(law, float) else np.asarray(law.cdf(x))
+
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """P(X > x), accurate in the far tail (not ``1 - cdf``)."""
+        law, x = self._law(), np.asarray(x, dtype=float)
+        return (x < law).astype(float) if isinstance(law, float) else np.asarray(law.sf(x))
+
+    def ppf(self, q: np.ndarray | float) -> np.ndarray:
+        """The quantile function: the least x with P(X <= x) >= q."""
+        law, q = self._law(), np.asarray(q, dtype=float)
+        return np.full(q.shape, law) if isinstance(law, float) else np.asarray(law.ppf(q), float)
+
+    def residual_cdf(self, elapsed: np.ndarray | float, t: np.ndarray | float) -> np.ndarray:
+        """P(X - e <= t | X > e): the chance that what is left after ``e`` is at most ``t``.
+
+        Broadcasts ``elapsed`` against ``t``. For ``e >= 0`` and ``t >= 0`` it is the
+        same for ``max(X, 0)`` (how the engine draws a duration). Where ``X > e`` is
+        impossible (``e`` past every value ``X`` takes, as after a wait in a queue)
+        nothing is left: the result is 1 for ``t >= 0``. It is 0 for ``t < 0``.
+        """
+        e, t = np.asarray(elapsed, dtype=float), np.asarray(t, dtype=float)
+        alive = self.sf(e)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = (alive - self.sf(e + np.maximum(t, 0.0))) / alive
+        p = np.where(alive > 0, np.clip(p, 0.0, 1.0), 1.0)
+        return np.where(t < 0, 0.0, p)
 
     def sample_residual(
         self, rng: np.random.Generator, elapsed: np.ndarray, tries: int = 64
@@ -264,6 +304,17 @@ class LogNormal(_Base):
     def variance(self) -> float:
         return self.sd**2
 
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        if self.sd == 0:
+            return super().sf(x)
+        from scipy.special import ndtr  # (the hot path of the forecast: no scipy.stats call)
+
+        m, s = self._log_params()
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore"):
+            z = (np.log(np.maximum(x, 0.0)) - m) / s
+        return np.asarray(ndtr(-z))
+
     def scaled(self, factor: float) -> Dist:
         return LogNormal(mean=self.mu * factor, sd=self.sd * factor)
 
@@ -284,6 +335,9 @@ class Exponential(_Base):
     @property
     def variance(self) -> float:
         return self.mu**2
+
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        return np.exp(-np.maximum(np.asarray(x, dtype=float), 0.0) / self.mu)
 
     def scaled(self, factor: float) -> Dist:
         return Exponential(mean=self.mu * factor)
