@@ -35,6 +35,7 @@ LOWER_IS_BETTER = frozenset({
     "cac",
     "cac_payback_months",
     "forecast_mape",
+    "forecast_wape",
     "months_to_arr_target",
     "sm_spend_total",
     "cs_spend_total",
@@ -293,8 +294,8 @@ def target_probability(runs: pd.DataFrame, target_arr: float | None) -> pd.DataF
 
 
 VARIANCE_COLUMNS = [
-    "motion", "quarters", "quarterly_bookings_mean", "bookings_cv", "forecast_mape",
-    "forecast_bias",
+    "motion", "quarters", "quarterly_bookings_mean", "bookings_cv", "forecast_wape",
+    "forecast_bias", "forecast_mape",
 ]
 
 
@@ -304,7 +305,8 @@ def forecast_variance(runs: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFram
     ``bookings_cv`` is, for each quarter, the sd / mean of ``actual`` bookings
     across seeds, averaged over the quarters whose mean is above 0 (``quarters``
     of them); ``quarterly_bookings_mean`` is the mean over those quarters.
-    ``forecast_mape`` and ``forecast_bias`` are the means over seeds from ``runs``.
+    ``forecast_wape``, ``forecast_bias`` and ``forecast_mape`` are the means over seeds
+    from ``runs``.
     """
     motions = list(dict.fromkeys(list(runs["motion"]) + list(forecast.get("motion", []))))
     rows = []
@@ -321,7 +323,7 @@ def forecast_variance(runs: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFram
                 row["quarterly_bookings_mean"] = float(q["mean"].mean())
                 row["bookings_cv"] = float((q["std"] / q["mean"]).mean())
         r = runs[runs["motion"] == motion]
-        for col in ("forecast_mape", "forecast_bias"):
+        for col in ("forecast_wape", "forecast_bias", "forecast_mape"):
             x = r[col].to_numpy(dtype=float) if col in r else np.array([])
             x = x[np.isfinite(x)]
             row[col] = float(x.mean()) if x.size else math.nan

@@ -18,7 +18,7 @@ from sim.engine.params import num
 from sim.engine.records import LOST, WON
 from sim.engine.sources import SOURCE_ID
 
-__all__ = ["METRICS", "HEADLINE", "seed_metrics", "summarize", "t_quantile"]
+__all__ = ["METRICS", "HEADLINE", "forecast_error", "seed_metrics", "summarize", "t_quantile"]
 
 METRICS = (
     "bookings_total",
@@ -37,6 +37,7 @@ METRICS = (
     "cycle_days_median",
     "forecast_mape",
     "forecast_bias",
+    "forecast_wape",
     "months_to_arr_target",
     "reached_target",
     "leads_total",
@@ -76,7 +77,7 @@ HEADLINE = (
     "grr",
     "cac",
     "cac_payback_months",
-    "forecast_mape",
+    "forecast_wape",
 )
 
 LTV_CHURN_FLOOR = 0.05  # annual churn floor for LTV: lifetime capped at 20 years
@@ -109,6 +110,27 @@ def _margins(run: SeedRun, monthly: dict[str, np.ndarray], out: dict[str, float]
     if not plain and math.isfinite(out["gross_margin"]):
         gm = out["gross_margin"]
     out["gross_margin_used"] = gm
+
+
+def forecast_error(fc: dict[str, np.ndarray]) -> dict[str, float]:
+    """Forecast error over the quarters after the first (the first has no run rate
+    to go on, and an empty company nothing in its pipeline), with F and A a
+    quarter's forecast and actual bookings:
+
+    forecast_wape = sum |F - A| / sum A; forecast_bias = (sum F - sum A) / sum A
+    (NaN without bookings); forecast_mape = mean of |F - A| / A over the quarters
+    with A > 0 (secondary: it drops a quarter forecast with nothing booked and
+    weighs a small quarter like a large one).
+    """
+    later = fc["quarter"] > 0
+    f, a = fc["forecast"][later], fc["actual"][later]
+    booked = float(a.sum())
+    ok = a > 0
+    return {
+        "forecast_wape": _ratio(float(np.abs(f - a).sum()), booked),
+        "forecast_bias": _ratio(float(f.sum()) - booked, booked),
+        "forecast_mape": float((np.abs(f[ok] - a[ok]) / a[ok]).mean()) if ok.any() else math.nan,
+    }
 
 
 def seed_metrics(
@@ -197,17 +219,7 @@ def seed_metrics(
     else:
         out["pilots_started"] = 0.0
         out["pilot_success_rate"] = out["pilot_conversion"] = out["pilot_margin_total"] = math.nan
-    # forecast error over quarters with bookings
-    a, f = fc["actual"], fc["forecast"]
-    # a company that starts with nothing open has nothing to forecast its first quarter from
-    blind = (fc["quarter"] == 0) & (fc["open_opportunities"] == 0) & (f == 0)
-    ok = (a > 0) & ~blind
-    if ok.any():
-        err = (f[ok] - a[ok]) / a[ok]
-        out["forecast_mape"] = float(np.abs(err).mean())
-        out["forecast_bias"] = float(err.mean())
-    else:
-        out["forecast_mape"] = out["forecast_bias"] = math.nan
+    out.update(forecast_error(fc))
     if target_arr is not None:
         hit = np.flatnonzero(monthly["arr"] >= target_arr)
         out["months_to_arr_target"] = float(hit[0] + 1) if hit.size else math.nan

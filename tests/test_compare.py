@@ -86,6 +86,7 @@ def test_share_a_better_is_direction_aware():
     cmp = paired_comparison(_hand_runs(), ["A", "B"]).set_index("metric")
     assert direction("cac") == -1 and direction("bookings_total") == 1
     assert direction("forecast_bias") == 0
+    assert direction("forecast_wape") == -1 and direction("forecast_mape") == -1
     assert cmp.loc["bookings_total", "share_a_better"] == pytest.approx(2.5 / 4)
     assert cmp.loc["cac", "share_a_better"] == pytest.approx(2.5 / 4)
     # neither direction wins on bias: no share, no winner
@@ -167,7 +168,8 @@ def test_forecast_variance_hand_case():
         "forecast": 0.0, "actual": [0.0, 100, 50, 0, 300, 150], "open_opportunities": 0.0,
     })
     runs = pd.DataFrame({"motion": ["m", "m"], "seed": [0, 1],
-                         "forecast_mape": [0.2, 0.4], "forecast_bias": [0.1, -0.3]})
+                         "forecast_mape": [0.2, 0.4], "forecast_bias": [0.1, -0.3],
+                         "forecast_wape": [0.25, 0.15]})
     fv = forecast_variance(runs, fc).iloc[0]
     cv = np.mean([np.std([100, 300], ddof=1) / 200, np.std([50, 150], ddof=1) / 100])
     assert fv["quarters"] == 2  # quarter 1 has mean 0 and is left out
@@ -175,12 +177,14 @@ def test_forecast_variance_hand_case():
     assert fv["quarterly_bookings_mean"] == pytest.approx(150)
     assert fv["forecast_mape"] == pytest.approx(0.3)
     assert fv["forecast_bias"] == pytest.approx(-0.1)
+    assert fv["forecast_wape"] == pytest.approx(0.2)
 
 
 def test_forecast_variance_on_a_run(res):
     fv = forecast_variance(res.runs, res.forecast)
     assert list(fv["motion"]) == ["base", "fast"]
     assert (fv["bookings_cv"] > 0).all()
+    assert (fv["forecast_wape"] >= 0).all()
 
 
 def test_named_pairs_limit_the_comparison():

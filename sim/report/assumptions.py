@@ -50,9 +50,13 @@ DEFINITIONS: dict[str, str] = {
                   "annual churn floored at 5% (lifetime at most 20 years).",
     "win_rate": "Won / (won + lost), over opportunities closed in the horizon.",
     "cycle_days_median": "Median days from opportunity creation to win.",
-    "forecast_mape": "Mean over quarters with bookings of |forecast - actual| / actual.",
-    "forecast_bias": "Mean over quarters with bookings of (forecast - actual) / actual; "
-                     "above 0 the forecast runs high.",
+    "forecast_wape": "Forecast error (WAPE) = sum over quarters of |forecast - actual| / sum of "
+                     "actual bookings, over the quarters after the first.",
+    "forecast_bias": "Forecast bias = (sum of forecasts - sum of actual bookings) / sum of actual "
+                     "bookings, over the quarters after the first; above 0 the forecast runs "
+                     "high.",
+    "forecast_mape": "Mean over the quarters after the first with bookings of |forecast - actual| "
+                     "/ actual (a quarter forecast with nothing booked drops out).",
     "months_to_arr_target": "First month whose ARR reaches target_arr (seeds that reach it).",
     "reached_target": "P(target): share of seeds whose ARR at the end is at least target_arr.",
 }

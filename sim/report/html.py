@@ -235,9 +235,10 @@ def _variance_rows(res: Results, cur: str) -> list[dict[str, str]]:
         "quarters": f"{int(r['quarters'])}",
         "mean": fmt("bookings_total", r["quarterly_bookings_mean"], cur),
         "cv": "n/a" if not math.isfinite(r["bookings_cv"]) else f"{r['bookings_cv']:.2f}",
-        "mape": fmt("forecast_mape", r["forecast_mape"], cur),
+        "wape": fmt("forecast_wape", r["forecast_wape"], cur),
         "bias": ("n/a" if not math.isfinite(r["forecast_bias"])
                  else f"{r['forecast_bias'] * 100:+.0f}%"),
+        "mape": fmt("forecast_mape", r["forecast_mape"], cur),
     } for _, r in fv.iterrows()]
 
 
@@ -255,7 +256,7 @@ def _funnel_rows(res: Results) -> list[dict[str, str]]:
 
 def _definitions(res: Results) -> list[tuple[str, str, str]]:
     shown = list(HEADLINE) + list(EXTRA_HEADLINE) + ["cycle_days_median", "forecast_bias",
-                                                     "sm_spend_total"]
+                                                     "forecast_mape", "sm_spend_total"]
     if res.scenario.target_arr is not None:
         shown += ["reached_target", "months_to_arr_target"]
     return [(label(m), m, d) for m, d in definitions(shown)]

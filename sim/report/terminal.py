@@ -13,7 +13,7 @@ from sim.runner.results import Results
 __all__ = ["currency_symbol", "fmt_value", "headline_table", "section_table"]
 
 _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
-            "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
+            "forecast_wape", "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
             "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion",
             "gross_margin", "gross_margin_first_year", "self_serve_revenue_share"}
 _MONTHS = {"cac_payback_months", "months_to_arr_target"}
@@ -29,6 +29,7 @@ LABELS = {
     "grr": "GRR",
     "cac": "CAC",
     "cac_payback_months": "CAC payback",
+    "forecast_wape": "Forecast error (WAPE)",
     "forecast_mape": "Forecast error (MAPE)",
     "new_customers": "New customers",
     "win_rate": "Win rate",
