@@ -1,18 +1,51 @@
 """The quarterly bookings forecast of the simulated RevOps team, and the actuals.
 
-At each quarter's start RevOps sees every open opportunity in some stage. With
-probability ``stage_inflation`` a rep reports it one stage later than the buyer
-really is (a hope stage). The forecast counts ``ACV x P(win | reported stage)``
-(the product of the remaining advance probabilities) for each opportunity
-whose expected close, from the reported stage's remaining mean durations, falls
-inside the quarter (for a motion with pilots, the pilot's expected length and
-decision delay are added and its odds of success and conversion weigh in). Actual bookings are the first-year value of the customers
-who started in the quarter. Deals that will be created and closed within the quarter
-cannot be seen in the pipeline; RevOps adds them at last quarter's run rate (the
-bookings of deals created and won within the previous quarter).
+At each quarter's start ``t0`` RevOps forecasts the bookings of ``[t0, t0 + Q)``
+(``Q`` = a quarter) in three parts:
+
+    pipeline   for every open opportunity, in stage ``s`` for ``a`` days:
+               ACV x P(win | s) x P(books before t0 + Q | a days in s)
+    run rate   deals created and won inside one quarter cannot be seen in the
+               pipeline: last quarter's bookings of deals created and won within
+               it, and of self-serve upgrades
+    pilots     pilots under way whose production decision is due in the quarter:
+               fee x mean production multiplier x P(production)
+
+What RevOps knows (a team estimating from its history of deals like this one):
+
+- P(win | s) is the product of the deal's own advance probabilities from ``s``
+  on: the engine's effective ones, with the bad-fit, acceptance-criteria and
+  source factors and a PQL's conversion in them, times the chance a pilot ends
+  in production. Not in them: a ramping rep's win factor and the decay of a
+  deal kept waiting for a rep (they depend on who takes the deal and when).
+- The time until the booking is the residual life of stage ``s``'s duration
+  given ``a`` (``X - a | X > a``), plus the later stages' durations, plus the
+  pilot's length and decision delay and a value-share baseline period. The
+  residual's CDF is exact (``Dist.residual_cdf``); the later part is a set of
+  weighted atoms, a Latin hypercube sample of the later stages' (and the
+  pilot's) durations from the forecast's own stream (``ATOMS`` per stage;
+  exact for fixed durations, unbiased otherwise), with the chance of each
+  pilot decision path as weight. So with no hope the pipeline part is an
+  unbiased forecast of the bookings of the deals open at ``t0``, for any
+  duration distribution.
+- It assumes no wait for a rep from here on and a founder calendar that is not
+  full; time in a stage counts from its entry, a wait for a rep included (a
+  deal kept past every duration its stage allows is taken as due now).
+
+Hope stages: with probability ``stage_inflation`` a rep moves a deal one stage
+ahead of the buyer at the quarter's call. RevOps then sees a deal that has just
+entered stage ``s + 1`` and weights it as such: P(win | s + 1) x P(the rest of
+stage ``s + 1`` and the later ones fit in the quarter). That weight is never
+below the deal's true one, so ``stage_inflation`` measures hope only; a deal in
+the last stage cannot be reported further and its weight does not change.
+
+Actual bookings are the first-year value of the customers who started in the
+quarter (initial customers aside).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,58 +55,137 @@ from sim.engine.records import OPEN
 from sim.engine.rng import Streams
 from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
-from sim.scenario.distributions import as_dist
+from sim.scenario.distributions import Uniform, as_dist
 from sim.scenario.schema import Motion
 
-__all__ = ["quarterly_forecast"]
+__all__ = ["ATOMS", "QUARTER_DAYS", "BookingTimes", "booking_times", "quarterly_forecast"]
 
 QUARTER_DAYS = 3 * MONTH_DAYS
 SELF_SERVE = SOURCE_ID["signups"]
+ATOMS = 128  # Latin hypercube draws of the later stages' durations, per motion and seed
+_CELLS = 1 << 20  # (deals x atoms) evaluated at once
 
 
-def _stage_tables(m: Motion, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
-                                               tuple[float, float, float]]:
-    """P(win | in stage k), mean days in k, expected days after k (padded to ``K``
-    stages), the motion's stage count, and its pilot terms (odds, delay, multiplier)."""
-    adv = np.array([min(max(num(s.advance), 0.0), 1.0) for s in m.stages])
-    mean_dur = np.array([as_dist(s.duration).mean for s in m.stages])
-    k = adv.size
-    p_from = np.cumprod(adv[::-1])[::-1]
-    after = np.concatenate([np.cumsum(mean_dur[::-1])[::-1][1:], [0.0]])
-    pilot = (0.0, 0.0, 0.0)
+@dataclass(frozen=True)
+class BookingTimes:
+    """For each stage ``s`` of a motion: the time from leaving ``s`` to the booking,
+    as atoms ``after[s]`` with weights ``weight[s]`` (their sum: the chance a deal
+    that wins every stage books, below 1 only with pilots)."""
+
+    durations: list
+    after: list[np.ndarray]
+    weight: list[np.ndarray]
+
+    def p_in_window(self, stage: int, elapsed: np.ndarray, window: float) -> np.ndarray:
+        """P(booked within ``window`` days) of deals ``elapsed`` days into ``stage``,
+        given they win every stage (and a pilot's production)."""
+        t, w = self.after[stage], self.weight[stage]
+        inside = t <= window  # an atom past the window adds nothing
+        t, w = t[inside], w[inside]
+        out = np.zeros(elapsed.size)
+        if not t.size:
+            return out
+        step = max(_CELLS // max(t.size, 1), 1)
+        dist = self.durations[stage]
+        for i in range(0, elapsed.size, step):
+            e = elapsed[i:i + step, None]
+            out[i:i + step] = dist.residual_cdf(e, window - t[None, :]) @ w
+        return out
+
+    def p_entering(self, stage: int, window: float) -> float:
+        """P(booked within ``window`` days) of a deal entering ``stage + 1`` now (given
+        it wins): the booking comes ``after[stage]`` days later, by definition."""
+        return float(self.weight[stage][self.after[stage] <= window].sum())
+
+
+def _lhs(dists: list, rng: np.random.Generator, n: int) -> np.ndarray:
+    """A Latin hypercube sample of ``max(X, 0)`` for each distribution: column ``k``
+    has one draw in each of ``n`` equal-probability strata of ``dists[k]``."""
+    out = np.empty((n, len(dists)))
+    for k, d in enumerate(dists):
+        q = (rng.permutation(n) + rng.random(n)) / n
+        out[:, k] = np.maximum(d.ppf(q), 0.0)
+    return out
+
+
+def _pilot_paths(m: Motion) -> tuple[np.ndarray, np.ndarray]:
+    """A won evaluation's pilot: days of decision delay after the pilot ends, per
+    decision path, and each path's chance of ending in production."""
+    pl = m.pilot
+    assert pl is not None
+    success, convert = num(pl.success_rate), num(pl.decision_conversion)
+    if pl.conversion_clause:  # decided at a uniform time in the window (drawn in the LHS)
+        return np.zeros(1), np.array([success * convert])
+    # put off e times with probability p^e (1 - p); abandoned after the last extension
+    p, most = num(pl.extension_probability), pl.max_extensions
+    e = np.arange(most + 1)
+    p_e = np.where(e < most, p ** e * (1 - p), p ** most)
+    odds = convert * num(pl.extension_decay) ** e
+    if most > 0:
+        odds[most] = 0.0
+    return e * num(pl.extension_days), success * p_e * odds
+
+
+def booking_times(m: Motion, rng: np.random.Generator, n: int = ATOMS) -> BookingTimes:
+    """The atoms of a motion's time from each stage to its booking (see the module)."""
+    durations = [as_dist(s.duration) for s in m.stages]
+    later = [*durations[1:]]
+    delays, weights = np.zeros(1), np.ones(1)
     if m.pilot is not None:
-        # a won evaluation books only after its pilot: RevOps adds the pilot's expected
-        # length and decision delay, and weights by its odds of success and conversion
-        pl = m.pilot
-        p_ext = min(num(pl.extension_probability), 0.95)
-        delay = (num(pl.decision_window_days) / 2 if pl.conversion_clause
-                 else num(pl.extension_days) * p_ext / (1 - p_ext))
-        after = after + as_dist(pl.duration_days).mean + delay
-        pilot_p = num(pl.success_rate) * num(pl.decision_conversion)
-        p_from = p_from * pilot_p
-        pilot = (pilot_p, delay, as_dist(pl.production_multiplier).mean)
-    pad = np.zeros(K - k)
-    return (np.concatenate([p_from, pad]), np.concatenate([mean_dur, pad]),
-            np.concatenate([after, pad]), k, pilot)
+        later.append(as_dist(m.pilot.duration_days))
+        if m.pilot.conversion_clause:
+            later.append(Uniform(low=0.0, high=num(m.pilot.decision_window_days)))
+        delays, weights = _pilot_paths(m)
+    fixed = 0.0
+    if m.deal.pricing == "value_share" and m.deal.value_share is not None:
+        fixed = num(m.deal.value_share.baseline_days)  # billing starts after the baseline
+    draws = _lhs(later, rng, n) if later else np.zeros((n, 0))
+    k = len(durations)
+    # from leaving stage s: stages s+1.. (columns s..k-2), then the pilot's columns
+    tail = draws[:, k - 1:].sum(axis=1) + fixed
+    stage_sums = np.cumsum(draws[:, :k - 1][:, ::-1], axis=1)[:, ::-1]
+    after, weight = [], []
+    for s in range(k):
+        t = (stage_sums[:, s] if s < k - 1 else 0.0) + tail
+        times = (t[:, None] + delays[None, :]).ravel()
+        w = np.broadcast_to(weights[None, :] / n, (n, delays.size)).ravel()
+        keep = w > 0
+        # equal atoms (fixed durations) are merged: one evaluation instead of n
+        u, inv = np.unique(times[keep], return_inverse=True)
+        after.append(u)
+        weight.append(np.bincount(inv, weights=w[keep], minlength=u.size))
+    return BookingTimes(durations, after, weight)
+
+
+def _pilot_terms(m: Motion) -> tuple[float, float, float]:
+    """Pilots under way: P(production), mean decision delay, mean production multiplier."""
+    pl = m.pilot
+    assert pl is not None
+    delays, p = _pilot_paths(m)
+    if pl.conversion_clause:
+        delay = num(pl.decision_window_days) / 2
+    else:
+        delay = float((delays * p).sum() / p.sum()) if p.sum() > 0 else 0.0
+    return float(p.sum()), delay, as_dist(pl.production_multiplier).mean
 
 
 def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
+    """Forecast and actual bookings per quarter, with the forecast's parts
+    (``pipeline``, ``run_rate``, ``pilots``) and the open opportunities counted."""
     L = run.leads
     n_q = run.n_months // 3
-    K = L["entry"].shape[1]
-    # each phase of the motion has its own stages: tables indexed [phase, stage]
     motions = run.phase_motions or [run.motion]
-    tables = [_stage_tables(mj, K) for mj in motions]
-    p_from = np.stack([t[0] for t in tables])
-    mean_dur = np.stack([t[1] for t in tables])
-    after = np.stack([t[2] for t in tables])
-    k_of = np.array([t[3] for t in tables])
-    in_effect = run.motion_at_month()
     rng = streams.get("forecast")
+    # the hope draws come first from the forecast's stream, as they always have
+    times = [booking_times(mj, streams.get("forecast", "booking", str(j)))
+             for j, mj in enumerate(motions)]
+    k_of = np.array([len(mj.stages) for mj in motions])
+    in_effect = run.motion_at_month()
     is_opp = np.isfinite(L["created"])
     created = L["created"][is_opp]
     t_end = np.where(L["outcome"][is_opp] == OPEN, np.inf, L["t_end"][is_opp])
     entry = L["entry"][is_opp]
+    p_adv = L["p"][is_opp]
     acv = L["acv"][is_opp]
     phase = L["phase"][is_opp].astype(np.int64) if "phase" in L else np.zeros(acv.size, np.int64)
     # the run rate reads won deals only: their columns once, in row order
@@ -84,34 +196,39 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     entry_or_inf = np.where(np.isnan(entry), np.inf, entry)
     C = run.customers
     c_start, c_arr = C["start"][~C["initial"]], C["arr0"][~C["initial"]]
-    forecast = np.zeros(n_q)
+    pipeline, run_rate, pilots = np.zeros(n_q), np.zeros(n_q), np.zeros(n_q)
     actual = np.zeros(n_q)
     # the open opportunities of every quarter at once, quarter by quarter in row order
     # (the hope draws are one block in that order: the same stream as a draw per quarter)
     t0s = np.arange(n_q) * QUARTER_DAYS
-    t1s = (np.arange(n_q) + 1) * QUARTER_DAYS
     is_open = (created[None, :] <= t0s[:, None]) & (t_end[None, :] > t0s[:, None])
     n_open = np.count_nonzero(is_open, axis=1)
     qq, ii = np.nonzero(is_open)
     if ii.size:
         t0_of = t0s[qq]
-        e = entry[ii]
         ph = phase[ii]
         last = k_of[ph] - 1
         stage = (entry_or_inf[ii] <= t0_of[:, None]).sum(axis=1) - 1
         stage = np.minimum(np.maximum(stage, 0), last)
-        elapsed = t0_of - e[np.arange(stage.size), stage]
+        elapsed = t0_of - entry[ii][np.arange(stage.size), stage]
         elapsed[np.isnan(elapsed)] = 0.0  # (entries are finite or NaN)
         inflation = np.array([num(in_effect[3 * q].forecast.stage_inflation) for q in range(n_q)])
-        hope = rng.random(stage.size) < inflation[qq]
-        reported = np.minimum(stage + hope, last)
-        remaining = np.where(
-            hope, mean_dur[ph, reported],
-            np.maximum(mean_dur[ph, stage] - elapsed, 0.0),
-        ) + after[ph, reported]
-        counted = t0_of + remaining < t1s[qq]
-        weighted = acv[ii] * p_from[ph, reported] * counted
-    bounds = np.concatenate([[0], np.cumsum(n_open)]).tolist()
+        hope = (rng.random(stage.size) < inflation[qq]) & (stage < last)
+        reported = stage + hope
+        # P(win | reported stage): the deal's own advance probabilities from there on
+        col = np.arange(p_adv.shape[1])[None, :]
+        remaining = (col >= reported[:, None]) & (col <= last[:, None])
+        p_win = np.where(remaining, p_adv[ii], 1.0).prod(axis=1)
+        p_time = np.empty(stage.size)
+        for j, bt in enumerate(times):
+            for s in range(k_of[j]):
+                sel = np.flatnonzero((ph == j) & (stage == s) & ~hope)
+                if sel.size:
+                    p_time[sel] = bt.p_in_window(s, elapsed[sel], QUARTER_DAYS)
+                sel = (ph == j) & (stage == s) & hope
+                if sel.any():
+                    p_time[sel] = bt.p_entering(s, QUARTER_DAYS)
+        np.add.at(pipeline, qq, acv[ii] * p_win * p_time)
     for q in range(n_q):
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
         m = in_effect[3 * q]
@@ -122,16 +239,14 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             p0 = t0 - QUARTER_DAYS
             in_last = (w_end >= p0) & (w_end < t0)
             quick = in_last & ((w_created >= p0) | w_self_serve)
-            forecast[q] += w_acv[quick].sum()
+            run_rate[q] = w_acv[quick].sum()
         if run.pilots is not None and m.pilot is not None:
             # pilots under way: expected production value if their decision is due this quarter
-            pilot_p, pilot_delay, pilot_mult = tables[motions.index(m)][4]
+            pilot_p, pilot_delay, pilot_mult = _pilot_terms(m)
             P = run.pilots
             live = (P["t_start"] <= t0) & (P["t_decision"] > t0)
             due = np.maximum(P["t_end"], t0) + pilot_delay
-            forecast[q] += float((P["fee"] * pilot_mult * pilot_p)[live & (due < t1)].sum())
-        if bounds[q + 1] > bounds[q]:
-            forecast[q] += float(weighted[bounds[q]:bounds[q + 1]].sum())
-    open_count = n_open.astype(float)
-    return {"quarter": np.arange(n_q), "forecast": forecast, "actual": actual,
-            "open_opportunities": open_count}
+            pilots[q] = float((P["fee"] * pilot_mult * pilot_p)[live & (due < t1)].sum())
+    return {"quarter": np.arange(n_q), "forecast": pipeline + run_rate + pilots,
+            "actual": actual, "open_opportunities": n_open.astype(float),
+            "pipeline": pipeline, "run_rate": run_rate, "pilots": pilots}

@@ -84,6 +84,9 @@ def run_chunk(scenario: Scenario, chunk: Chunk) -> ChunkResult:
                 "forecast": fc["forecast"],
                 "actual": fc["actual"],
                 "open_opportunities": fc["open_opportunities"],
+                "pipeline": fc["pipeline"],
+                "run_rate": fc["run_rate"],
+                "pilots": fc["pilots"],
             })
             fn = funnel(run)
             n_stages = fn["stage"].size
