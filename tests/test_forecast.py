@@ -178,3 +178,24 @@ def test_a_hopeful_deal_is_never_weighted_below_its_true_stage(durations, data):
     elapsed = np.array(data.draw(st.lists(st.floats(0, 400), min_size=1, max_size=5)))
     # reported one stage ahead: just entered s + 1; truly: elapsed days into s
     assert (bt.p_entering(s, Q) >= bt.p_in_window(s, elapsed, Q) - 1e-12).all()
+
+
+def test_deals_open_at_the_start_are_weighted_from_their_own_stage():
+    # 200 deals 30 days into a last stage of Exp(60) days, winning it with 0.5: memoryless,
+    # each books in the first quarter with 0.5 x (1 - exp(-Q / 60)), whatever its 30 days
+    sc = make_scenario({
+        "stages": [{"name": "discovery", "owner": "ae", "duration": 10, "advance": 0.5},
+                   {"name": "close", "owner": "ae",
+                    "duration": {"dist": "exponential", "mean": 60}, "advance": 0.5}],
+    }, horizon_months=6, initial={"pipeline": [{"stage": "close", "count": 200,
+                                                "days_in_stage": 30, "acv": 1000}]})
+    expected = 200 * 1000 * 0.5 * (1 - math.exp(-Q / 60))
+    booked = []
+    for seed in range(20):
+        fc, _ = _forecast(sc, seed=seed)
+        assert fc["pipeline"][0] == pytest.approx(expected, rel=1e-12)
+        booked.append(fc["actual"][0])
+    # and that is what they book: binomial wins of 1000 each, 4 standard errors
+    p = 0.5 * (1 - math.exp(-Q / 60))
+    se = 1000 * math.sqrt(200 * p * (1 - p) / len(booked))
+    assert abs(np.mean(booked) - expected) <= 4 * se

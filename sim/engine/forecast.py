@@ -192,8 +192,10 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     won = np.flatnonzero(L["outcome"] == 1)
     w_end, w_created, w_acv = L["t_end"][won], L["created"][won], L["acv"][won]
     w_self_serve = L["source"][won] == SELF_SERVE
-    # stage reached at a time: entries at or before it (a stage never entered counts as later)
+    # a deal's stage at a time: the last stage it entered by then (a PQL or a deal open at
+    # the start enters past the first stage; a stage never entered has no entry time)
     entry_or_inf = np.where(np.isnan(entry), np.inf, entry)
+    stage_col = np.arange(entry.shape[1])[None, :]
     C = run.customers
     c_start, c_arr = C["start"][~C["initial"]], C["arr0"][~C["initial"]]
     pipeline, run_rate, pilots = np.zeros(n_q), np.zeros(n_q), np.zeros(n_q)
@@ -208,7 +210,7 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
         t0_of = t0s[qq]
         ph = phase[ii]
         last = k_of[ph] - 1
-        stage = (entry_or_inf[ii] <= t0_of[:, None]).sum(axis=1) - 1
+        stage = np.where(entry_or_inf[ii] <= t0_of[:, None], stage_col, -1).max(axis=1)
         stage = np.minimum(np.maximum(stage, 0), last)
         elapsed = t0_of - entry[ii][np.arange(stage.size), stage]
         elapsed[np.isnan(elapsed)] = 0.0  # (entries are finite or NaN)
@@ -216,8 +218,7 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
         hope = (rng.random(stage.size) < inflation[qq]) & (stage < last)
         reported = stage + hope
         # P(win | reported stage): the deal's own advance probabilities from there on
-        col = np.arange(p_adv.shape[1])[None, :]
-        remaining = (col >= reported[:, None]) & (col <= last[:, None])
+        remaining = (stage_col >= reported[:, None]) & (stage_col <= last[:, None])
         p_win = np.where(remaining, p_adv[ii], 1.0).prod(axis=1)
         p_time = np.empty(stage.size)
         for j, bt in enumerate(times):
