@@ -44,8 +44,9 @@ __all__ = ["ProductPath"]
 
 class ProductPath:
     def __init__(self, m: Motion, grid: SourceGrid, pipeline: Pipeline, book: CustomerBook,
-                 streams: Streams, horizon: float, n_months: int, adv: np.ndarray):
+                 streams: Streams, horizon: float, n_months: int, adv: np.ndarray, phase: int = 0):
         self.m, self.grid, self.pipeline, self.book = m, grid, pipeline, book
+        self.phase = phase  # the phase whose pipeline records this path's accounts
         self.streams, self.H = streams, horizon
         su = m.sources.signups
         assert su is not None
@@ -61,7 +62,7 @@ class ProductPath:
         self.seats = as_dist(ss.seats)
         self.price = num(ss.price_per_seat_month)
         self.ss_h = num(ss.monthly_churn)
-        self.ss_growth = 1.0 + num(ss.expansion_rate_annual)
+        self.ss_expand = num(ss.expansion_rate_annual)
         self.ss_early = num(ss.early_churn)
         self.signups = np.zeros(n_months)
         self.activated = np.zeros(n_months)
@@ -163,5 +164,5 @@ class ProductPath:
         rows = self.pipeline.add_won(t_won, t_arrive=t_sign, source=SOURCE_ID["signups"],
                                      fit=fit, acv=arr)
         self.book.add_many(t_won, arr, MONTH_DAYS, fit, SOURCE_ID["signups"],
-                           np.arange(rows.start, rows.stop), self.ss_h, self.ss_growth,
-                           self.ss_early)
+                           np.arange(rows.start, rows.stop), self.ss_h, self.ss_expand,
+                           self.ss_early, self.phase)
