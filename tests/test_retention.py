@@ -1,5 +1,5 @@
 """Retention metrics against hand-worked scenarios: logo churn, GRR, NRR, LTV:CAC,
-separate expansion and contraction, free-to-paid on matured cohorts.
+separate expansion and contraction, free-to-paid on matured cohorts, PQL timing.
 
 Tolerances are 4 standard errors of the quantity, worked out from the scenario.
 """
@@ -13,6 +13,7 @@ from conftest import make_scenario, run_one
 
 from sim.engine.forecast import quarterly_forecast
 from sim.engine.ledger import monthly_series
+from sim.engine.records import WON
 from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS
 from sim.metrics import seed_metrics
@@ -164,7 +165,7 @@ def test_a_contraction_share_below_the_rate_is_the_rate():
         math.sqrt(n))
 
 
-# -- product path: free-to-paid on matured cohorts ------------------------
+# -- product path: free-to-paid on matured cohorts, PQL timing ------------------------
 
 PLG = {
     "sources": {"signups": {"signups_per_month": 3000, "growth_per_month": 0.0,
@@ -189,3 +190,35 @@ def test_free_to_paid_is_measured_on_cohorts_a_year_old():
     # a 12-month horizon has no cohort a year old
     short, _ = metrics(run_one(make_scenario(PLG, horizon_months=12), 6))
     assert math.isnan(short["free_to_paid"])
+
+
+def pql_run(pql, seed=1):
+    motion = {**PLG, "pql": {"threshold": 5, "reference_threshold": 5, "usage_start": 6,
+                             "usage_growth_monthly": 0.1, "conversion": 0.3,
+                             "early_touch_penalty": 0.5, "early_touch_days": 30, **pql}}
+    return run_one(make_scenario(motion, horizon_months=12), seed)
+
+
+def test_waiting_for_min_days_active_avoids_the_early_touch_penalty():
+    """Usage starts above the threshold: every account is a PQL at activation. Touched at
+    once, each loses half its conversion; waiting 30 days, none does, and the accounts
+    that upgrade or go dormant in those 30 days never reach sales."""
+    def conversion(run):
+        L = run.leads
+        pql = (L["source"] == 5) & (L["outcome"] != 0)
+        return (L["outcome"][pql] == WON).mean(), int(pql.sum())
+
+    now, n_now = conversion(pql_run({"min_days_active": 0}))
+    wait, n_wait = conversion(pql_run({"min_days_active": 30}))
+    assert abs(now - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n_now)
+    assert abs(wait - 0.3) < 4 * math.sqrt(0.3 * 0.7 / n_wait)
+    # the cost of waiting: an account reaches sales only if it has not decided in 30 days
+    run = pql_run({"min_days_active": 30})
+    L = run.leads
+    c, d = -math.log(1 - 0.02), -math.log(1 - 0.1)
+    q = math.exp(-(c + d) * 30 / M)
+    k = monthly_series(run)["activated"][:10].sum()  # signed up in months 0-9
+    is_pql = L["source"] == 5
+    # touched 2 + 30 days after signing up
+    got = np.count_nonzero(is_pql & (L["t_arrive"] < 10 * M + 32))
+    assert abs(got - q * k) < 4 * math.sqrt(q * (1 - q) * k)
