@@ -133,11 +133,54 @@ def forecast_error(fc: dict[str, np.ndarray]) -> dict[str, float]:
     }
 
 
+def _retention(run: SeedRun, out: dict[str, float]) -> None:
+    """NRR, GRR and annual logo churn of the retention cohort: the customers live (with
+    recurring ARR) 12 months before the end.
+
+    nrr = their ARR now / their ARR then (= then + expansion - contraction - churned);
+    grr = (then - churned - contracted) / then, where churned is the cohort ARR (as it was
+    then) of those who left and contracted every contraction since then of those who
+    stayed (at most each one's ARR then), so GRR is at most 100%;
+    annual_churn_rate = cohort customers who left by the end / cohort customers (early
+    churn of a young customer counts, once). NaN when there is no cohort.
+    """
+    C = run.customers
+    then = run.arr_then
+    if then is None or not (then > 0).any():
+        out["nrr"] = out["grr"] = out["annual_churn_rate"] = math.nan
+        return
+    k = then.size
+    cohort = then > 0
+    live_now = (C["end"][:k] > run.horizon) & cohort
+    now = np.where(live_now, C["arr"][:k], 0.0)
+    kept = np.where(live_now, np.maximum(then - C["contracted"][:k], 0.0), 0.0)
+    out["nrr"] = float(now.sum() / then.sum())
+    out["grr"] = min(float(kept.sum() / then.sum()), 1.0)
+    out["annual_churn_rate"] = float(np.count_nonzero(cohort & ~live_now) / np.count_nonzero(cohort))
+
+
+FREE_TO_PAID_MONTHS = 12  # a sign-up's upgrade counts within this many months of it
+
+
+def _free_to_paid(run: SeedRun, signups: np.ndarray, ss_won: np.ndarray) -> float:
+    """Self-serve upgrades within 12 months of sign-up / sign-ups, over the sign-up months
+    that are at least 12 months before the end (every counted cohort had its full year to
+    upgrade; NaN for horizons of 12 months or less)."""
+    matured = run.n_months - FREE_TO_PAID_MONTHS
+    if matured <= 0:
+        return math.nan
+    L = run.leads
+    window = FREE_TO_PAID_MONTHS * run.horizon / run.n_months
+    t_sign = L["t_arrive"][ss_won]
+    ok = (t_sign < matured * run.horizon / run.n_months) & (L["t_end"][ss_won] - t_sign <= window)
+    return _ratio(float(np.count_nonzero(ok)), float(signups[:matured].sum()))
+
+
 def seed_metrics(
     run: SeedRun, monthly: dict[str, np.ndarray], fc: dict[str, np.ndarray],
     target_arr: float | None,
 ) -> dict[str, float]:
-    L, C = run.leads, run.customers
+    L = run.leads
     out: dict[str, float] = {}
     _margins(run, monthly, out)
     gm = out["gross_margin_used"]
@@ -146,16 +189,7 @@ def seed_metrics(
     out["new_customers"] = float(monthly["new_customers"].sum())
     out["arr_end"] = float(monthly["arr"][-1])
     out["retained_revenue"] = float(monthly["revenue"].sum())
-    # retention over the last 12 months: customers live 12 months before the end
-    if run.arr_then is not None and run.arr_then.sum() > 0:
-        then = run.arr_then
-        k = then.size
-        live_now = (C["end"][:k] > run.horizon) & (then > 0)
-        now = np.where(live_now, C["arr"][:k], 0.0)
-        out["nrr"] = float(now.sum() / then.sum())
-        out["grr"] = float(np.minimum(now, then).sum() / then.sum())
-    else:
-        out["nrr"] = out["grr"] = math.nan
+    _retention(run, out)
     sm = float(monthly["sm_spend"].sum())
     out["sm_spend_total"] = sm
     out["cs_spend_total"] = float(monthly["cs_spend"].sum())
@@ -165,14 +199,7 @@ def seed_metrics(
     # a motion losing money on every unit of revenue never pays its CAC back
     out["cac_payback_months"] = _ratio(sm, new_arr * gm / 12.0) if gm > 0 else math.inf
     out["avg_new_acv"] = _ratio(new_arr, out["new_customers"])
-    # realised churn: customer churn events per customer-year, annualised
-    start = np.maximum(C["start"], 0.0)
-    end = np.minimum(C["end"], run.horizon)
-    exposure_years = float(np.clip(end - start, 0.0, None).sum()) / 365.0
-    churn_events = float((C["end"] <= run.horizon).sum())
-    rate = _ratio(churn_events, exposure_years)
-    annual_churn = 1.0 - math.exp(-rate) if math.isfinite(rate) else math.nan
-    out["annual_churn_rate"] = annual_churn
+    annual_churn = out["annual_churn_rate"]
     churn_for_ltv = max(annual_churn, LTV_CHURN_FLOOR) if math.isfinite(annual_churn) else math.nan
     ltv = _ratio(out["avg_new_acv"] * gm, churn_for_ltv)
     out["ltv_to_cac"] = _ratio(ltv, out["cac"])
@@ -195,7 +222,7 @@ def seed_metrics(
     src = L["source"]
     ss_won = (src == SOURCE_ID["signups"]) & (L["outcome"] == WON)
     out["signups_total"] = float(monthly["signups"].sum())
-    out["free_to_paid"] = _ratio(float(ss_won.sum()), out["signups_total"])
+    out["free_to_paid"] = _free_to_paid(run, monthly["signups"], ss_won)
     out["self_serve_bookings"] = float(L["acv"][ss_won].sum())
     out["sales_bookings"] = out["bookings_total"] - out["self_serve_bookings"]
     out["self_serve_share"] = _ratio(out["self_serve_bookings"], out["bookings_total"])

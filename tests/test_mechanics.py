@@ -146,13 +146,13 @@ def test_touching_pqls_early_and_a_loose_threshold_lower_conversion():
         motion = {**PLG_BASE, "pql": {"threshold": 5, "reference_threshold": 5,
                                       "usage_start": 1, "usage_growth_monthly": 0.5,
                                       "conversion": 0.3, "min_days_active": 0,
-                                      "early_touch_penalty": 0.5, **extra}}
+                                      "early_touch_days": 0, "early_touch_penalty": 0.5, **extra}}
         L = run_one(make_scenario(motion, horizon_months=12), 1).leads
         pql = (L["source"] == 5) & (L["outcome"] != 0)
         return (L["outcome"][pql] == WON).mean(), int(pql.sum())
 
     base, n0 = conversion({})
-    early, n_early = conversion({"min_days_active": 365})  # every PQL is touched too early
+    early, n_early = conversion({"early_touch_days": 365})  # every PQL is touched too early
     loose, n1 = conversion({"threshold": 1.25})  # a quarter of the reference threshold
     assert abs(base - 0.3) < 4 * math.sqrt(0.3 * 0.7 / n0)
     assert abs(early - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n_early)  # 0.3 x (1 - 0.5)

@@ -3,19 +3,30 @@
 Every customer renews on its anniversaries: every month for monthly contracts,
 every 365 days for annual ones. At a renewal past the early window it churns
 with probability ``1 - (1 - h) ** (term_months)`` (h the monthly hazard, times
-the bad-fit and CS-overload multipliers); otherwise its ARR is multiplied by
-``((1 + expansion) * (1 - contraction)) ** (term_years)``. A monthly
-contract therefore decays exactly as ``(1 - h) ** months`` and an annual one
-decides once a year with the same annual odds.
+the bad-fit and CS-overload multipliers). A monthly contract therefore decays
+exactly as ``(1 - h) ** months`` and an annual one decides once a year with the
+same annual odds.
+
+A customer that stays has two separate movements at the renewal, expansion and
+contraction, each from its own draw (``sim.engine.movements``).
 
 Early churn is decided once per customer at the first month end after the win:
 with probability ``early_churn`` times the multipliers that apply (bad fit,
 poor handoff, founder-closed without criteria, mis-sold partner referral), the
 customer leaves at a uniform time within the early window.
 
+Every draw is the customer's own (``sim.engine.keyed``): a key fixed by its
+identity (the lead it came from, or its place among the initial customers) and
+a counter (its renewal number), never a position in a block of the month's
+draws. Raising churn therefore moves churn only: a customer that stays in both
+runs sees the same expansion and contraction, and the one that leaves in both
+leaves at the same renewal or earlier.
+
 The book is processed a month at a time, vectorised over customers, at each
 month end (``close_month``); the month's revenue is the ARR actually live in it,
-day by day (``ARR x days / 365``).
+day by day (``ARR x days / 365``). ``cohort_snapshot`` marks the retention
+cohort (the customers live 12 months before the end): their ARR then, and
+from then on each one's contraction is summed (``contracted``) for GRR.
 
 How a customer pays is ``sim.engine.pricing``: the book keeps, per customer,
 the terms it was signed on (volume and its growth for usage and outcome
@@ -33,6 +44,8 @@ import math
 
 import numpy as np
 
+from sim.engine.keyed import CHURN, EARLY, EARLY_TIME, entity_keys, keyed_uniforms
+from sim.engine.movements import movement_terms, renewal_movements
 from sim.engine.params import num
 from sim.engine.pricing import Pricing
 from sim.engine.records import Table
@@ -43,6 +56,7 @@ from sim.scenario.schema import Handoff, Retention
 __all__ = ["CustomerBook"]
 
 INF = math.inf
+LEAD_SPAN = 1 << 40  # customer id = phase x LEAD_SPAN + lead row
 
 
 class CustomerBook:
@@ -53,17 +67,17 @@ class CustomerBook:
         self.h = num(retention.monthly_churn)
         self.early = num(retention.early_churn)
         self.window = num(retention.early_window_days)
-        self.growth_per_year = (1.0 + num(retention.expansion_rate_annual)) * (
-            1.0 - num(retention.contraction_rate_annual)
-        )
+        self.moves = moves = movement_terms(retention)
         self.bad_fit_mult = num(retention.bad_fit_multiplier)
         self.handoff_mult = 1.0 if handoff.acceptance_criteria else num(
             retention.poor_handoff_multiplier
         )
         self.apc = None if retention.accounts_per_csm is None else num(retention.accounts_per_csm)
         self.overload_sens = num(retention.overload_churn_sensitivity)
-        self.rng_early = rng_early
-        self.rng_renew = rng_renew
+        # each customer's draws come from its own key (sim.engine.keyed), keyed from
+        # these bases: one for customers signed in the run, one for initial customers
+        self.key_base = int(rng_renew.integers(0, 2**63))
+        self.initial_base = int(rng_early.integers(0, 2**63))
         self.C = Table(
             {
                 "start": (np.float64, (), np.nan),
@@ -80,7 +94,10 @@ class CustomerBook:
                 "early_mult": (np.float64, (), 1.0),
                 # per-customer terms (self-serve accounts have their own)
                 "h": (np.float64, (), self.h),
-                "growth": (np.float64, (), self.growth_per_year),
+                "expand": (np.float64, (), moves["expand"]),  # annual expansion rate
+                "contract": (np.float64, (), moves["contract"]),  # annual contraction rate
+                "expand_share": (np.float64, (), moves["expand_share"]),
+                "contract_share": (np.float64, (), moves["contract_share"]),
                 "early_p": (np.float64, (), self.early),
                 # pricing terms (sim.engine.pricing)
                 "units": (np.float64, (), 0.0),  # monthly volume (usage, outcome)
@@ -96,6 +113,10 @@ class CustomerBook:
                 "recurring": (np.bool_, (), True),  # counts in ARR (an engagement's fees do not)
                 "follow_on": (np.float64, (), 0.0),  # ARR after the engagement (0: leaves)
                 "follow_cogs": (np.float64, (), 1.0 - gm),
+                # common random numbers per customer, and the retention cohort's contraction
+                "key": (np.uint64, (), 0),
+                "renewals": (np.int64, (), 0),  # renewals the customer has stayed through
+                "contracted": (np.float64, (), 0.0),  # contraction since the cohort snapshot
             },
             capacity=1024,
             prefill=True,
@@ -111,24 +132,27 @@ class CustomerBook:
         self.self_serve_id = SOURCE_ID["signups"]
         self.has_self_serve = False  # some customer came through self-serve
         # shortcuts of the month close, exact because they skip only arithmetic that
-        # cannot change a value: every customer's ARR growth at renewal is 1.0; no
+        # cannot change a value: no customer expands or contracts at renewal; no
         # customer has a chance of early churn
-        self._no_growth = self.growth_per_year == 1.0
+        self._no_growth = moves["expand"] == 0.0 and moves["contract"] == 0.0
         self._no_early = self.early <= 0.0
         self.volume_priced = False  # some customer pays by volume
         self.detailed = False  # some customer is on terms other than the plain subscription
 
     def add_many(self, t: np.ndarray, arr: np.ndarray, term: float, fit: np.ndarray,
-                 source: int, lead: np.ndarray, h: float, growth_per_year: float,
-                 early_p: float) -> None:
-        """A block of customers with their own churn, growth and early-churn terms."""
+                 source: int, lead: np.ndarray, h: float, expand: float,
+                 early_p: float, phase: int = 0) -> None:
+        """A block of customers with their own churn, expansion and early-churn terms
+        (self-serve accounts: no contraction; every one moves by the expansion rate)."""
         n = t.size
         if n == 0:
             return
         self.flush()
-        self.C.append(n, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term, fit=fit,
-                      source=source, lead=lead, h=h, growth=growth_per_year, early_p=early_p)
-        if growth_per_year != 1.0:
+        rows = self.C.append(n, start=t, arr0=arr, arr=arr, next_renewal=t + term, term=term,
+                             fit=fit, source=source, lead=lead, h=h, expand=expand, contract=0.0,
+                             expand_share=1.0, contract_share=1.0, early_p=early_p, phase=phase)
+        self._set_keys(rows)
+        if expand != 0.0:
             self._no_growth = False
         if early_p > 0.0:
             self._no_early = False
@@ -190,12 +214,20 @@ class CustomerBook:
                 for k, v in x.items():
                     C.column(k)  # (a typo in a term name fails here)
                     getattr(C, k)[r] = v
-                if x.get("growth", 1.0) != 1.0:
+                if x.get("expand", 0.0) != 0.0 or x.get("contract", 0.0) != 0.0:
                     self._no_growth = False
                 if x.get("early_p", 0.0) > 0.0:
                     self._no_early = False
                 if "term" in x:
                     C.next_renewal[r] = C.start[r] + float(x["term"])
+        self._set_keys(rows)
+
+    def _set_keys(self, rows: slice) -> None:
+        """Each new customer's key: its identity (phase and lead row), never its place in
+        the table, so a customer keeps its draws when other customers come or go."""
+        C = self.C
+        ids = C.phase[rows].astype(np.int64) * LEAD_SPAN + C.lead[rows]
+        C.key[rows] = entity_keys(self.key_base, ids)
 
     def add_initial(self, start: np.ndarray, arr: np.ndarray, term: np.ndarray) -> None:
         """Customers signed before time zero; renewals continue on their anniversaries."""
@@ -206,11 +238,11 @@ class CustomerBook:
         next_ren = start + (np.floor(age / term) + 1.0) * term
         # early churn only for the part of the window still ahead of them
         left = np.clip(self.window - age, 0.0, None)
-        u = self.rng_early.random((n, 2))
+        key = entity_keys(self.initial_base, np.arange(n))
         p = self.early * self.handoff_mult * (left / max(self.window, 1e-9))
-        early = np.where(u[:, 0] < p, u[:, 1] * left, INF)
+        early = np.where(keyed_uniforms(key, EARLY) < p, keyed_uniforms(key, EARLY_TIME) * left, INF)
         self.C.append(n, start=start, arr0=arr, arr=arr, next_renewal=next_ren, term=term,
-                      early_at=early, initial=True)
+                      early_at=early, initial=True, key=key)
         self._decided = self.C.n
         self.n_live += n
 
@@ -221,10 +253,12 @@ class CustomerBook:
         n = C.n - self._decided
         if n <= 0:
             return
-        u = self.rng_early.random((n, 2))
+        key = C.key[rows]
         mult = np.where(C.fit[rows], 1.0, self.bad_fit_mult) * self.handoff_mult * C.early_mult[rows]
         p = np.minimum(C.early_p[rows] * mult, 1.0)
-        C.early_at[rows] = np.where(u[:, 0] < p, C.start[rows] + u[:, 1] * self.window, INF)
+        C.early_at[rows] = np.where(keyed_uniforms(key, EARLY) < p,
+                                    C.start[rows] + keyed_uniforms(key, EARLY_TIME) * self.window,
+                                    INF)
         self._decided = C.n
 
     def close_month(self, a: float, b: float, n_csm: int) -> dict[str, float]:
@@ -273,25 +307,25 @@ class CustomerBook:
             p_churn = 1.0 - (1.0 - np.minimum(h, 1.0)) ** (term / MONTH_DAYS)
             if self.window > 0.0:  # (renewals are at least a term after the start)
                 p_churn = np.where(t_ren < start[due] + self.window, 0.0, p_churn)
-            u = self.rng_renew.random(due.size)
-            go = u < p_churn
+            k = C.renewals[due]
+            go = keyed_uniforms(C.key[due], CHURN, k) < p_churn
             gone = due[go]
             if gone.size:
                 end[gone] = t_ren[go]
                 churned += float(arr[gone].sum())
                 churned_n += gone.size
             stay = due[~go]
-            if stay.size and self._no_growth:
-                nr[stay] += C.term[stay]
-            elif stay.size:
-                old = arr[stay]
-                new = old * C.growth[stay] ** (C.term[stay] / 365.0)
-                arr[stay] = new
-                delta = new - old
-                expansion += float(delta[delta > 0].sum())
-                contraction += float(-delta[delta < 0].sum())
-                extra_rev += float((delta * (b - nr[stay]) / 365.0).sum())
-                nr[stay] += C.term[stay]
+            if stay.size and not self._no_growth:
+                up, down = renewal_movements(
+                    arr[stay], C.term[stay] / 365.0, C.key[stay], k[~go], C.expand[stay],
+                    C.contract[stay], C.expand_share[stay], C.contract_share[stay])
+                arr[stay] += up - down
+                C.contracted[stay] += down
+                expansion += float(up.sum())
+                contraction += float(down.sum())
+                extra_rev += float(((up - down) * (b - nr[stay]) / 365.0).sum())
+            nr[stay] += C.term[stay]
+            C.renewals[stay] += 1
             due = stay[nr[stay] <= b]
         if self.detailed:  # engagements that ended this month (``_end_engagements``)
             churned_n += self._ended_n
@@ -327,6 +361,7 @@ class CustomerBook:
                     arr[grow] = new
                     expansion += float(delta[delta > 0].sum())
                     contraction += float(-delta[delta < 0].sum())
+                    C.contracted[grow] += np.maximum(-delta, 0.0)
         else:  # every customer on the same subscription terms
             flows["cogs"] = revenue * (1.0 - self.gm)
         live_b = (start <= b) & (end > b)
@@ -370,8 +405,9 @@ class CustomerBook:
             C.recurring[go_on] = True
             C.cogs_share[go_on] = C.follow_cogs[go_on]
             C.h[go_on] = self.h
-            C.growth[go_on] = self.growth_per_year
-            if self.growth_per_year != 1.0:
+            for name, v in self.moves.items():
+                getattr(C, name)[go_on] = v
+            if self.moves["expand"] != 0.0 or self.moves["contract"] != 0.0:
                 self._no_growth = False
             C.term[go_on] = 365.0
             moves = self._eng_moves
@@ -380,10 +416,12 @@ class CustomerBook:
             C.next_renewal[go_on] += 365.0
         return due[~eng]
 
-    def arr_snapshot(self, t: float) -> np.ndarray:
-        """Current ARR of every customer live at ``t`` (0 for the others)."""
+    def cohort_snapshot(self, t: float) -> np.ndarray:
+        """The retention cohort at ``t``: current ARR of every customer live at ``t`` (0
+        for the others); each customer's contraction is summed from ``t`` on."""
         self.flush()
         C = self.C
         n = C.n
         live = (C.start[:n] <= t) & (C.end[:n] > t) & C.recurring[:n]
+        C.contracted[:n] = 0.0
         return np.where(live, C.arr[:n], 0.0)

@@ -268,7 +268,7 @@ class _Engine(PhaseSwitch):
             for k, v in flows.items():
                 self.ticks.setdefault(k, []).append(v)
             if month + 1 == snap_at:
-                self.arr_then = self.book.arr_snapshot(b)
+                self.arr_then = self.book.cohort_snapshot(b)
             self._check_trigger(flows)
 
     # -- the run ----------------------------------------------------------------------
@@ -276,7 +276,7 @@ class _Engine(PhaseSwitch):
     def run(self) -> SeedRun:
         self._initial_state()
         if self.n_months == 12:
-            self.arr_then = self.book.arr_snapshot(0.0)
+            self.arr_then = self.book.cohort_snapshot(0.0)
         self.env.process(self._capacity(self.roster.capacity_events(self.H)))
         self.env.process(self._months())
         self.env.run(until=self.H + 1e-6)

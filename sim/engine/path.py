@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.customers import CustomerBook
+from sim.engine.movements import movement_terms
 from sim.engine.params import num
 from sim.engine.pilots import PilotDesk
 from sim.engine.pipeline import Pipeline, RepPool
@@ -80,7 +81,7 @@ class SalesPath:
             handoff = 1.0 if m.handoff.acceptance_criteria else num(r.poor_handoff_multiplier)
             self.retention_terms = {
                 "h": num(r.monthly_churn),
-                "growth": (1.0 + num(r.expansion_rate_annual)) * (1.0 - num(r.contraction_rate_annual)),
+                **movement_terms(r),
                 "early_p": num(r.early_churn) * handoff / max(book.handoff_mult, 1e-12),
             }
 

@@ -228,6 +228,6 @@ class PhaseSwitch:
             self.products = []  # sign-ups switched off from this phase on
         elif signups[0] is not old.get("signups") or product_written:
             self.products = [ProductPath(pm, signups[0], self.pipeline, self.book, self.streams,
-                                         self.H, self.n_months, self.path.adv)]
+                                         self.H, self.n_months, self.path.adv, self.path.phase)]
         self.all_products.extend(p for p in self.products if p not in self.all_products)
         self.sources = [g for g in active if g.name != "signups"]

@@ -151,7 +151,8 @@ class Pricing:
         if kind == "usage":
             units = value / self.price12 if self.price12 > 0 else 0.0
             g = 1.0 + float(self.growth.sample(self.rng, 1)[0])
-            return t, Terms(arr0=value, arr=value, units=units, unit_growth=g, growth=1.0,
+            return t, Terms(arr0=value, arr=value, units=units, unit_growth=g, expand=0.0,
+                            contract=0.0,
                             price12=self.price12, cogs_share=1.0 - self.gm), commission_rate * value
         if kind == "outcome":
             per_unit = self.price12 * self.r1
@@ -159,7 +160,7 @@ class Pricing:
             arr = units * self.price12 * self.resolution(t)
             at_signing = {"signing": 1.0, "realized": 0.0, "hybrid": self.signing_share}[self.plan]
             terms = Terms(arr0=value, arr=arr, units=units, unit_growth=self.workload_growth,
-                          growth=1.0, cogs_share=0.0, price12=self.price12, resolves=True,
+                          expand=0.0, contract=0.0, cogs_share=0.0, price12=self.price12, resolves=True,
                           unit_cost=self.cost_per_unit,
                           comm_trailing=commission_rate * (1.0 - at_signing))
             return t, terms, commission_rate * at_signing * value

@@ -12,13 +12,16 @@ Per month, in numpy, never one event per sign-up:
      eventual upgrade share is c / (c + d) in rate terms; or
    - trial: at ``trial_days`` it pays with ``opt_in`` or ``opt_out`` odds.
 3. with ``pql`` set, usage starts at ``usage_start`` and grows by
-   ``usage_growth_monthly``; if it crosses ``threshold`` before the account
-   upgrades or goes dormant, the account becomes a PQL and enters the sales path
-   at ``entry_stage``, winning with probability ``conversion x
-   min(1, threshold/reference)^elasticity``, less ``early_touch_penalty`` if it
-   had been active fewer than ``min_days_active`` days. The stages' advance
-   probabilities are rescaled (powers of the same exponent) so their product is
-   that probability.
+   ``usage_growth_monthly``; once it crosses ``threshold`` the account is a PQL,
+   and sales reaches out when it has also been active ``min_days_active`` days
+   (the touch: the later of the two). If the account upgrades or goes dormant
+   before the touch, it follows its own path and never reaches sales. A touched
+   account enters the sales path at ``entry_stage``, winning with probability
+   ``conversion x min(1, threshold/reference)^elasticity``, less
+   ``early_touch_penalty`` if it had been active fewer than ``early_touch_days``
+   days when touched: waiting longer avoids the penalty and loses the accounts
+   that decide by themselves meanwhile. The stages' advance probabilities are
+   rescaled (powers of the same exponent) so their product is that probability.
 4. self-serve upgrades inside the horizon become customers at once (monthly
    billing, ``seats x price x 12`` ARR, the ``self_serve`` churn and growth),
    recorded in the lead table as won without the sales path.
@@ -44,8 +47,9 @@ __all__ = ["ProductPath"]
 
 class ProductPath:
     def __init__(self, m: Motion, grid: SourceGrid, pipeline: Pipeline, book: CustomerBook,
-                 streams: Streams, horizon: float, n_months: int, adv: np.ndarray):
+                 streams: Streams, horizon: float, n_months: int, adv: np.ndarray, phase: int = 0):
         self.m, self.grid, self.pipeline, self.book = m, grid, pipeline, book
+        self.phase = phase  # the phase whose pipeline records this path's accounts
         self.streams, self.H = streams, horizon
         su = m.sources.signups
         assert su is not None
@@ -61,7 +65,7 @@ class ProductPath:
         self.seats = as_dist(ss.seats)
         self.price = num(ss.price_per_seat_month)
         self.ss_h = num(ss.monthly_churn)
-        self.ss_growth = 1.0 + num(ss.expansion_rate_annual)
+        self.ss_expand = num(ss.expansion_rate_annual)
         self.ss_early = num(ss.early_churn)
         self.signups = np.zeros(n_months)
         self.activated = np.zeros(n_months)
@@ -78,6 +82,7 @@ class ProductPath:
             self.p_pql = num(self.pql.conversion) * quality
             self.penalty = num(self.pql.early_touch_penalty)
             self.min_days = num(self.pql.min_days_active)
+            self.early_days = num(self.pql.early_touch_days)
             self.usage0 = as_dist(self.pql.usage_start)
             self.usage_g = as_dist(self.pql.usage_growth_monthly)
             acv = self.pql.acv if self.pql.acv is not None else m.deal.acv
@@ -114,10 +119,13 @@ class ProductPath:
                 months = np.where(u0 >= self.threshold, 0.0,
                                   np.where(g > 0, np.log(self.threshold / u0) / np.log1p(
                                       np.maximum(g, 1e-12)), np.inf))
-            t_pql = t_act + months * MONTH_DAYS
+            # sales reaches out once usage crossed the threshold and the account has been
+            # active min_days_active days
+            active = np.maximum(months * MONTH_DAYS, self.min_days)  # days active at the touch
+            t_pql = t_act + active
             pql = (t_pql < t_event) & (t_pql <= self.H)
         else:
-            t_pql = np.full(k, np.inf)
+            t_pql = active = np.full(k, np.inf)
         won = converts & ~pql & (t_event <= self.H)
         taken = np.flatnonzero(pql | won)
         if taken.size > available:  # a bounded market: the earliest accounts get there first
@@ -125,17 +133,18 @@ class ProductPath:
             late = taken[np.argsort(t_taken, kind="stable")[int(available):]]
             pql[late] = won[late] = False
         if self.pql is not None:
-            self._route_pqls(t_sign[pql], t_act[pql], t_pql[pql], fit[pql], pr)
+            self._route_pqls(t_pql[pql], active[pql], fit[pql], pr)
         self._self_serve(t_sign[won], t_event[won], fit[won], r)
 
-    def _route_pqls(self, t_sign: np.ndarray, t_act: np.ndarray, t_pql: np.ndarray,
-                    fit: np.ndarray, rng: np.random.Generator) -> None:
+    def _route_pqls(self, t_pql: np.ndarray, active: np.ndarray, fit: np.ndarray,
+                    rng: np.random.Generator) -> None:
+        """PQLs touched by sales at ``t_pql``, ``active`` days after reaching value."""
         n = t_pql.size
         if n == 0:
             return
         K = self.pipeline.K
         target = np.full(n, self.p_pql)
-        target[(t_pql - t_act) < self.min_days] *= 1.0 - self.penalty
+        target[active < self.early_days] *= 1.0 - self.penalty
         p = np.ones((n, K))
         prod = float(np.prod(self.entry_adv))
         if 0.0 < prod < 1.0:
@@ -163,5 +172,5 @@ class ProductPath:
         rows = self.pipeline.add_won(t_won, t_arrive=t_sign, source=SOURCE_ID["signups"],
                                      fit=fit, acv=arr)
         self.book.add_many(t_won, arr, MONTH_DAYS, fit, SOURCE_ID["signups"],
-                           np.arange(rows.start, rows.stop), self.ss_h, self.ss_growth,
-                           self.ss_early)
+                           np.arange(rows.start, rows.stop), self.ss_h, self.ss_expand,
+                           self.ss_early, self.phase)

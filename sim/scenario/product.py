@@ -60,7 +60,12 @@ class Pql(Strict):
     usage_growth_monthly: Draw = Field(default=0.15, description="monthly usage growth, per account")
     conversion: Prob = Field(default=0.28, description="PQL -> paid at the reference threshold (003: 25-30%)")
     min_days_active: NonNeg = Field(
-        default=30.0, description="sales touching a PQL active for less loses trust"
+        default=30.0, description="sales waits until a PQL has been active this many days "
+        "before reaching out (an account that upgrades or goes dormant meanwhile never reaches sales)"
+    )
+    early_touch_days: NonNeg = Field(
+        default=30.0, description="a sales touch before the account has been active this many "
+        "days costs early_touch_penalty of its conversion"
     )
     early_touch_penalty: Prob = Field(default=0.4, description="conversion lost when touched too early")
     entry_stage: str | None = Field(

@@ -212,6 +212,14 @@ class Retention(Strict):
     monthly_churn: Prob = 0.0
     expansion_rate_annual: NonNeg = 0.0
     contraction_rate_annual: Prob = 0.0
+    expansion_share: Prob = Field(
+        default=1.0, description="share of retained customers that expand in a year; each of "
+        "them by expansion_rate_annual / share (1: every one by the rate)"
+    )
+    contraction_share: Prob = Field(
+        default=1.0, description="share of retained customers that contract in a year; each of "
+        "them by contraction_rate_annual / share (at least the rate: 1: every one by the rate)"
+    )
     bad_fit_multiplier: NonNeg = 1.0
     poor_handoff_multiplier: NonNeg = 1.0
     founder_no_criteria_multiplier: NonNeg = Field(
