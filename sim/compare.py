@@ -21,6 +21,7 @@ import pandas as pd
 from sim.metrics import t_quantile
 
 __all__ = [
+    "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
     "NEUTRAL",
     "COMPARISON_COLUMNS",
@@ -30,6 +31,19 @@ __all__ = [
     "wilson_interval",
     "forecast_variance",
 ]
+
+# Every metric's direction for comparisons (tests check that each one has one).
+HIGHER_IS_BETTER = frozenset({
+    "bookings_total", "pilot_bookings_total", "new_customers", "arr_end", "retained_revenue",
+    "grr", "nrr", "ltv_to_cac", "win_rate", "reached_target", "leads_total",
+    "opportunities_created", "lead_to_opportunity", "new_arr_total", "avg_new_acv",
+    "expansion_arr_total", "open_pipeline_end", "signups_total", "free_to_paid",
+    "self_serve_bookings", "sales_bookings", "pqls", "pql_conversion", "lead_to_win",
+    "gross_margin", "gross_margin_first_year", "pilots_started", "pilot_success_rate",
+    "pilot_conversion", "pilot_margin_total", "recurring_revenue", "one_off_revenue",
+    "services_revenue", "services_margin", "pilot_fees_total", "pilot_margin",
+    "recurring_gross_margin", "win_rate_to_production",
+})
 
 LOWER_IS_BETTER = frozenset({
     "cac",
@@ -43,17 +57,21 @@ LOWER_IS_BETTER = frozenset({
     "annual_churn_rate",
     "wait_days_mean",
     "cycle_days_median",
+    "cycle_days_to_production",
+    "platform_fees_total",  # revenue handed to a marketplace or a cloud
+    "custom_to_productised",  # custom work left per unit of product: less is more productised
 })
 
-# Metrics where neither direction wins: a forecast bias is better near 0, not low or high.
-NEUTRAL = frozenset({"forecast_bias"})
+# Metrics where neither direction wins: a forecast bias is better near 0, not low or high;
+# a share of the mix (self-serve against sales-assisted) is a choice, not a score.
+NEUTRAL = frozenset({"forecast_bias", "self_serve_share", "self_serve_revenue_share"})
 
 # shares of a whole (0 to 1 in every seed): a difference of two lies between -1 and +1,
 # so its t interval is cut there (near 0% or 100% a symmetric interval can pass it)
 BOUNDED_SHARES = frozenset({
     "reached_target", "grr", "win_rate", "lead_to_opportunity", "lead_to_win", "free_to_paid",
     "pql_conversion", "self_serve_share", "self_serve_revenue_share", "pilot_success_rate",
-    "pilot_conversion",
+    "pilot_conversion", "win_rate_to_production",
 })
 
 COMPARISON_COLUMNS = [

@@ -152,7 +152,7 @@ def test_identical_motions_have_zero_width_paired_intervals(res):
     assert (finite["better"] == "").all()
     ratio = cmp["ci_ratio"].dropna()
     assert not ratio.empty and (ratio <= 1).all()
-    directed = cmp[cmp["metric"] != "forecast_bias"]
+    directed = cmp[cmp["direction"] != ""]  # (neutral metrics have no share)
     assert (directed.loc[directed["n"] > 0, "share_a_better"] == 0.5).all()
 
 
@@ -340,3 +340,17 @@ def test_a_difference_of_shares_stays_within_minus_one_and_one():
     assert row["diff_ci_high"] == 1.0
     assert row["diff_ci_low"] == pytest.approx(0.9 - t_quantile(0.975, 9) * math.sqrt(0.1 / n))
     assert row["better"] == "a"
+
+
+def test_every_metric_has_a_comparison_direction() -> None:
+    from sim.compare import HIGHER_IS_BETTER, LOWER_IS_BETTER, NEUTRAL, direction
+
+    declared = [HIGHER_IS_BETTER, LOWER_IS_BETTER, NEUTRAL]
+    for metric in METRICS:
+        assert sum(metric in s for s in declared) == 1, metric
+    # less custom work per unit of product, and less revenue handed to a platform, is better
+    assert direction("custom_to_productised") == -1
+    assert direction("platform_fees_total") == -1
+    assert direction("cycle_days_to_production") == -1
+    assert direction("win_rate_to_production") == 1
+    assert direction("self_serve_share") == 0

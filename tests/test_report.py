@@ -305,3 +305,17 @@ def test_leader_paragraph_names_motions_that_never_pay_back():
     assert efficiency([5.0] * 6 + [math.inf] * 2) == lead + (
         " C never pays back its CAC in 25% of seeds (a gross margin that is not positive).")
     assert efficiency([8.0] * 8) == lead  # no "never": no such sentence
+
+
+def test_team_cost_and_its_sm_share_are_shown_as_assumed(tmp_path):
+    from sim.report.assumptions import team_cost_lines
+
+    sc = scenario_from_dict({"name": "x", "motions": [{"template": "founder_led"}]})
+    lines = team_cost_lines(sc.motions[0], "USD")
+    assert any("founder" in s and "40% counted as S&M" in s and "selling_share" in s
+               for s in lines)
+    res = simulate(scenario_from_dict({"name": "founder", "horizon_months": 12, "seed": 3,
+                                       "motions": [{"template": "founder_led"}]}),
+                   seeds=2, workers=1)
+    html = write_report(res, tmp_path).read_text(encoding="utf-8")
+    assert "Team cost" in html and "40% counted as S&amp;M (team.founder.selling_share)" in html

@@ -15,12 +15,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sim.report.figures import money
+from sim.scenario.schema import SELLING_ROLES
 
 if TYPE_CHECKING:
     from sim.runner.results import Results
 
 __all__ = ["DEFINITIONS", "definitions", "flow", "pct", "scenario_settings",
-           "template_overrides", "versions"]
+           "team_cost_lines", "template_overrides", "versions"]
 
 
 def pct(v: float, digits: int = 0) -> str:
@@ -35,18 +36,39 @@ DEFINITIONS: dict[str, str] = {
     "new_customers": "Customers won in the horizon.",
     "arr_end": "ARR at the horizon's end: sum of the ARR of live contracts.",
     "retained_revenue": "Recurring revenue recognised over the horizon: sum of monthly MRR, "
-                        "i.e. bookings after churn and expansion.",
+                        "i.e. bookings after churn and expansion (one-off fees are not in it; "
+                        "the same figure as recurring_revenue).",
+    "recurring_revenue": "Revenue billed on renewing contracts (subscriptions, usage, outcomes, "
+                         "value shares, follow-on subscriptions) over the horizon.",
+    "one_off_revenue": "Revenue billed once for work done: services engagement fees, "
+                       "value-share baseline fees and pilot fees, recognised over the horizon.",
+    "services_revenue": "Services engagement fees recognised in the horizon (not ARR).",
+    "services_margin": "(services fees - delivery cost) / services fees.",
+    "pilot_fees_total": "Pilot fees recognised in the horizon, evenly over each pilot (not ARR).",
+    "pilot_margin": "(pilot fees - pilot delivery cost) / pilot fees; only a pilot's net loss "
+                    "(cost above its fee) counts as S&M.",
+    "recurring_gross_margin": "(recurring revenue - its cost of revenue - platform fees) / "
+                              "recurring revenue: the margin CAC payback and LTV use.",
+    "new_arr_total": "Recurring ARR of new customers when it starts: the run rate billed then "
+                     "(an outcome deal's at signing, a services customer's follow-on).",
+    "win_rate_to_production": "With pilots: production contracts / (production contracts + "
+                              "opportunities lost in the stages or after their pilot).",
+    "cycle_days_to_production": "With pilots: median days from opportunity creation to the "
+                                "production contract.",
     "grr": "Gross revenue retention over the last 12 months: sum of min(ARR now, ARR then) / "
            "sum of ARR then, over customers active 12 months before the end.",
     "nrr": "Net revenue retention over the last 12 months: sum of ARR now / sum of ARR then, "
            "same customers (expansion counts).",
     "sm_spend_total": "Sales and marketing spend: selling roles' fully loaded cost from hire "
-                      "date, commissions, marketing, partner fees, pilot delivery.",
+                      "date times their selling_share, commissions, marketing, partner fees, "
+                      "pilots' net loss (delivery cost above the fee).",
     "cs_spend_total": "Customer success cost, tracked apart from S&M.",
     "cac": "CAC = sm_spend_total / new_customers.",
-    "cac_payback_months": "CAC payback = sm_spend_total / (new_arr_total x gross_margin / 12), "
-                          "where new_arr_total is the first-year ARR of customers won.",
-    "ltv_to_cac": "LTV:CAC = (average new-customer ARR x gross_margin / annual churn) / CAC; "
+    "cac_payback_months": "CAC payback = sm_spend_total / (new_arr_total x recurring gross "
+                          "margin / 12), where new_arr_total is the recurring ARR new customers "
+                          "start on (one-off fees excluded).",
+    "ltv_to_cac": "LTV:CAC = (new recurring ARR per new customer x recurring gross margin / "
+                  "annual churn) / CAC; "
                   "annual churn floored at 5% (lifetime at most 20 years).",
     "win_rate": "Won / (won + lost), over opportunities closed in the horizon.",
     "cycle_days_median": "Median days from opportunity creation to win.",
@@ -190,7 +212,30 @@ def flow(motion: Any, cur: str) -> dict[str, Any]:
                      f"churn {pct(churn, 1)} / month",
                      f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year"],
         "phases": [_phase_line(ph) for ph in motion.phases],
+        "team": team_cost_lines(motion, cur),
     }
+
+
+def team_cost_lines(motion: Any, cur: str) -> list[str]:
+    """Each paid role's cost and the share of it counted as S&M (``selling_share``).
+
+    CAC and payback divide S&M spend, so the share of a founder's (or any selling
+    role's) cost counted as selling is an assumption the reader must see.
+    """
+    lines = []
+    for role, r in motion.team.roles().items():
+        cost = _dist_mean(r.cost_per_year)
+        if not cost > 0:
+            continue
+        each = f"{role}: {money(cost, cur)} a year each"
+        if role in SELLING_ROLES:
+            lines.append(f"{each}, {pct(_dist_mean(r.selling_share))} counted as S&M "
+                         f"(team.{role}.selling_share)")
+        elif role == "csm":
+            lines.append(f"{each}, customer success cost (not S&M)")
+        else:
+            lines.append(f"{each}, not S&M")
+    return lines
 
 
 def _pays(deal: Any, cur: str) -> str:

@@ -54,6 +54,19 @@ _HERE = Path(__file__).parent
 
 # Extra rows of the headline table, after sim.metrics.HEADLINE.
 EXTRA_HEADLINE = ("new_customers", "win_rate", "ltv_to_cac")
+# Rows shown when some motion has them: one-off revenue apart from the recurring
+# (services, baseline and pilot fees), and the path from opportunity to production.
+ONE_OFF_HEADLINE = ("one_off_revenue",)
+PILOT_HEADLINE = ("win_rate_to_production", "cycle_days_to_production")
+
+
+def _shown_metrics(runs: pd.DataFrame) -> list[str]:
+    metrics = list(HEADLINE) + [m for m in EXTRA_HEADLINE if m not in HEADLINE]
+    if "one_off_revenue" in runs and bool((runs["one_off_revenue"].fillna(0) != 0).any()):
+        metrics += ONE_OFF_HEADLINE
+    if "pilots_started" in runs and bool((runs["pilots_started"].fillna(0) > 0).any()):
+        metrics += PILOT_HEADLINE
+    return metrics
 
 
 # --- formatting ----------------------------------------------------------------------
@@ -88,7 +101,7 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
               cur: str) -> dict[str, Any]:
     motions = res.motions()
     s = summary.set_index(["motion", "metric"])
-    metrics = list(HEADLINE) + [m for m in EXTRA_HEADLINE if m not in HEADLINE]
+    metrics = _shown_metrics(res.runs)
     target = res.scenario.target_arr
     rows = []
     for metric in metrics:
@@ -157,7 +170,7 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
     motions = res.motions()
     if len(motions) < 2 or cmp.empty:
         return {"groups": [], "sentence": "", "has_never": False}
-    metrics = list(HEADLINE) + [m for m in EXTRA_HEADLINE if m not in HEADLINE]
+    metrics = _shown_metrics(res.runs)
     if res.scenario.target_arr is not None:
         metrics.append("reached_target")
     sub = cmp[cmp["metric"].isin(metrics)].copy()
@@ -255,8 +268,8 @@ def _funnel_rows(res: Results) -> list[dict[str, str]]:
 
 
 def _definitions(res: Results) -> list[tuple[str, str, str]]:
-    shown = list(HEADLINE) + list(EXTRA_HEADLINE) + ["cycle_days_median", "forecast_bias",
-                                                     "forecast_mape", "sm_spend_total"]
+    shown = _shown_metrics(res.runs) + ["cycle_days_median", "forecast_bias", "forecast_mape",
+                                        "sm_spend_total"]
     if res.scenario.target_arr is not None:
         shown += ["reached_target", "months_to_arr_target"]
     return [(label(m), m, d) for m, d in definitions(shown)]

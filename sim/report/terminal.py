@@ -15,16 +15,20 @@ __all__ = ["currency_symbol", "fmt_value", "headline_table", "section_table"]
 _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
             "forecast_wape", "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
             "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion",
-            "gross_margin", "gross_margin_first_year", "self_serve_revenue_share"}
+            "gross_margin", "gross_margin_first_year", "self_serve_revenue_share",
+            "recurring_gross_margin", "services_margin", "pilot_margin", "win_rate_to_production"}
 _MONTHS = {"cac_payback_months", "months_to_arr_target"}
-_DAYS = {"cycle_days_median", "wait_days_mean"}
+_DAYS = {"cycle_days_median", "wait_days_mean", "cycle_days_to_production"}
 _COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
            "signups_total", "pqls", "pilots_started"}
 _RATIO = {"ltv_to_cac", "custom_to_productised"}
 LABELS = {
     "bookings_total": "Bookings",
     "arr_end": "ARR at end",
-    "retained_revenue": "Retained revenue",
+    "retained_revenue": "Recurring revenue",
+    "one_off_revenue": "One-off revenue",
+    "win_rate_to_production": "Win rate to production",
+    "cycle_days_to_production": "Cycle to production",
     "nrr": "NRR",
     "grr": "GRR",
     "cac": "CAC",
