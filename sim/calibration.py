@@ -2,11 +2,24 @@
 
 ``BENCHMARKS`` lists, per template, the figures a strategist holds the defaults
 against: the metric (a column of runs.parquet, or a per-seed figure computed
-from its columns in ``DERIVED``, such as the platform take rate), the published
-range, and its source. ``calibrate`` runs every template as shipped (one motion each, same
-seeds) and marks each figure inside or outside by its median across seeds.
-``stable`` marks figures whose median is steady with a few dozen seeds (ratios
-of large counts); the test suite checks those.
+from its columns in ``DERIVED``, such as hybrid's expansion share of new ARR),
+the published range as the sources state it, and its source. ``calibrate`` runs
+every template as shipped (its uncertain inputs drawn per seed; one motion each,
+same seeds) and gives each figure a status from its median across seeds:
+
+- ``inside``: the median is inside the range;
+- ``conflict``: the median is outside, but the range cannot hold together with
+  another of the template's ranges, the one it ``follows``, at the template's own
+  deal size and margin (CAC = payback x monthly gross profit per new customer: a
+  sales-led CAC of at most $25K and a payback of 18-24 months cannot both hold at
+  $26K ACV and 78% margin). The conflict is checked on the run, never assumed:
+  when the two ranges are compatible the figure is ``outside``;
+- ``outside``: anything else.
+
+Its P10-P90 across seeds is shown beside the range (``band``: ``within`` the
+range, or honestly ``wider``: the templates carry the uncertainty the sources
+allow, so a figure's spread is not squeezed into its range). ``stable`` marks
+figures whose median is steady with a few dozen seeds; the test suite checks those.
 """
 
 from __future__ import annotations
@@ -37,11 +50,14 @@ class Benchmark:
     source: str
     stable: bool = True
     label: str = ""
+    # the metric of another of the template's ranges this one cannot hold together with
+    # (at the template's deal size and margin), which the template follows instead
+    follows: str = ""
 
 
 def _b(metric: str, low: float, high: float, source: str, stable: bool = True,
-       label: str = "") -> Benchmark:
-    return Benchmark(metric, low, high, source, stable, label or metric)
+       label: str = "", follows: str = "") -> Benchmark:
+    return Benchmark(metric, low, high, source, stable, label or metric, follows)
 
 
 BENCHMARKS: dict[str, list[Benchmark]] = {
@@ -50,8 +66,8 @@ BENCHMARKS: dict[str, list[Benchmark]] = {
         _b("win_rate", 0.20, 0.25, "003 2D: opportunity -> close 20-25%"),
         _b("cycle_days_median", 90, 180, "003 2D: sales-led cycle 90-180 days"),
         _b("cac_payback_months", 18, 24, "003 s2, s6; 004: enterprise 18-24 months"),
-        _b("cac", 5_000, 40_000, "003 s6: median CAC $5,000-25K+ (the '+' read up to $40K)",
-           stable=False),
+        _b("cac", 5_000, 25_000, "003 s6: median CAC $5,000-25K+", stable=False,
+           follows="cac_payback_months"),
         _b("nrr", 1.0, 1.3, "003, 004: NRR > 100% (churn must not outpace expansion)",
            stable=False),
         _b("ltv_to_cac", 3.0, INF, "003 s6: LTV:CAC 3:1+ for sales-led", stable=False),
@@ -59,8 +75,10 @@ BENCHMARKS: dict[str, list[Benchmark]] = {
     "ai_outbound": [
         _b("cycle_days_median", 21, 180, "002 summary: AI outbound weeks-months"),
         _b("avg_new_acv", 25_000, 250_000, "002 summary: AI outbound $25-250K", stable=False),
-        _b("cac_payback_months", 12, 24, "003 s5: healthy below 18, median ~20 months",
+        _b("cac_payback_months", 8, 14, "003 s6: agent-led discovery payback 8-14 months",
            stable=False),
+        _b("cac", 1_000, 5_000, "003 s6: agent-led discovery CAC $1,000-5,000", stable=False,
+           follows="cac_payback_months"),
     ],
     "founder_led": [
         _b("cycle_days_median", 14, 90, "002 summary: founder-led cycle in weeks"),
@@ -91,6 +109,8 @@ BENCHMARKS: dict[str, list[Benchmark]] = {
         _b("cac_payback_months", 9, 15, "003 s2, s6: hybrid payback 9-15 months"),
         _b("self_serve_share", 0.30, 0.50, "003 'Hybrid metrics': self-serve 30-50% of new revenue",
            stable=False),
+        _b("expansion_share", 0.25, 0.40, "003 'Hybrid metrics': expansion 25-40% of revenue",
+           stable=False),
     ],
     "enterprise_pilot": [
         _b("avg_new_acv", 100_000, 1_000_000, "002 summary: enterprise field $100K-1M"),
@@ -102,7 +122,8 @@ BENCHMARKS: dict[str, list[Benchmark]] = {
     "marketplace": [
         _b("cycle_days_median", 1, 30, "002 summary: marketplace cycle in days"),
         _b("avg_new_acv", 10_000, 50_000, "002 summary: marketplace $10-50K"),
-        _b("platform_take_rate", 0.15, 0.30, "002 Motion 2: platform revenue share 15-30%"),
+        _b("win_rate", 0.10, 0.29, "003 s8: trial -> paid by industry, Enterprise SaaS 10-15% "
+           "to CRM 29%"),
     ],
     "open_source": [
         _b("avg_new_acv", 50_000, 500_000, "002 summary: open source $50-500K commercial"),
@@ -130,17 +151,19 @@ BENCHMARKS: dict[str, list[Benchmark]] = {
     "hyperscaler_cosell": [
         _b("cycle_days_median", 60, 180, "002 summary: hyperscaler co-sell 2-6 months"),
         _b("avg_new_acv", 100_000, 1_000_000, "002 summary: hyperscaler co-sell $100K-1M+"),
-        _b("gross_margin", 0.50, 0.70,
-           "002 'Compute is now COGS': AI-native 50-70% early (after the marketplace fee)"),
+        _b("nrr", 1.0, 1.3, "003, 004: NRR > 100% (compute-heavy workloads grow), 120%+ efficient",
+           stable=False),
+        _b("ltv_to_cac", 3.0, INF, "002 glossary: LTV/CAC > 3", stable=False),
     ],
 }
 
 # Figures a benchmark states that are not a column of runs.parquet: computed per seed here.
 DERIVED: dict[str, Any] = {
-    # share of recognised revenue the host platforms kept (002 Motion 2: 15-30%)
-    "platform_take_rate": lambda runs: runs["platform_fees_total"] / runs["retained_revenue"],
+    # expansion ARR as a share of all ARR added over the horizon (new logos + expansion)
+    "expansion_share": lambda runs: runs["expansion_arr_total"] / (
+        runs["new_arr_total"] + runs["expansion_arr_total"]),
 }
-_SHARES = {"platform_take_rate", "gross_margin", "gross_margin_first_year"}
+_SHARES = {"expansion_share", "gross_margin", "gross_margin_first_year"}
 
 
 def figure_values(runs: pd.DataFrame, metric: str) -> np.ndarray:
@@ -199,51 +222,105 @@ def range_text(metric: str, low: float, high: float) -> str:
 
 
 def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
-    """The calibration table as a terminal table: P50, P10-P90, range, inside or not."""
+    """The calibration table as a terminal table: P50, P10-P90, range, status."""
+    marks = {"inside": "[green]inside[/]", "conflict": "[yellow]conflict[/]",
+             "outside": "[bold red]OUTSIDE[/]"}
     return {
         "id": "calibration", "title": f"Calibration over {seeds} seeds, 36 months",
-        "headers": ["template", "figure", "P50", "P10 to P90", "benchmark", "", "source"],
+        "headers": ["template", "figure", "P50", "P10 to P90", "benchmark", "", "P10-P90",
+                    "source"],
         "rows": [[r.template, r.metric, figure_beside(r.metric, r.p50, r.low, r.high),
                   f"{fmt_figure(r.metric, r.p10)} to {fmt_figure(r.metric, r.p90)}",
-                  range_text(r.metric, r.low, r.high),
-                  "[green]inside[/]" if r.inside else "[bold red]OUTSIDE[/]", r.source]
+                  range_text(r.metric, r.low, r.high), marks.get(r.status, r.status), r.band,
+                  r.source]
                  for r in table.itertuples()],
     }
 
 
+def _profit_per_customer(runs: pd.DataFrame) -> float:
+    """Median monthly gross profit per new customer (avg new ACV x margin / 12), the
+    factor between CAC and CAC payback: CAC = payback x it, seed by seed."""
+    k = runs["cac"] / runs["cac_payback_months"]
+    k = k[np.isfinite(k) & (k > 0)]
+    return float(np.median(k)) if len(k) else math.nan
+
+
+def _implied(metric: str, follows: Benchmark, runs: pd.DataFrame) -> tuple[float, float] | None:
+    """The range of ``metric`` that ``follows``'s range implies at the run's deal size and
+    margin, when the two are tied by an identity; None when they are not."""
+    k = _profit_per_customer(runs)
+    if not math.isfinite(k):
+        return None
+    if metric == "cac" and follows.metric == "cac_payback_months":
+        return follows.low * k, follows.high * k
+    if metric == "cac_payback_months" and follows.metric == "cac":
+        return follows.low / k, follows.high / k
+    return None
+
+
+def _status(b: Benchmark, p50: float, runs: pd.DataFrame,
+            ranges: dict[str, Benchmark]) -> tuple[str, str]:
+    """``inside``, ``conflict`` (with the note saying why) or ``outside``."""
+    if math.isfinite(p50) and b.low <= p50 <= b.high:
+        return "inside", ""
+    other = ranges.get(b.follows)
+    implied = _implied(b.metric, other, runs) if other is not None and not runs.empty else None
+    if other is None or implied is None or not math.isfinite(p50):
+        return "outside", ""
+    lo, hi = implied
+    if lo <= b.high and hi >= b.low:  # the two ranges can hold together: no excuse
+        return "outside", ""
+    k = _profit_per_customer(runs)
+    note = (f"{b.metric} {range_text(b.metric, b.low, b.high)} cannot hold with "
+            f"{other.metric} {range_text(other.metric, other.low, other.high)} at "
+            f"${k:,.0f} gross profit a month per new customer (it implies "
+            f"{range_text(b.metric, lo, hi)}); the template follows {other.metric}")
+    return "conflict", note
+
+
+def _rows(runs: pd.DataFrame, template: str) -> list[dict[str, Any]]:
+    ranges = {b.metric: b for b in BENCHMARKS.get(template, [])}
+    rows = []
+    for b in BENCHMARKS.get(template, []):
+        x = figure_values(runs, b.metric)
+        p10, p50, p90 = (float(v) for v in np.percentile(x, [10, 50, 90])) if x.size \
+            else (math.nan,) * 3
+        status, note = _status(b, p50, runs, ranges)
+        band = "within" if x.size and b.low <= p10 and p90 <= b.high else "wider"
+        rows.append({"metric": b.metric, "p50": p50, "p10": p10, "p90": p90,
+                     "low": b.low, "high": b.high, "inside": status == "inside",
+                     "status": status, "band": band if x.size else "", "note": note,
+                     "stable": b.stable, "source": b.source, "n": int(x.size)})
+    return rows
+
+
 def benchmark_section(res: Results) -> dict[str, Any] | None:
     """A report section: each motion's figures next to its template's published benchmarks."""
-    rows = []
+    rows, notes = [], []
     for m in res.scenario.motions:
-        for b in BENCHMARKS.get(m.template, []):
-            x = figure_values(res.runs[res.runs.motion == m.name], b.metric)
-            if not x.size:
+        for r in _rows(res.runs[res.runs.motion == m.name], m.template):
+            if not r["n"]:
                 continue
-            p50 = float(np.median(x))
-            inside = b.low <= p50 <= b.high
-            rows.append([m.name, b.metric, figure_beside(b.metric, p50, b.low, b.high),
-                         range_text(b.metric, b.low, b.high), "inside" if inside else "outside",
-                         b.source])
+            rows.append([m.name, r["metric"],
+                         figure_beside(r["metric"], r["p50"], r["low"], r["high"]),
+                         f"{fmt_figure(r['metric'], r['p10'])} to "
+                         f"{fmt_figure(r['metric'], r['p90'])}",
+                         range_text(r["metric"], r["low"], r["high"]), r["status"], r["source"]])
+            if r["note"]:
+                notes.append(f"{m.name}: {r['note']}.")
     if not rows:
         return None
     return {"id": "benchmarks", "title": "Simulated figures next to published benchmarks",
-            "intro": "Each motion's median over the seeds beside the range its template is "
-                     "calibrated to (BENCHMARKS.md). Overrides in the scenario can move a motion "
-                     "outside its template's range on purpose.",
-            "headers": ["motion", "figure", "median", "benchmark", "", "source"], "rows": rows}
+            "intro": "Each motion's median and P10 to P90 over the seeds beside the range its "
+                     "template is calibrated to (BENCHMARKS.md). The inputs are uncertain, so "
+                     "a spread wider than the range is honest; the median is what is judged. "
+                     "Overrides in the scenario can move a motion outside its template's range "
+                     "on purpose." + (" Conflicts: " + " ".join(notes) if notes else ""),
+            "headers": ["motion", "figure", "median", "P10 to P90", "benchmark", "",
+                        "source"], "rows": rows}
 
 
 def calibration_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    rows = []
-    for t in names:
-        g = runs[runs.motion == t]
-        for b in BENCHMARKS.get(t, []):
-            x = figure_values(g, b.metric)
-            p10, p50, p90 = np.percentile(x, [10, 50, 90]) if x.size else (np.nan,) * 3
-            rows.append({
-                "template": t, "metric": b.metric, "p50": p50, "p10": p10, "p90": p90,
-                "low": b.low, "high": b.high,
-                "inside": bool(x.size and b.low <= p50 <= b.high),
-                "stable": b.stable, "source": b.source,
-            })
+    """One row per template x benchmark: P10, P50, P90, the range, status, band, note."""
+    rows = [{"template": t, **r} for t in names for r in _rows(runs[runs.motion == t], t)]
     return pd.DataFrame(rows)

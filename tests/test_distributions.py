@@ -73,3 +73,43 @@ def test_invalid_parameters_are_rejected():
         Pert(low=1, mode=5, high=3)
     with pytest.raises(ValueError):
         LogNormal(mean=-1, sd=1)
+
+
+# --- a per-seed level on a per-entity distribution ----------------------------------------
+
+LEVELED = [
+    LogNormal(mean=26_000, sd=13_000, level=Pert(low=0.75, mode=1.0, high=1.4)),
+    Uniform(low=30, high=90, level=Triangular(low=0.8, mode=1.0, high=1.5)),
+    Fixed(value=60, level=Uniform(low=0.5, high=1.5)),
+]
+
+
+@pytest.mark.parametrize("d", LEVELED, ids=lambda d: f"{d.dist}")
+def test_a_level_scales_the_whole_distribution_once_per_seed(d):
+    """Two-stage draws (a level per seed, then entities at that level) have the analytic
+    mean and variance of L * X, and ``at_level`` is the distribution of factor * X."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    lv = d.level.sample(rng, n)
+    x = lv * d.model_copy(update={"level": None}).sample(rng, n)
+    assert abs(x.mean() - d.mean) <= 4 * math.sqrt(d.variance / n)
+    m4 = ((x - x.mean()) ** 4).mean()
+    assert abs(x.var() - d.variance) <= 4 * math.sqrt(max(m4 - x.var() ** 2, 0) / n)
+    at = d.at_level(1.25)
+    assert at.level is None
+    assert at.mean == pytest.approx(1.25 * d.base_mean, rel=1e-12)
+    assert at.variance == pytest.approx(1.25**2 * d.base_variance, rel=1e-12)
+
+
+def test_a_level_is_kept_by_stress_scaling():
+    d = LEVELED[0]
+    s = d.scaled(0.8)
+    assert s.level == d.level
+    assert s.mean == pytest.approx(0.8 * d.mean, rel=1e-12)
+
+
+def test_a_level_must_be_a_positive_factor_without_a_level_of_its_own():
+    with pytest.raises(ValueError, match="positive factor"):
+        LogNormal(mean=10, sd=2, level=Uniform(low=-0.5, high=1.5))
+    with pytest.raises(ValueError, match="level of its own"):
+        LogNormal(mean=10, sd=2, level=Pert(low=0.8, mode=1, high=1.2, level=1.1))

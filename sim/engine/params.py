@@ -4,7 +4,9 @@ A ``Param`` given as a distribution is uncertainty about that parameter: it is
 drawn once per seed, each parameter from its own stream named by its key path
 (so adding an uncertain parameter does not move the others). ``Draw`` fields
 (durations, ACVs) keep their distributions: they are drawn per entity by the
-engine.
+engine. A ``Draw`` distribution with a ``level`` (uncertainty about the typical
+entity, e.g. the mean ACV) has its level drawn here, once per seed, from the
+stream of ``<path>.level``, and is handed on as ``at_level(level)``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ def _is_per_seed(model: type[BaseModel], field: str) -> bool:
 def _realize_value(value: Any, path: str, streams: Streams, per_seed: bool) -> Any:
     if isinstance(value, _Base):
         if not per_seed:
-            return value
+            if value.level is None:
+                return value
+            level = _realize_value(value.level, f"{path}.level", streams, True)
+            return value.at_level(float(level))
         if isinstance(value, Fixed):
             return value.value
         return float(value.sample(streams.get("param", path)))

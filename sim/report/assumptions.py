@@ -117,7 +117,8 @@ def _fmt_input(v: Any) -> str:
         return "none (off)"
     if isinstance(v, dict):
         if "dist" in v:
-            args = ", ".join(f"{k}={_num(x)}" for k, x in v.items() if k != "dist")
+            args = ", ".join(f"{k}={_fmt_input(x) if isinstance(x, dict) else _num(x)}"
+                             for k, x in v.items() if k != "dist")
             return f"{v['dist']}({args})"
         if not v:
             return "{}"

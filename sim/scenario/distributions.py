@@ -13,6 +13,14 @@ The same objects serve two purposes (MODEL.md "Randomness"): on a duration, an
 ACV or a seat count they are drawn per entity; on a rate, probability or count
 parameter they express uncertainty about the parameter and are drawn once per
 seed.
+
+A per-entity distribution may carry a ``level``: a factor on the whole
+distribution drawn once per seed, ``{dist: lognormal, mean: 26000, sd: 13000,
+level: {dist: pert, low: 0.75, mode: 1, high: 1.4}}``. The deal-to-deal spread
+stays per deal; the level is what we do not know about the typical deal. A seed
+with level ``L`` draws every entity from ``at_level(L)``, the distribution of
+``L * X`` (mean and spread scale together, the shape is kept); ``mean`` and
+``variance`` are those of ``L * X`` over both.
 """
 
 from __future__ import annotations
@@ -45,23 +53,65 @@ __all__ = [
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    level: float | Dist | None = Field(
+        default=None,
+        description="per-entity quantities only: a factor on the whole distribution, drawn once "
+        "per seed (uncertainty about the level, e.g. the typical ACV, beside the deal-to-deal "
+        "spread); 1 is the distribution as written")
+
+    @model_validator(mode="after")
+    def _level(self) -> _Base:
+        lv = self.level
+        if lv is None:
+            return self
+        if isinstance(lv, _Base) and lv.level is not None:
+            raise ValueError("a level cannot have a level of its own")
+        low = lv if isinstance(lv, int | float) else getattr(lv, "low", None)
+        if (low is not None and low < 0) or _level_mean(lv) <= 0:
+            raise ValueError("level must be a positive factor (1 is the distribution as written)")
+        return self
+
     @abstractmethod
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
-        """``size`` independent draws (a 0-d array when ``size`` is None)."""
+        """``size`` independent draws (a 0-d array when ``size`` is None), at level 1:
+        ``sim.engine.params.realize`` resolves a level (``at_level``) before any draw."""
 
     @property
     @abstractmethod
+    def base_mean(self) -> float:
+        """The analytic mean at level 1."""
+
+    @property
+    @abstractmethod
+    def base_variance(self) -> float:
+        """The analytic variance at level 1."""
+
+    @property
     def mean(self) -> float:
-        """The analytic mean."""
+        """The analytic mean, over the level's uncertainty too (E[L X] = E[L] E[X])."""
+        return self.base_mean * _level_mean(self.level)
 
     @property
-    @abstractmethod
     def variance(self) -> float:
-        """The analytic variance."""
+        """The analytic variance, over the level's uncertainty too (L independent of X)."""
+        if self.level is None:
+            return self.base_variance
+        m, v = self.base_mean, self.base_variance
+        lm, lv = _level_mean(self.level), _level_variance(self.level)
+        return (lv + lm * lm) * (v + m * m) - (lm * m) ** 2
 
     @abstractmethod
+    def _scaled(self, factor: float) -> Dist:
+        """The distribution of ``factor * X`` at level 1."""
+
     def scaled(self, factor: float) -> Dist:
-        """The distribution of ``factor * X`` (used by stress levers)."""
+        """The distribution of ``factor * X`` (used by stress levers); the level is kept."""
+        out = self._scaled(factor)
+        return out.model_copy(update={"level": self.level}) if self.level is not None else out
+
+    def at_level(self, factor: float) -> Dist:
+        """This distribution with its level drawn as ``factor``: ``factor * X``, no level left."""
+        return self._scaled(factor)
 
     def _law(self) -> Any:
         """The distribution as a frozen ``scipy.stats`` object, or a float for a point mass."""
@@ -119,7 +169,7 @@ class _Base(BaseModel):
             out[todo[ok]] = x[ok] - elapsed[todo[ok]]
             todo = todo[~ok]
         if todo.size:
-            out[todo] = rng.exponential(max(self.mean, 1e-9), todo.size)
+            out[todo] = rng.exponential(max(self.base_mean, 1e-9), todo.size)
         return out
 
 
@@ -131,14 +181,14 @@ class Fixed(_Base):
         return np.full(size if size is not None else (), self.value, dtype=float)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return self.value
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         return 0.0
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Fixed(value=self.value * factor)
 
 
@@ -157,14 +207,14 @@ class Uniform(_Base):
         return rng.uniform(self.low, self.high, size)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return (self.low + self.high) / 2
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         return (self.high - self.low) ** 2 / 12
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Uniform(low=self.low * factor, high=self.high * factor)
 
 
@@ -184,15 +234,15 @@ class Triangular(_Base):
         return rng.triangular(self.low, self.mode, self.high, size)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return (self.low + self.mode + self.high) / 3
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         a, c, b = self.low, self.mode, self.high
         return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Triangular(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
 
 
@@ -219,16 +269,16 @@ class Pert(_Base):
         return self.low + (self.high - self.low) * rng.beta(a, b, size)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return (self.low + 4 * self.mode + self.high) / 6
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         a, b = self._ab()
         r = self.high - self.low
         return r * r * a * b / ((a + b) ** 2 * (a + b + 1))
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Pert(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
 
 
@@ -268,14 +318,14 @@ class Normal(_Base):
         return mean, var
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return self._trunc()[0]
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         return self._trunc()[1]
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Normal(mean=self.mu * factor, sd=self.sd * factor)
 
 
@@ -297,11 +347,11 @@ class LogNormal(_Base):
         return rng.lognormal(m, s, size)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return self.mu
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         return self.sd**2
 
     def sf(self, x: np.ndarray | float) -> np.ndarray:
@@ -315,7 +365,7 @@ class LogNormal(_Base):
             z = (np.log(np.maximum(x, 0.0)) - m) / s
         return np.asarray(ndtr(-z))
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return LogNormal(mean=self.mu * factor, sd=self.sd * factor)
 
 
@@ -329,17 +379,17 @@ class Exponential(_Base):
         return rng.exponential(self.mu, size)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return self.mu
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         return self.mu**2
 
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         return np.exp(-np.maximum(np.asarray(x, dtype=float), 0.0) / self.mu)
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Exponential(mean=self.mu * factor)
 
 
@@ -356,15 +406,15 @@ class Beta(_Base):
         return self.low + (self.high - self.low) * rng.beta(self.a, self.b, size)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return self.low + (self.high - self.low) * self.a / (self.a + self.b)
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         s = self.a + self.b
         return (self.high - self.low) ** 2 * self.a * self.b / (s * s * (s + 1))
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Beta(a=self.a, b=self.b, low=self.low * factor, high=self.high * factor)
 
 
@@ -378,14 +428,14 @@ class Poisson(_Base):
         return rng.poisson(self.lam, size).astype(float)
 
     @property
-    def mean(self) -> float:
+    def base_mean(self) -> float:
         return self.lam
 
     @property
-    def variance(self) -> float:
+    def base_variance(self) -> float:
         return self.lam
 
-    def scaled(self, factor: float) -> Dist:
+    def _scaled(self, factor: float) -> Dist:
         return Poisson(mean=self.lam * factor)
 
 
@@ -405,6 +455,20 @@ DIST_NAMES = (
     "beta",
     "poisson",
 )
+
+
+def _level_mean(level: float | _Base | None) -> float:
+    if level is None:
+        return 1.0
+    return float(level) if isinstance(level, int | float) else level.base_mean
+
+
+def _level_variance(level: float | _Base | None) -> float:
+    return 0.0 if level is None or isinstance(level, int | float) else level.base_variance
+
+
+for _cls in (_Base, Fixed, Uniform, Triangular, Pert, Normal, LogNormal, Exponential, Beta, Poisson):
+    _cls.model_rebuild()
 
 
 def as_dist(value: float | _Base) -> _Base:

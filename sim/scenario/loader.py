@@ -190,7 +190,8 @@ def _dist_params() -> dict[str, tuple[str, ...]]:
     for cls in get_args(get_args(Dist)[0]):
         fields = cls.model_fields
         name = fields["dist"].default
-        out[name] = tuple((f.alias or k) for k, f in fields.items() if k != "dist")
+        # ``level`` (every distribution's optional per-seed factor) is not listed
+        out[name] = tuple((f.alias or k) for k, f in fields.items() if k not in ("dist", "level"))
     return out
 
 

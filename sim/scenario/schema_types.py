@@ -47,9 +47,19 @@ def _bounded(low: float | None, high: float | None, what: str) -> Any:
     return AfterValidator(check)
 
 
-Param = Annotated[float | Dist, PerSeed()]
-Prob = Annotated[float | Dist, PerSeed(), _bounded(0.0, 1.0, "a probability between 0 and 1")]
-NonNeg = Annotated[float | Dist, PerSeed(), _bounded(0.0, None, "a value >= 0")]
+def _no_level(v: Any) -> Any:
+    """A per-seed parameter's distribution is already its uncertainty: no level on top."""
+    if getattr(v, "level", None) is not None:
+        raise ValueError("a level is for per-entity quantities (durations, ACVs, seats); this "
+                         "parameter is drawn once per seed already: widen its distribution instead")
+    return v
+
+
+_PER_SEED = AfterValidator(_no_level)
+Param = Annotated[float | Dist, PerSeed(), _PER_SEED]
+Prob = Annotated[float | Dist, PerSeed(), _PER_SEED,
+                 _bounded(0.0, 1.0, "a probability between 0 and 1")]
+NonNeg = Annotated[float | Dist, PerSeed(), _PER_SEED, _bounded(0.0, None, "a value >= 0")]
 Draw = Annotated[float | Dist, PerEntity(), _bounded(0.0, None, "a value >= 0")]
 
 ROLES = ("founder", "sdr", "ae", "se", "csm", "partner_manager")
