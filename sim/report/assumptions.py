@@ -36,10 +36,11 @@ DEFINITIONS: dict[str, str] = {
     "arr_end": "ARR at the horizon's end: sum of the ARR of live contracts.",
     "retained_revenue": "Recurring revenue recognised over the horizon: sum of monthly MRR, "
                         "i.e. bookings after churn and expansion.",
-    "grr": "Gross revenue retention over the last 12 months: sum of min(ARR now, ARR then) / "
-           "sum of ARR then, over customers active 12 months before the end.",
+    "grr": "Gross revenue retention over the last 12 months: (ARR then - churned ARR - "
+           "contraction) / ARR then, at most 100%, over customers active 12 months before the "
+           "end (contraction counts even where the same customer also expanded).",
     "nrr": "Net revenue retention over the last 12 months: sum of ARR now / sum of ARR then, "
-           "same customers (expansion counts).",
+           "same customers (= ARR then + expansion - contraction - churned ARR, over ARR then).",
     "sm_spend_total": "Sales and marketing spend: selling roles' fully loaded cost from hire "
                       "date, commissions, marketing, partner fees, pilot delivery.",
     "cs_spend_total": "Customer success cost, tracked apart from S&M.",
@@ -47,7 +48,9 @@ DEFINITIONS: dict[str, str] = {
     "cac_payback_months": "CAC payback = sm_spend_total / (new_arr_total x gross_margin / 12), "
                           "where new_arr_total is the first-year ARR of customers won.",
     "ltv_to_cac": "LTV:CAC = (average new-customer ARR x gross_margin / annual churn) / CAC; "
-                  "annual churn floored at 5% (lifetime at most 20 years).",
+                  "annual churn is the logo churn of the customers active 12 months before "
+                  "the end (the share who left since), floored at 5% (lifetime at most 20 "
+                  "years).",
     "win_rate": "Won / (won + lost), over opportunities closed in the horizon.",
     "cycle_days_median": "Median days from opportunity creation to win.",
     "forecast_mape": "Mean over quarters with bookings of |forecast - actual| / actual.",
@@ -184,7 +187,8 @@ def flow(motion: Any, cur: str) -> dict[str, Any]:
         "sources": sources, "stages": stages,
         "customer": [_pays(motion.deal, cur), f"{motion.deal.contract} contract",
                      f"churn {pct(churn, 1)} / month",
-                     f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year"],
+                     f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year",
+                     f"contraction {pct(_dist_mean(ret.contraction_rate_annual))} / year"],
         "phases": [_phase_line(ph) for ph in motion.phases],
     }
 
