@@ -316,15 +316,16 @@ class CustomerBook:
                 churned_n += gone.size
             stay = due[~go]
             if stay.size and not self._no_growth:
-                up, down = renewal_movements(
-                    arr[stay], C.term[stay] / 365.0, C.key[stay], k[~go], C.expand[stay],
-                    C.contract[stay], C.expand_share[stay], C.contract_share[stay])
-                arr[stay] += up - down
-                C.contracted[stay] += down
+                up, down = renewal_movements(C, stay, k[~go])
+                move = up - down
+                arr[stay] += move
                 expansion += float(up.sum())
-                contraction += float(down.sum())
-                extra_rev += float(((up - down) * (b - nr[stay]) / 365.0).sum())
-            nr[stay] += C.term[stay]
+                down_total = float(down.sum())
+                if down_total:
+                    C.contracted[stay] += down
+                    contraction += down_total
+                extra_rev += float((move * (b - nr[stay])).sum()) / 365.0
+            nr[stay] += term[~go]
             C.renewals[stay] += 1
             due = stay[nr[stay] <= b]
         if self.detailed:  # engagements that ended this month (``_end_engagements``)

@@ -17,6 +17,8 @@ expansion is larger, and GRR would never see it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from sim.engine.keyed import CONTRACT, EXPAND, keyed_uniforms
@@ -35,7 +37,7 @@ def movement_terms(retention: Retention) -> dict[str, float]:
             "contract_share": max(num(retention.contraction_share), c)}
 
 
-def _sizes(rate_size: np.ndarray, share: np.ndarray, tau: np.ndarray, key: np.ndarray,
+def _sizes(rate_size: np.ndarray, share: np.ndarray, tau: np.ndarray, C: Any, stay: np.ndarray,
            kind: int, k: np.ndarray) -> np.ndarray:
     """Each customer's movement as a share of its ARR: the whole expected size when its
     share is 1, else size / p with probability p from its own draw, 0 otherwise."""
@@ -43,20 +45,22 @@ def _sizes(rate_size: np.ndarray, share: np.ndarray, tau: np.ndarray, key: np.nd
     if not lumpy.any():
         return rate_size
     p = 1.0 - (1.0 - share) ** tau
-    hit = keyed_uniforms(key, kind, k) < p
+    hit = keyed_uniforms(C.key[stay], kind, k) < p
     return np.where(lumpy, np.where(hit, rate_size / np.maximum(p, 1e-300), 0.0), rate_size)
 
 
-def renewal_movements(old: np.ndarray, tau: np.ndarray, key: np.ndarray, k: np.ndarray,
-                      expand: np.ndarray, contract: np.ndarray, expand_share: np.ndarray,
-                      contract_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expansion and contraction ($ of ARR) of customers with ARR ``old`` at their renewal
-    number ``k`` (``key``: each one's own draws, ``sim.engine.keyed``)."""
-    up = np.zeros(old.size)
-    down = np.zeros(old.size)
-    if (expand != 0.0).any():
-        up = old * _sizes((1.0 + expand) ** tau - 1.0, expand_share, tau, key, EXPAND, k)
-    if (contract != 0.0).any():
-        size = _sizes(1.0 - (1.0 - contract) ** tau, contract_share, tau, key, CONTRACT, k)
+def renewal_movements(C: Any, stay: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expansion and contraction ($ of ARR) of the customers at rows ``stay`` of the
+    customer table ``C`` at their renewal number ``k`` (each one's own draws: its
+    ``key``, ``sim.engine.keyed``). Reads only the columns a movement needs."""
+    old = C.arr[stay]
+    tau = C.term[stay] / 365.0
+    up = down = np.zeros(old.size)
+    e = C.expand[stay]
+    if e.any():
+        up = old * _sizes((1.0 + e) ** tau - 1.0, C.expand_share[stay], tau, C, stay, EXPAND, k)
+    c = C.contract[stay]
+    if c.any():
+        size = _sizes(1.0 - (1.0 - c) ** tau, C.contract_share[stay], tau, C, stay, CONTRACT, k)
         down = old * np.minimum(size, 1.0)
     return up, down

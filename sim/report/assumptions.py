@@ -55,10 +55,11 @@ DEFINITIONS: dict[str, str] = {
                               "opportunities lost in the stages or after their pilot).",
     "cycle_days_to_production": "With pilots: median days from opportunity creation to the "
                                 "production contract.",
-    "grr": "Gross revenue retention over the last 12 months: sum of min(ARR now, ARR then) / "
-           "sum of ARR then, over customers active 12 months before the end.",
+    "grr": "Gross revenue retention over the last 12 months: (ARR then - churned ARR - "
+           "contraction) / ARR then, at most 100%, over customers active 12 months before the "
+           "end (contraction counts even where the same customer also expanded).",
     "nrr": "Net revenue retention over the last 12 months: sum of ARR now / sum of ARR then, "
-           "same customers (expansion counts).",
+           "same customers (= ARR then + expansion - contraction - churned ARR, over ARR then).",
     "sm_spend_total": "Sales and marketing spend: selling roles' fully loaded cost from hire "
                       "date times their selling_share, commissions, marketing, partner fees, "
                       "pilots' net loss (delivery cost above the fee).",
@@ -68,8 +69,9 @@ DEFINITIONS: dict[str, str] = {
                           "margin / 12), where new_arr_total is the recurring ARR new customers "
                           "start on (one-off fees excluded).",
     "ltv_to_cac": "LTV:CAC = (new recurring ARR per new customer x recurring gross margin / "
-                  "annual churn) / CAC; "
-                  "annual churn floored at 5% (lifetime at most 20 years).",
+                  "annual churn) / CAC; annual churn is the logo churn of the customers active "
+                  "12 months before the end (the share who left since), floored at 5% "
+                  "(lifetime at most 20 years).",
     "win_rate": "Won / (won + lost), over opportunities closed in the horizon.",
     "cycle_days_median": "Median days from opportunity creation to win.",
     "forecast_wape": "Forecast error (WAPE) = sum over quarters of |forecast - actual| / sum of "
@@ -211,7 +213,8 @@ def flow(motion: Any, cur: str) -> dict[str, Any]:
         "sources": sources, "stages": stages,
         "customer": [_pays(motion.deal, cur), f"{motion.deal.contract} contract",
                      f"churn {pct(churn, 1)} / month",
-                     f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year"],
+                     f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year",
+                     f"contraction {pct(_dist_mean(ret.contraction_rate_annual))} / year"],
         "phases": [_phase_line(ph) for ph in motion.phases],
         "team": team_cost_lines(motion, cur),
     }
