@@ -125,11 +125,11 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             forecast[q] += w_acv[quick].sum()
         if run.pilots is not None and m.pilot is not None:
             # pilots under way: expected production value if their decision is due this quarter
-            pilot_p, pilot_delay, pilot_mult = tables[motions.index(m)][4]
+            pilot_p, pilot_delay, _ = tables[motions.index(m)][4]
             P = run.pilots
             live = (P["t_start"] <= t0) & (P["t_decision"] > t0)
             due = np.maximum(P["t_end"], t0) + pilot_delay
-            forecast[q] += float((P["fee"] * pilot_mult * pilot_p)[live & (due < t1)].sum())
+            forecast[q] += float((P["production_acv"] * pilot_p)[live & (due < t1)].sum())
         if bounds[q + 1] > bounds[q]:
             forecast[q] += float(weighted[bounds[q]:bounds[q + 1]].sum())
     open_count = n_open.astype(float)
