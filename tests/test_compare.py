@@ -350,3 +350,4 @@ def test_every_metric_has_a_comparison_direction() -> None:
     assert direction("cycle_days_to_production") == -1
     assert direction("win_rate_to_production") == 1
     assert direction("self_serve_share") == 0
+    assert direction("one_off_revenue") == 0  # shown beside recurring revenue, not ranked

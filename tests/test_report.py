@@ -319,3 +319,12 @@ def test_team_cost_and_its_sm_share_are_shown_as_assumed(tmp_path):
                    seeds=2, workers=1)
     html = write_report(res, tmp_path).read_text(encoding="utf-8")
     assert "Team cost" in html and "40% counted as S&amp;M (team.founder.selling_share)" in html
+
+
+def test_a_pilot_motion_says_what_its_production_contract_is_worth():
+    from sim.report.assumptions import flow
+
+    sc = scenario_from_dict({"name": "x", "motions": [{"template": "enterprise_pilot"}]})
+    customer = flow(sc.motions[0], "$")["customer"]
+    # fee uniform $25-100K (mean $62.5K) x multiplier uniform 3-10 (mean 6.5)
+    assert "production contract 6.5x the fee ($406.2K mean)" in customer

@@ -18,7 +18,7 @@ from sim.engine.forecast import quarterly_forecast
 from sim.engine.ledger import monthly_series
 from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS
-from sim.metrics import METRICS, seed_metrics
+from sim.metrics import seed_metrics
 
 M = MONTH_DAYS
 AE_COST = {"ae": {"cost_per_year": 120_000}}  # S&M of exactly 120,000 over a 12-month horizon
