@@ -192,8 +192,10 @@ def seed_metrics(
     new_arr = float(monthly["new_arr"].sum())
     out["new_arr_total"] = new_arr
     out["cac"] = _ratio(sm, out["new_customers"])
-    # a motion losing money on every unit of revenue never pays its CAC back
-    out["cac_payback_months"] = _ratio(sm, new_arr * gm / 12.0) if gm > 0 else math.inf
+    # a motion losing money on every unit of recurring revenue, or spending with no new
+    # recurring ARR to show for it (services fees only), never pays its CAC back
+    never = sm > 0 and (gm <= 0 or new_arr <= 0)
+    out["cac_payback_months"] = math.inf if never else _ratio(sm, new_arr * gm / 12.0)
     # ACV is contract value: first-year bookings per new customer (a services engagement's
     # fee, an outcome deal's projection); LTV runs on the recurring ARR a customer brings
     out["avg_new_acv"] = _ratio(out["bookings_total"], out["new_customers"])

@@ -169,3 +169,17 @@ def test_founder_selling_share_of_cost_is_sm() -> None:
                "stages": [{"name": "work", "owner": "founder", "duration": 10, "advance": 1.0}]}
     m, _, _ = _metrics(founder)
     assert m["sm_spend_total"] == pytest.approx(0.4 * 200_000)
+
+
+def test_spend_with_no_new_recurring_arr_never_pays_back() -> None:
+    # an engagement with no follow-on brings fees but no recurring ARR: the S&M spent on
+    # winning it is never paid back by recurring gross profit (not left out as 0/0)
+    sv = {"duration_months": 3, "max_concurrent": 1, "follow_on_probability": 0.0}
+    m, _, _ = _metrics({"deal": {"pricing": "services", "acv": None, "services": sv},
+                        "team": AE_COST}, **_one_deal(120_000))
+    assert m["new_arr_total"] == 0 and m["services_revenue"] == pytest.approx(120_000)
+    assert m["cac_payback_months"] == math.inf
+    assert m["ltv_to_cac"] == 0
+    # no spend and nothing new: no payback to speak of
+    m0, _, _ = _metrics({}, **_one_deal(None))
+    assert m0["sm_spend_total"] == 0
