@@ -40,8 +40,8 @@ HIGHER_IS_BETTER = frozenset({
     "expansion_arr_total", "open_pipeline_end", "signups_total", "free_to_paid",
     "self_serve_bookings", "sales_bookings", "pqls", "pql_conversion", "lead_to_win",
     "gross_margin", "gross_margin_first_year", "pilots_started", "pilot_success_rate",
-    "pilot_conversion", "pilot_margin_total", "recurring_revenue", "one_off_revenue",
-    "services_revenue", "services_margin", "pilot_fees_total", "pilot_margin",
+    "pilot_conversion", "pilot_margin_total", "recurring_revenue", "services_margin",
+    "pilot_margin",
     "recurring_gross_margin", "win_rate_to_production",
 })
 
@@ -63,8 +63,10 @@ LOWER_IS_BETTER = frozenset({
 })
 
 # Metrics where neither direction wins: a forecast bias is better near 0, not low or high;
-# a share of the mix (self-serve against sales-assisted) is a choice, not a score.
-NEUTRAL = frozenset({"forecast_bias", "self_serve_share", "self_serve_revenue_share"})
+# a share of the mix (self-serve against sales-assisted) is a choice, not a score; one-off
+# revenue (services, pilot fees) is reported beside recurring revenue, not ranked as growth.
+NEUTRAL = frozenset({"forecast_bias", "self_serve_share", "self_serve_revenue_share",
+                     "one_off_revenue", "services_revenue", "pilot_fees_total"})
 
 # shares of a whole (0 to 1 in every seed): a difference of two lies between -1 and +1,
 # so its t interval is cut there (near 0% or 100% a symmetric interval can pass it)

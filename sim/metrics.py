@@ -67,6 +67,15 @@ METRICS = (
     "pilot_success_rate",
     "pilot_conversion",
     "pilot_margin_total",
+    "recurring_revenue",
+    "one_off_revenue",
+    "services_revenue",
+    "services_margin",
+    "pilot_fees_total",
+    "pilot_margin",
+    "recurring_gross_margin",
+    "win_rate_to_production",
+    "cycle_days_to_production",
 )
 
 HEADLINE = (
@@ -91,12 +100,26 @@ def _margins(run: SeedRun, monthly: dict[str, np.ndarray], out: dict[str, float]
     """Realised gross margins, and the margin CAC payback and LTV use.
 
     gross_margin = (revenue - cost of revenue - platform fees) / revenue over the
-    horizon (first 12 months for gross_margin_first_year). Plain subscription
-    revenue costs exactly ``costs.gross_margin``, which is then used as given;
-    any other pricing, or a platform's revenue share, uses the realised margin.
+    horizon, all revenue (first 12 months for gross_margin_first_year).
+    recurring_gross_margin is the same over recurring revenue and its cost alone;
+    services_margin and pilot_margin are the one-off revenues' own. CAC payback
+    and LTV use the recurring margin: plain subscription revenue costs exactly
+    ``costs.gross_margin``, which is then used as given; any other pricing, or a
+    platform's revenue share, uses the realised recurring margin.
     """
     rev, gp = monthly["revenue"], monthly["gross_profit"]
     out["gross_margin"] = _ratio(float(gp.sum()), float(rev.sum()))
+    rec = float(monthly["revenue_recurring"].sum())
+    out["recurring_revenue"] = rec
+    out["one_off_revenue"] = float(monthly["revenue_one_off"].sum())
+    out["recurring_gross_margin"] = _ratio(
+        rec - float(monthly["cogs_recurring"].sum()) - float(monthly["platform_fees"].sum()), rec)
+    services = float(monthly["revenue_services"].sum())
+    out["services_revenue"] = services
+    out["services_margin"] = _ratio(services - float(monthly["cogs_services"].sum()), services)
+    fees = float(monthly["revenue_pilot"].sum())
+    out["pilot_fees_total"] = fees
+    out["pilot_margin"] = _ratio(fees - float(monthly["pilot_delivery_cost"].sum()), fees)
     out["gross_margin_first_year"] = _ratio(float(gp[:12].sum()), float(rev[:12].sum()))
     out["platform_fees_total"] = float(monthly["platform_fees"].sum())
     out["self_serve_revenue_share"] = _ratio(float(monthly["revenue_self_serve"].sum()),
@@ -107,8 +130,8 @@ def _margins(run: SeedRun, monthly: dict[str, np.ndarray], out: dict[str, float]
     plain = (all(mj.deal.pricing == "subscription" for mj in motions) and len(gms) == 1
              and out["platform_fees_total"] == 0)
     gm = num(run.motion.costs.gross_margin)
-    if not plain and math.isfinite(out["gross_margin"]):
-        gm = out["gross_margin"]
+    if not plain and math.isfinite(out["recurring_gross_margin"]):
+        gm = out["recurring_gross_margin"]
     out["gross_margin_used"] = gm
 
 
@@ -176,6 +199,35 @@ def _free_to_paid(run: SeedRun, signups: np.ndarray, ss_won: np.ndarray) -> floa
     return _ratio(float(np.count_nonzero(ok)), float(signups[:matured].sum()))
 
 
+def _to_production(run: SeedRun, out: dict[str, float], is_opp: np.ndarray,
+                   closed_lost: np.ndarray) -> None:
+    """Win rate and cycle from opportunity to production contract (pilot motions).
+
+    Without pilots a won opportunity is the contract, and both equal ``win_rate``
+    and ``cycle_days_median``. With pilots an opportunity is won when its pilot
+    converts to production and lost when it is lost in the sales stages or its
+    pilot ends without converting (failed, declined or abandoned); a pilot still
+    under way or awaiting its decision at the horizon is open. The cycle runs from
+    the opportunity's creation to the production contract's start.
+    """
+    P = run.pilots
+    if P is None or not P["t_start"].size:
+        out["win_rate_to_production"] = out["win_rate"]
+        out["cycle_days_to_production"] = out["cycle_days_median"]
+        return
+    L, H = run.leads, run.horizon
+    lead = P["lead"]
+    from_opp = is_opp[lead]  # (self-serve rows never sell a pilot)
+    converted = P["converted"] & (P["t_decision"] <= H) & from_opp
+    # a pilot that will not convert is over when it fails at its end or at its decision
+    over_at = np.where(P["success"], P["t_decision"], P["t_end"])
+    dropped = ~P["converted"] & (over_at <= H) & from_opp
+    won, lost = float(converted.sum()), float(closed_lost.sum() + dropped.sum())
+    out["win_rate_to_production"] = _ratio(won, won + lost)
+    cycles = P["t_decision"][converted] - L["created"][lead[converted]]
+    out["cycle_days_to_production"] = float(np.median(cycles)) if cycles.size else math.nan
+
+
 def seed_metrics(
     run: SeedRun, monthly: dict[str, np.ndarray], fc: dict[str, np.ndarray],
     target_arr: float | None,
@@ -188,7 +240,7 @@ def seed_metrics(
     out["pilot_bookings_total"] = float(monthly["bookings_pilot"].sum())
     out["new_customers"] = float(monthly["new_customers"].sum())
     out["arr_end"] = float(monthly["arr"][-1])
-    out["retained_revenue"] = float(monthly["revenue"].sum())
+    out["retained_revenue"] = out["recurring_revenue"]  # (the name kept from before the split)
     _retention(run, out)
     sm = float(monthly["sm_spend"].sum())
     out["sm_spend_total"] = sm
@@ -196,12 +248,17 @@ def seed_metrics(
     new_arr = float(monthly["new_arr"].sum())
     out["new_arr_total"] = new_arr
     out["cac"] = _ratio(sm, out["new_customers"])
-    # a motion losing money on every unit of revenue never pays its CAC back
-    out["cac_payback_months"] = _ratio(sm, new_arr * gm / 12.0) if gm > 0 else math.inf
-    out["avg_new_acv"] = _ratio(new_arr, out["new_customers"])
+    # a motion losing money on every unit of recurring revenue, or spending with no new
+    # recurring ARR to show for it (services fees only), never pays its CAC back
+    never = sm > 0 and (gm <= 0 or new_arr <= 0)
+    out["cac_payback_months"] = math.inf if never else _ratio(sm, new_arr * gm / 12.0)
+    # ACV is contract value: first-year bookings per new customer (a services engagement's
+    # fee, an outcome deal's projection); LTV runs on the recurring ARR a customer brings
+    out["avg_new_acv"] = _ratio(out["bookings_total"], out["new_customers"])
+    new_arr_per_customer = _ratio(new_arr, out["new_customers"])
     annual_churn = out["annual_churn_rate"]
     churn_for_ltv = max(annual_churn, LTV_CHURN_FLOOR) if math.isfinite(annual_churn) else math.nan
-    ltv = _ratio(out["avg_new_acv"] * gm, churn_for_ltv)
+    ltv = _ratio(new_arr_per_customer * gm, churn_for_ltv)
     out["ltv_to_cac"] = _ratio(ltv, out["cac"])
     # opportunities closed in the horizon
     is_opp = np.isfinite(L["created"])
@@ -210,6 +267,7 @@ def seed_metrics(
     out["win_rate"] = _ratio(float(closed_won.sum()), float((closed_won | closed_lost).sum()))
     cycles = L["t_end"][closed_won] - L["created"][closed_won]
     out["cycle_days_median"] = float(np.median(cycles)) if cycles.size else math.nan
+    _to_production(run, out, is_opp, closed_lost)
     out["leads_total"] = float(monthly["leads"].sum())
     out["opportunities_created"] = float(monthly["opportunities_created"].sum())
     out["lead_to_opportunity"] = _ratio(out["opportunities_created"], out["leads_total"])

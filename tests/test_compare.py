@@ -323,11 +323,11 @@ def test_never_note_only_when_a_side_never_pays_back():
     some = {"never_a": 0.0, "never_b": 0.3, "n": 7, "n_compared": 10}
     assert _never_note("cac_payback_months", some, "A", "B") == (
         "B never pays back its CAC in 30% of seeds, A in none "
-        "(a gross margin that is not positive)")
+        "(a recurring gross margin that is not positive, or no new recurring ARR)")
     both = {"never_a": 1.0, "never_b": 0.25, "n": 0, "n_compared": 8}
     assert _never_note("cac_payback_months", both, "A", "B") == (
         "A never pays back its CAC in any seed, B in 25% "
-        "(a gross margin that is not positive)")
+        "(a recurring gross margin that is not positive, or no new recurring ARR)")
 
 
 def test_a_difference_of_shares_stays_within_minus_one_and_one():
@@ -354,3 +354,4 @@ def test_every_metric_has_a_comparison_direction() -> None:
     assert direction("cycle_days_to_production") == -1
     assert direction("win_rate_to_production") == 1
     assert direction("self_serve_share") == 0
+    assert direction("one_off_revenue") == 0  # shown beside recurring revenue, not ranked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import make_scenario, run_one
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -161,6 +162,18 @@ def test_invariants(case):
     waiting = int((~C["initial"] & ~started).sum())
     assert m["customers"][-1] == n_new - waiting + int(C["initial"].sum()) - churned
     assert (m["sm_spend"] >= 0).all()
+    # revenue is recurring plus one-off, each non-negative; the ARR bridge closes on new
+    # recurring ARR (initial customers' ARR at the start, then what moved it)
+    tol = 1e-6 * max(1.0, float(m["revenue"].sum()), float(C["arr0"].sum()))
+    np.testing.assert_allclose(m["revenue_recurring"] + m["revenue_one_off"], m["revenue"],
+                               atol=tol)
+    assert (m["revenue_one_off"] >= -tol).all() and (m["revenue_recurring"] >= -tol).all()
+    arr0_initial = float(C["arr0"][C["initial"]].sum())
+    bridge = (arr0_initial + m["new_arr"].sum() + m["expansion_arr"].sum()
+              - m["contraction_arr"].sum() - m["churned_arr"].sum())
+    assert m["arr"][-1] == pytest.approx(bridge, abs=tol)
+    if run.pilots is not None:  # only what a pilot costs beyond its fee is S&M
+        assert (m["pilot_loss"] <= m["pilot_delivery_cost"] + tol).all()
     # a bounded market never hands out more accounts than it has (plus those returned)
     if sc.market.size is not None:
         arrived = int(np.isfinite(L["t_arrive"]).sum())

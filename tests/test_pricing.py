@@ -137,7 +137,9 @@ def test_services_follow_on_becomes_recurring_arr() -> None:
     end = 10 + 3 * MONTH_DAYS  # won at day 10, three months of engagement
     m_end = int(end // MONTH_DAYS)
     assert (mo["arr"][:m_end] == 0).all() and (mo["arr"][m_end:] == 200_000).all()
-    assert mo["expansion_arr"][m_end] == 200_000
+    # the customer's first recurring ARR is new ARR, not expansion
+    assert mo["new_arr"][m_end] == 200_000 and mo["new_arr"].sum() == 200_000
+    assert mo["expansion_arr"].sum() == 0
     # the fee (the deal's value, 12,000) billed evenly over the engagement, then the subscription
     assert mo["revenue"][1] == pytest.approx(12000 / 3)
     assert mo["revenue"][m_end + 1] == pytest.approx(200_000 / 12)

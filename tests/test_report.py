@@ -252,8 +252,8 @@ def test_pair_with_never_on_one_side_says_so_and_scopes_the_average():
     # B never pays back in 3 of 10 seeds; where both do (7), 10 mo against 12 mo
     text = _pair_paragraph([10.0] * 10, [12.0] * 7 + [math.inf] * 3)
     assert text == (
-        f"{_PAIR_HEAD}. B never pays back its CAC in 30% of seeds, A in none (a gross "
-        "margin that is not positive). Counting every seed (a payback beats never), A's CAC "
+        f"{_PAIR_HEAD}. B never pays back its CAC in 30% of seeds, A in none "
+        "(a recurring gross margin that is not positive, or no new recurring ARR). Counting every seed (a payback beats never), A's CAC "
         "payback is shorter in 100% of them: a clear difference. Where both pay back (7 of "
         "10 seeds), CAC payback is 10.0 mo for A against 12.0 mo for B on average (95% CI "
         "of the difference -2.00 mo to -2.00 mo).")
@@ -262,8 +262,8 @@ def test_pair_with_never_on_one_side_says_so_and_scopes_the_average():
 def test_pair_where_one_side_never_pays_back_at_all_is_not_left_out():
     text = _pair_paragraph([10.0] * 8, [math.inf] * 8)
     assert text == (
-        f"{_PAIR_HEAD}. B never pays back its CAC in any seed, A in none (a gross margin "
-        "that is not positive). Counting every seed (a payback beats never), A's CAC payback "
+        f"{_PAIR_HEAD}. B never pays back its CAC in any seed, A in none "
+        "(a recurring gross margin that is not positive, or no new recurring ARR). Counting every seed (a payback beats never), A's CAC payback "
         "is shorter in 100% of them: a clear difference. In no seed do both pay back, so "
         "there is no average to compare.")
 
@@ -275,8 +275,8 @@ def test_pair_clear_on_finite_seeds_and_never_only_on_the_other_side():
     b = [20.0] * 8 + [10.0] * 12 + [math.inf] * 2
     text = _pair_paragraph(a, b)
     assert text == (
-        f"{_PAIR_HEAD}. B never pays back its CAC in 9% of seeds, A in none (a gross margin "
-        "that is not positive). Counting every seed (a payback beats never), B's CAC payback "
+        f"{_PAIR_HEAD}. B never pays back its CAC in 9% of seeds, A in none "
+        "(a recurring gross margin that is not positive, or no new recurring ARR). Counting every seed (a payback beats never), B's CAC payback "
         "is shorter in 55% of them; still A is clearly better: its CAC payback is shorter on "
         "average where both pay back, and it pays back in every seed where B does. Where both "
         "pay back (20 of 22 seeds), CAC payback is 10.6 mo for A against 14.0 mo for B on "
@@ -303,7 +303,8 @@ def test_leader_paragraph_names_motions_that_never_pay_back():
     # C pays back in 5 months (between A and B) but never in 2 of 8 seeds: its mean is
     # +inf, so it ranks last, and the paragraph says why it is not in the lead
     assert efficiency([5.0] * 6 + [math.inf] * 2) == lead + (
-        " C never pays back its CAC in 25% of seeds (a gross margin that is not positive).")
+        " C never pays back its CAC in 25% of seeds (a recurring gross margin that is not"
+        " positive, or no new recurring ARR).")
     assert efficiency([8.0] * 8) == lead  # no "never": no such sentence
 
 
@@ -319,3 +320,12 @@ def test_team_cost_and_its_sm_share_are_shown_as_assumed(tmp_path):
                    seeds=2, workers=1)
     html = write_report(res, tmp_path).read_text(encoding="utf-8")
     assert "Team cost" in html and "40% counted as S&amp;M (team.founder.selling_share)" in html
+
+
+def test_a_pilot_motion_says_what_its_production_contract_is_worth():
+    from sim.report.assumptions import flow
+
+    sc = scenario_from_dict({"name": "x", "motions": [{"template": "enterprise_pilot"}]})
+    customer = flow(sc.motions[0], "$")["customer"]
+    # fee uniform $25-100K (mean $62.5K) x multiplier uniform 3-10 (mean 6.5)
+    assert "production contract 6.5x the fee ($406.2K mean)" in customer

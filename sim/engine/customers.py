@@ -117,6 +117,11 @@ class CustomerBook:
                 "key": (np.uint64, (), 0),
                 "renewals": (np.int64, (), 0),  # renewals the customer has stayed through
                 "contracted": (np.float64, (), 0.0),  # contraction since the cohort snapshot
+                # new recurring ARR and when it starts (NaN: arr0 at the start); it
+                # differs for a services engagement (its follow-on, at its end) and
+                # for outcome pricing (the run rate billed at signing, not arr0)
+                "new_arr": (np.float64, (), np.nan),
+                "recurring_from": (np.float64, (), np.nan),
             },
             capacity=1024,
             prefill=True,
@@ -128,7 +133,9 @@ class CustomerBook:
         self._fees: list[tuple[float, float]] = []  # one-off fees (value-share baselines)
         self.n_live = 0
         self._ended_n = 0  # engagements ended without a follow-on, this month
-        self._eng_moves = [0.0, 0.0, 0.0]  # their expansion, contraction, revenue correction
+        # ended engagements' expansion, contraction, revenue correction, and the
+        # engagement billing (revenue, its cost) after their end that ``rev_c`` holds
+        self._eng_moves = [0.0, 0.0, 0.0, 0.0, 0.0]
         self.self_serve_id = SOURCE_ID["signups"]
         self.has_self_serve = False  # some customer came through self-serve
         # shortcuts of the month close, exact because they skip only arithmetic that
@@ -273,6 +280,9 @@ class CustomerBook:
         start, end, arr = C.start[:n], C.end[:n], C.arr[:n]
         live_at_a = end > a
         arr_pre = arr.copy()
+        if self.detailed:  # terms at the month's start (an engagement ending changes them)
+            one_off_pre = ~C.recurring[:n]
+            cogs_pre = C.cogs_share[:n].copy()
         churned = 0.0
         churned_n = 0
         expansion = 0.0
@@ -333,20 +343,28 @@ class CustomerBook:
             expansion += self._eng_moves[0]
             contraction += self._eng_moves[1]
             extra_rev += self._eng_moves[2]
-            self._ended_n, self._eng_moves = 0, [0.0, 0.0, 0.0]
+            eng_after_end, eng_cost_after_end = self._eng_moves[3], self._eng_moves[4]
+            self._ended_n, self._eng_moves = 0, [0.0, 0.0, 0.0, 0.0, 0.0]
         self.n_live -= churned_n
         overlap = np.maximum(np.minimum(end, b) - np.maximum(start, a), 0.0)
         rev_c = arr_pre * overlap * live_at_a / 365.0
         revenue = float(rev_c.sum()) + extra_rev
-        flows = {"cogs": 0.0, "platform_fees": 0.0, "commission_trailing": 0.0, "fees": 0.0}
+        flows = {"cogs": 0.0, "platform_fees": 0.0, "commission_trailing": 0.0, "fees": 0.0,
+                 "revenue_services": 0.0, "cogs_services": 0.0}
         if self._fees:
             fees = sum(x for t, x in self._fees if a < t <= b)
             self._fees = [(t, x) for t, x in self._fees if t > b]
             flows["fees"] = fees
             revenue += fees
         if self.detailed:
-            flows["cogs"] = float((rev_c * C.cogs_share[:n]).sum()) + (extra_rev + flows["fees"]) * (
-                1.0 - self.gm)
+            # an engagement's billing is services revenue at its own cost, up to its end;
+            # a follow-on subscription from then on is recurring at the plain margin
+            eng_rev = float(rev_c[one_off_pre].sum()) - eng_after_end
+            eng_cost = float((rev_c * cogs_pre)[one_off_pre].sum()) - eng_cost_after_end
+            flows["revenue_services"], flows["cogs_services"] = eng_rev, eng_cost
+            flows["cogs_one_off"] = eng_cost + flows["fees"] * (1.0 - self.gm)
+            flows["cogs"] = (float((rev_c * cogs_pre)[~one_off_pre].sum()) + eng_cost
+                             + (extra_rev + eng_after_end + flows["fees"]) * (1.0 - self.gm))
             flows["platform_fees"] = float((rev_c * C.rev_share[:n]).sum())
             young = (a - start) < 365.0
             flows["commission_trailing"] = float((rev_c * C.comm_trailing[:n] * young).sum())
@@ -365,6 +383,7 @@ class CustomerBook:
                     C.contracted[grow] += np.maximum(-delta, 0.0)
         else:  # every customer on the same subscription terms
             flows["cogs"] = revenue * (1.0 - self.gm)
+            flows["cogs_one_off"] = flows["fees"] * (1.0 - self.gm)
         live_b = (start <= b) & (end > b)
         in_arr = live_b & C.recurring[:n] if self.detailed else live_b
         flows["revenue_self_serve"] = (float(rev_c[C.source[:n] == self.self_serve_id].sum())
@@ -401,6 +420,9 @@ class CustomerBook:
         if go_on.size:
             old = C.arr[go_on]
             new = C.follow_on[go_on]
+            after_end = old * (b - t_end[follow > 0]) / 365.0  # billed in ``rev_c``, not owed
+            self._eng_moves[3] += float(after_end.sum())
+            self._eng_moves[4] += float((after_end * C.cogs_share[go_on]).sum())
             C.arr[go_on] = new
             C.engagement[go_on] = False
             C.recurring[go_on] = True
@@ -411,8 +433,8 @@ class CustomerBook:
             if self.moves["expand"] != 0.0 or self.moves["contract"] != 0.0:
                 self._no_growth = False
             C.term[go_on] = 365.0
+            # the customer's first recurring ARR: new ARR (``new_arr`` column), not expansion
             moves = self._eng_moves
-            moves[0] += float(new.sum())  # recurring ARR appears: expansion of the customer
             moves[2] += float(((new - old) * (b - t_end[follow > 0]) / 365.0).sum())
             C.next_renewal[go_on] += 365.0
         return due[~eng]

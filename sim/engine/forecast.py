@@ -243,11 +243,12 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             run_rate[q] = w_acv[quick].sum()
         if run.pilots is not None and m.pilot is not None:
             # pilots under way: expected production value if their decision is due this quarter
-            pilot_p, pilot_delay, pilot_mult = _pilot_terms(m)
+            pilot_p, pilot_delay, _ = _pilot_terms(m)
             P = run.pilots
             live = (P["t_start"] <= t0) & (P["t_decision"] > t0)
             due = np.maximum(P["t_end"], t0) + pilot_delay
-            pilots[q] = float((P["fee"] * pilot_mult * pilot_p)[live & (due < t1)].sum())
+            # a pilot's production contract: the one value the pilot desk drew for it
+            pilots[q] = float((P["production_acv"] * pilot_p)[live & (due < t1)].sum())
     return {"quarter": np.arange(n_q), "forecast": pipeline + run_rate + pilots,
             "actual": actual, "open_opportunities": n_open.astype(float),
             "pipeline": pipeline, "run_rate": run_rate, "pilots": pilots}

@@ -12,6 +12,7 @@ import numpy as np
 from sim.engine.channels import channel_spend
 from sim.engine.model import SeedRun
 from sim.engine.params import num
+from sim.engine.pilots import pilot_money
 from sim.engine.records import LOST, OPEN, WON
 from sim.engine.sources import LEAD_SOURCES, SOURCE_ID, SOURCE_NAMES
 from sim.engine.team import MONTH_DAYS
@@ -27,7 +28,9 @@ MONTHLY_COLUMNS = (
        "bookings_expansion", "new_arr", "arr", "revenue", "churned_arr", "expansion_arr",
        "contraction_arr", "customers", "pipeline_count", "pipeline_value", "queued",
        "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend", "fees", "cogs",
-       "platform_fees", "gross_profit", "revenue_self_serve", "revenue_sales", "phase"]
+       "platform_fees", "gross_profit", "revenue_self_serve", "revenue_sales", "phase",
+       "revenue_recurring", "revenue_one_off", "revenue_services", "revenue_pilot",
+       "cogs_recurring", "cogs_one_off", "cogs_services", "pilot_loss"]
     + [f"headcount_{r}" for r in ROLES] + ["headcount"]
 )
 
@@ -76,16 +79,31 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
         out["bookings_pilot"] = _hist(P["t_start"], n, P["fee"])
         out["pilots_started"] = _hist(P["t_start"], n)
         out["pilots_converted"] = _hist(P["t_decision"][P["converted"]], n)
-        out["pilot_delivery_cost"] = _hist(P["t_start"], n, P["delivery_cost"])
+        money = pilot_money(P, n)  # fee and delivery spread over each pilot
+        out["pilot_delivery_cost"], out["revenue_pilot"] = money["delivery_cost"], money["revenue"]
+        out["pilot_loss"], cogs_pilot = money["loss"], money["cogs"]
     else:
         out["bookings_pilot"] = out["pilots_started"] = out["pilots_converted"] = zeros
-        out["pilot_delivery_cost"] = zeros
+        out["pilot_delivery_cost"] = out["revenue_pilot"] = out["pilot_loss"] = cogs_pilot = zeros
     ticks = run.ticks
     out["bookings_expansion"] = ticks["expansion_arr"]
-    out["new_arr"] = out["bookings_new"].copy()
-    for k in ("arr", "revenue", "churned_arr", "expansion_arr", "contraction_arr", "customers",
-              "queued", "fees", "cogs", "platform_fees", "revenue_self_serve"):
+    # new ARR: each new customer's recurring ARR when it starts (its run rate billed then;
+    # a services engagement's follow-on subscription when the engagement ends)
+    new_arr = np.where(np.isnan(C["new_arr"]), C["arr0"], C["new_arr"])[new]
+    t_rec = np.where(np.isnan(C["recurring_from"]), C["start"], C["recurring_from"])[new]
+    out["new_arr"] = _hist(t_rec, n, new_arr)
+    for k in ("arr", "churned_arr", "expansion_arr", "contraction_arr", "customers",
+              "queued", "fees", "platform_fees", "revenue_self_serve", "revenue_services",
+              "cogs_services"):
         out[k] = ticks[k]
+    # revenue: recurring (subscriptions, usage, outcomes, value shares) and one-off
+    # (services engagements, value-share baseline fees, pilot fees), each with its cost
+    out["revenue"] = ticks["revenue"] + out["revenue_pilot"]
+    out["cogs"] = ticks["cogs"] + cogs_pilot
+    out["revenue_one_off"] = out["revenue_services"] + out["fees"] + out["revenue_pilot"]
+    out["revenue_recurring"] = out["revenue"] - out["revenue_one_off"]
+    out["cogs_one_off"] = ticks["cogs_one_off"] + cogs_pilot
+    out["cogs_recurring"] = out["cogs"] - out["cogs_one_off"]
     out["revenue_sales"] = out["revenue"] - out["revenue_self_serve"]  # the blend's two segments
     # cost of revenue: hosting/compute/delivery (sim.engine.pricing) and the platforms' share
     out["gross_profit"] = out["revenue"] - out["cogs"] - out["platform_fees"]
@@ -115,8 +133,9 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     out["marketing_spend"] = marketing
     out["commission"] = run.commission.copy()
     out["partner_fees"] = run.partner_fees.copy()
+    # a pilot's delivery cost is S&M only where it exceeds the pilot's fee
     out["sm_spend"] = (costs["sm"] + marketing + run.commission + run.partner_fees
-                       + out["pilot_delivery_cost"])
+                       + out["pilot_loss"])
     out["cs_spend"] = costs["cs"]
     out["phase"] = in_phase.astype(float)  # index of the motion's phase in effect (0: as it starts)
     hc = run.roster.headcount(ends - 1e-9)

@@ -191,9 +191,9 @@ class _Engine(PhaseSwitch):
     @staticmethod
     def _into(path: SalesPath, t: np.ndarray, src: np.ndarray, fit: np.ndarray,
               factor: np.ndarray) -> None:
-        acv, u, dur = path.stage_draws(t.size)
+        acv, u, dur, fee = path.stage_draws(t.size)
         p = path.probabilities(fit, factor)
-        path.pipeline.add_block(t, src, fit, acv, u, dur, p)
+        path.pipeline.add_block(t, src, fit, acv, u, dur, p, fee)
 
     # -- the company at time zero ---------------------------------------------------
 
@@ -217,7 +217,7 @@ class _Engine(PhaseSwitch):
         for d in init.pipeline:
             k = names.index(d.stage)
             n = d.count
-            acv, u, dur = path.stage_draws(n)
+            acv, u, dur, fee = path.stage_draws(n)
             if d.acv is not None:
                 acv = np.full(n, d.acv)
             fit = np.ones(n, dtype=bool)
@@ -226,7 +226,7 @@ class _Engine(PhaseSwitch):
             self.pipeline.add_open(
                 k, residual, np.full(n, -d.days_in_stage),
                 t_arrive=np.full(n, np.nan), source=SOURCE_ID["initial"], fit=fit, acv=acv,
-                u=u, dur=dur, p=p,
+                u=u, dur=dur, p=p, fee=fee,
             )
 
     # -- processes ------------------------------------------------------------------

@@ -87,13 +87,23 @@ class SalesPath:
 
     # -- leads ----------------------------------------------------------------------
 
-    def stage_draws(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        acv = self.pricing.lead_values(n, self.streams.get("acv"))
+    def stage_draws(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Each lead's deal value, stage uniforms, stage durations and pilot fee (or None).
+
+        With a pilot the deal value is the production contract the pilot leads to
+        (``PilotDesk.deal_values``): the pipeline, the forecast and the contract
+        signed all read this one value.
+        """
+        fee = None
+        if self.pilots is not None:
+            fee, acv = self.pilots.deal_values(n, self.streams.get("acv"))
+        else:
+            acv = self.pricing.lead_values(n, self.streams.get("acv"))
         u = self.streams.get("stage").random((n, self.K))
         dur = np.empty((n, self.K))
         for k, (s, d) in enumerate(zip(self.stages, self.durations, strict=True)):
             dur[:, k] = np.maximum(d.sample(self.streams.get("duration", s.name), n), 0.0)
-        return acv, u, dur
+        return acv, u, dur, fee
 
     def probabilities(self, fit: np.ndarray, first_factor: np.ndarray) -> np.ndarray:
         p = np.tile(self.adv, (fit.size, 1))
@@ -108,7 +118,8 @@ class SalesPath:
 
     def _on_win(self, row: int, t: float) -> None:
         if self.pilots is not None:
-            self.pilots.sell(row, t)  # the evaluation sold a pilot; production may follow
+            T = self.pipeline.T  # the evaluation sold a pilot; production may follow
+            self.pilots.sell(row, t, float(T.fee[row]), float(T.acv[row]))
             return
         self.sign(row, t, float(self.pipeline.T.acv[row]))
 

@@ -13,9 +13,18 @@ pilot
   by ``extension_decay``.
 
 A conversion is a production contract: a customer whose ARR is
-``production_multiplier x fee``. Everything about a pilot is decided when it is
-sold (its draws come from the ``pilot`` stream), and only the conversion is an
-event.
+``production_multiplier x fee``. The fee and the multiplier are drawn with the
+lead (``deal_values``), so the deal value the pipeline and the forecast see is
+the production contract the pilot leads to (a deal entering with a value of its
+own, an initial deal or a PQL, draws its fee when the pilot is sold and keeps
+its value). Everything else about a pilot is decided when it is sold (its draws
+come from the ``pilot`` stream), and only the conversion is an event.
+
+Money: the fee is booked when the pilot is sold (pilot bookings, never ARR) and
+recognised as one-off revenue evenly over the pilot; its delivery cost is spent
+evenly over the pilot too. Up to the fee, delivery is the cost of that revenue;
+only what a pilot costs beyond its fee (its net loss) is acquisition cost (S&M).
+``pilot_money`` spreads both by month.
 """
 
 from __future__ import annotations
@@ -28,10 +37,11 @@ import numpy as np
 from sim.engine.params import num
 from sim.engine.records import Table
 from sim.engine.rng import Streams
+from sim.engine.team import MONTH_DAYS
 from sim.scenario.distributions import as_dist
 from sim.scenario.schema import Pilot
 
-__all__ = ["PilotDesk", "pilot_table"]
+__all__ = ["PilotDesk", "pilot_money", "pilot_table"]
 
 
 def pilot_table() -> Table:
@@ -67,13 +77,19 @@ class PilotDesk:
         self.schedule = schedule  # (time of conversion, pilot row) -> event
         self.P = pilot_table()
 
-    def sell(self, lead: int, t: float) -> None:
+    def deal_values(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Pilot fees and production contract values (fee x multiplier) of ``n`` new deals."""
+        fee = np.maximum(self.fee.sample(rng, n), 0.0)
+        return fee, fee * np.maximum(self.multiplier.sample(rng, n), 0.0)
+
+    def sell(self, lead: int, t: float, fee: float, acv: float) -> None:
+        """Lead ``lead`` buys a pilot at ``t``: ``fee`` (NaN: drawn now), production value ``acv``."""
         r = self.rng
         u = r.random(4 + self.max_ext)
-        fee = max(float(self.fee.sample(r)), 0.0)
+        if not math.isfinite(fee):
+            fee = max(float(self.fee.sample(r)), 0.0)
         t_end = t + max(float(self.duration.sample(r)), 0.0)
         cost = max(float(self.cost.sample(r)), 0.0)
-        acv = fee * max(float(self.multiplier.sample(r)), 0.0)
         success = bool(u[0] < self.success)
         converted, ext, t_dec = False, 0, t_end
         if success and self.clause:
@@ -92,3 +108,29 @@ class PilotDesk:
                              converted=converted, production_acv=acv)
         if converted and math.isfinite(t_dec):
             self.schedule(t_dec, rows.start)
+
+
+def pilot_money(P: dict[str, np.ndarray], n_months: int) -> dict[str, np.ndarray]:
+    """Each month's pilot revenue, delivery cost, its cost of revenue and its net loss.
+
+    A pilot's fee and its delivery cost are spread evenly over the pilot, from its
+    start to its end (all in the month it starts when it lasts no time); what falls
+    past the horizon is not counted. The cost of the pilot revenue is the delivery
+    cost up to the fee, min(cost, fee); the rest, max(cost - fee, 0), is the net
+    loss, counted as acquisition cost (S&M). Per pilot, fee - cost = (fee - cost of
+    revenue) - net loss.
+    """
+    t0, t1 = P["t_start"], P["t_end"]
+    edges = np.arange(n_months + 1) * MONTH_DAYS
+    length = t1 - t0
+    overlap = np.clip(np.minimum(t1[:, None], edges[None, 1:])
+                      - np.maximum(t0[:, None], edges[None, :-1]), 0.0, None)
+    share = np.where(length[:, None] > 0, overlap / np.where(length > 0, length, 1.0)[:, None],
+                     (np.floor(t0 / MONTH_DAYS)[:, None] == np.arange(n_months)[None, :]))
+    fee, cost = P["fee"], P["delivery_cost"]
+    return {
+        "revenue": fee @ share,
+        "delivery_cost": cost @ share,
+        "cogs": np.minimum(cost, fee) @ share,
+        "loss": np.maximum(cost - fee, 0.0) @ share,
+    }

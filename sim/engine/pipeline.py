@@ -53,6 +53,7 @@ def lead_table(n_stages: int) -> Table:
             "source": (np.int8, (), -1),
             "fit": (np.bool_, (), True),
             "acv": (np.float64, (), np.nan),
+            "fee": (np.float64, (), np.nan),  # a pilot's fee, drawn with its production value
             "u": (np.float64, k, np.nan),  # uniforms deciding each stage
             "dur": (np.float64, k, np.nan),  # days in each stage (drawn at arrival)
             "p": (np.float64, k, np.nan),  # advance probability before rep effects
@@ -128,12 +129,15 @@ class Pipeline:
         u: np.ndarray,
         dur: np.ndarray,
         p: np.ndarray,
+        fee: np.ndarray | None = None,
     ) -> None:
         n = t_arrive.size
         if n == 0:
             return
         T = self.T
         rows = T.append(n, t_arrive=t_arrive, source=source, fit=fit, acv=acv, u=u, dur=dur, p=p)
+        if fee is not None:
+            T.fee[rows] = fee
         first = rows.start
         L = self.lead_end
         sched, now = self._sched, self.env.now

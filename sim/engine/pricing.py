@@ -23,7 +23,8 @@ The models:
   ``compute_cost_per_outcome``, which is the whole COGS, so gross margin is
   1 - cost / (resolved share x price) and is negative while the product is
   young. The booked value is the projection a seller makes, at the matured
-  resolved share; revenue is what is realised. Commission: at signing on the
+  resolved share; the new ARR is the run rate billed at signing; revenue is
+  what is realised. Commission: at signing on the
   projection, on realised revenue in the customer's first 12 months, or a
   hybrid (``signing_share`` at signing, the rest trailing).
 - ``value_share``: ARR = clamp(share x measured gain, floor, ceiling). With a
@@ -39,7 +40,7 @@ The models:
   booked at the win and billed evenly over the engagement: services revenue,
   not ARR (the customer's ``arr`` column holds the billing rate, ``recurring``
   is false). At its end the customer continues on a product subscription
-  (``follow_on_acv``, recurring ARR counted as expansion) with
+  (``follow_on_acv``, the customer's first recurring ARR: new ARR when it starts) with
   ``follow_on_probability``, or leaves (a churned customer with no ARR lost).
 """
 
@@ -80,8 +81,8 @@ class Pricing:
         self.r0 = self.r1 = 1.0
         self.r_months = 0.0
         if self.kind == "subscription":
-            assert deal.acv is not None
-            self.value = as_dist(deal.acv)
+            # (without deal.acv a pilot values each deal: PilotDesk.deal_values)
+            self.value = as_dist(deal.acv if deal.acv is not None else 0.0)
         elif self.kind == "usage":
             u = deal.usage
             assert u is not None
@@ -160,8 +161,8 @@ class Pricing:
             arr = units * self.price12 * self.resolution(t)
             at_signing = {"signing": 1.0, "realized": 0.0, "hybrid": self.signing_share}[self.plan]
             terms = Terms(arr0=value, arr=arr, units=units, unit_growth=self.workload_growth,
-                          expand=0.0, contract=0.0, cogs_share=0.0, price12=self.price12, resolves=True,
-                          unit_cost=self.cost_per_unit,
+                          expand=0.0, contract=0.0, cogs_share=0.0, price12=self.price12,
+                          resolves=True, unit_cost=self.cost_per_unit, new_arr=arr,
                           comm_trailing=commission_rate * (1.0 - at_signing))
             return t, terms, commission_rate * at_signing * value
         if kind == "value_share":
@@ -169,7 +170,8 @@ class Pricing:
             start = t + self.baseline_days
             if self.baseline_days <= 0 and self.rng.random() < self.p_dispute:
                 arr = value * self.collection
-            return start, Terms(arr0=value, arr=arr, cogs_share=1.0 - self.gm), commission_rate * value
+            return (start, Terms(arr0=value, arr=arr, new_arr=arr, cogs_share=1.0 - self.gm),
+                    commission_rate * value)
         start, terms = self.desk.engage(t, value, self.gm)
         return start, terms, commission_rate * value
 
@@ -216,7 +218,8 @@ class ServicesDesk:
         follow = float(self.follow_acv.sample(self.rng, 1)[0]) if self.rng.random() < self.p_follow else 0.0
         terms = Terms(arr0=fee, arr=fee * 365.0 / days, term=days, engagement=True, recurring=False,
                       cogs_share=(1.0 - self.margin) * (1.0 - reuse), follow_on=max(follow, 0.0),
-                      follow_cogs=1.0 - gm, h=0.0, early_p=0.0)
+                      follow_cogs=1.0 - gm, h=0.0, early_p=0.0, new_arr=max(follow, 0.0),
+                      recurring_from=start + days)
         return start, terms
 
     def custom_to_productised(self, t: float) -> float:

@@ -211,7 +211,7 @@ def flow(motion: Any, cur: str) -> dict[str, Any]:
     churn = _dist_mean(ret.monthly_churn)
     return {
         "sources": sources, "stages": stages,
-        "customer": [_pays(motion.deal, cur), f"{motion.deal.contract} contract",
+        "customer": [*_pilot_lines(motion, cur), f"{motion.deal.contract} contract",
                      f"churn {pct(churn, 1)} / month",
                      f"expansion {pct(_dist_mean(ret.expansion_rate_annual))} / year",
                      f"contraction {pct(_dist_mean(ret.contraction_rate_annual))} / year"],
@@ -239,6 +239,21 @@ def team_cost_lines(motion: Any, cur: str) -> list[str]:
             lines.append(f"{each}, customer success cost (not S&M)")
         else:
             lines.append(f"{each}, not S&M")
+    return lines
+
+
+def _pilot_lines(motion: Any, cur: str) -> list[str]:
+    """How a customer pays, after its pilot when the motion sells one first."""
+    pl = motion.pilot
+    if pl is None:
+        return [_pays(motion.deal, cur)]
+    d = _dist_mean
+    fee, mult = d(pl.fee), d(pl.production_multiplier)
+    lines = [f"pilot {money(fee, cur)} fee mean, {d(pl.duration_days):.0f} d, "
+             f"{pct(d(pl.success_rate))} succeed",
+             f"production contract {mult:.1f}x the fee ({money(fee * mult, cur)} mean)"]
+    if motion.deal.pricing != "subscription":
+        lines.append(_pays(motion.deal, cur))
     return lines
 
 

@@ -29,7 +29,8 @@ __all__ = ["what_this_says"]
 # for both sides (plural, third person singular), why it happens, and how a seed with
 # one side "never" counts
 _NEVER = {"cac_payback_months": ("never pays back its CAC", "pay back", "pays back",
-                                 "a gross margin that is not positive",
+                                 "a recurring gross margin that is not positive, or no new "
+                                 "recurring ARR",
                                  "a payback beats never")}
 _NEVER_OTHER = ("is never reached", "reach it", "reaches it", "", "reaching it beats never")
 

@@ -165,7 +165,9 @@ class Deal(Strict):
 
     acv: Draw | None = Field(
         default=None,
-        description="annual contract value per deal (currency per year); subscription pricing")
+        description="annual contract value per deal (currency per year); subscription pricing. "
+        "With a pilot a deal is worth its production contract, pilot.fee x "
+        "pilot.production_multiplier, and deal.acv is not used")
     contract: Literal["monthly", "annual"] = "annual"
     pricing: Literal["subscription", "usage", "outcome", "value_share", "services"] = "subscription"
     usage: Usage | None = None
@@ -188,8 +190,6 @@ class Deal(Strict):
 
     @model_validator(mode="after")
     def _priced(self) -> Deal:
-        if self.pricing == "subscription" and self.acv is None:
-            raise LocatedError(("acv",), "subscription pricing needs deal.acv (annual contract value)")
         for other in PRICING_MODELS[1:]:
             if other != self.pricing and getattr(self, other) is not None:
                 raise LocatedError((other,), f"deal.{other} is set but deal.pricing is "
@@ -268,6 +268,9 @@ class Motion(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> Motion:
+        if self.deal.pricing == "subscription" and self.deal.acv is None and self.pilot is None:
+            raise LocatedError(("deal", "acv"),
+                               "subscription pricing needs deal.acv (annual contract value)")
         names = [s.name for s in self.stages]
         for i, n in enumerate(names):
             if n in names[:i]:
