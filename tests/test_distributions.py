@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.scenario.distributions import (
     Beta,
@@ -113,3 +115,19 @@ def test_a_level_must_be_a_positive_factor_without_a_level_of_its_own():
         LogNormal(mean=10, sd=2, level=Uniform(low=-0.5, high=1.5))
     with pytest.raises(ValueError, match="level of its own"):
         LogNormal(mean=10, sd=2, level=Pert(low=0.8, mode=1, high=1.2, level=1.1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(mean=st.floats(1.0, 1e6), cv=st.floats(0.0, 2.0), low=st.floats(0.1, 1.0),
+       width=st.floats(0.01, 1.5), factor=st.floats(0.05, 5.0))
+def test_level_invariants(mean, cv, low, width, factor):
+    """For any per-entity lognormal and positive level: the mean is E[L] x the base mean, the
+    variance is at least the base variance scaled by E[L]^2 (the level only adds spread),
+    ``at_level(f)`` is f x X with no level left, and stress scaling keeps the level."""
+    level = Pert(low=low, mode=low + width / 2, high=low + width)
+    d = LogNormal(mean=mean, sd=cv * mean, level=level)
+    assert d.mean == pytest.approx(level.mean * mean, rel=1e-9)
+    assert d.variance >= level.mean**2 * d.base_variance * (1 - 1e-9)
+    at = d.at_level(factor)
+    assert at.level is None and at.mean == pytest.approx(factor * mean, rel=1e-9)
+    assert d.scaled(factor).level == level

@@ -11,6 +11,7 @@ import pytest
 from sim.scenario.distributions import LogNormal
 from sim.scenario.levers import LEVERS, apply_levers, governed_paths
 from sim.scenario.loader import scenario_from_dict
+from sim.scenario.schema_types import mean_of
 from sim.stress import paired_deltas, run_sensitivity, run_stress
 
 
@@ -31,12 +32,13 @@ def test_a_lever_moves_exactly_the_parameters_it_names(sc):
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {"stages"}  # only inside the stage list...
     assert [s.advance for s in shocked.stages[:-1]] == [s.advance for s in m.stages[:-1]]
-    assert shocked.stages[-1].advance == pytest.approx(0.8 * m.stages[-1].advance)
+    # the templates' advances are uncertain (a PERT per seed): the lever scales the distribution
+    assert mean_of(shocked.stages[-1].advance) == pytest.approx(0.8 * mean_of(m.stages[-1].advance))
     # distributions scale as distributions
     acv = apply_levers(m, {"acv": 1.5}).deal.acv
     assert isinstance(acv, LogNormal) and acv.mean == pytest.approx(1.5 * m.deal.acv.mean)
     # probabilities are capped at 1
-    assert apply_levers(m, {"win_rate": 10}).stages[-1].advance == 1.0
+    assert mean_of(apply_levers(m, {"win_rate": 10}).stages[-1].advance) == 1.0
     # a lever that governs nothing leaves the motion as it was
     assert governed_paths(m, "activation") == []
     assert apply_levers(m, {"activation": 2.0}).model_dump() == m.model_dump()

@@ -25,7 +25,7 @@ def _motion(acv: dict, **extra):
 
 def test_the_level_is_drawn_once_per_seed_and_scales_the_deal_distribution():
     sc, m = _motion({"dist": "lognormal", "mean": 26_000, "sd": 13_000, "level": LEVEL})
-    n = 2_000
+    n = 800
     drawn = [realize(m, Streams(sc.seed, i)).deal.acv for i in range(n)]
     assert all(isinstance(d, LogNormal) and d.level is None for d in drawn)
     levels = np.array([d.mean / 26_000 for d in drawn])
