@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from sim.engine.forecast import ATOMS, QUARTER_DAYS, booking_times, quarterly_forecast
 from sim.engine.model import SeedRun, simulate_seed
+from sim.engine.pilots import PilotDesk
 from sim.engine.records import WON
 from sim.engine.rng import Streams
 from sim.scenario.distributions import Exponential, Fixed, LogNormal, Uniform
@@ -226,3 +227,29 @@ def test_whole_forecast_is_unbiased_in_a_steady_state_with_billing_after_a_basel
     se = d.std(ddof=1) / math.sqrt(d.size)
     assert 4 * se < 0.1 * np.mean(booked)
     assert abs(d.mean()) <= 4 * se
+
+
+@pytest.mark.parametrize("clause", [True, False])
+def test_pilot_decision_paths_match_the_pilot_desk(clause):
+    # the forecast's chance that a won evaluation ends in production, and when, against
+    # the engine's own pilots (binomial: 4 standard errors)
+    pilot = {"fee": 50000, "duration_days": 60, "success_rate": 0.7, "conversion_clause": clause,
+             "decision_conversion": 0.8, "decision_window_days": 30,
+             "extension_probability": 0.5, "extension_days": 40, "extension_decay": 0.7,
+             "max_extensions": 3}
+    m = make_scenario({"pilot": pilot}).motions[0]
+    assert m.pilot is not None
+    bt = booking_times(m, np.random.default_rng(1))
+    # the last stage's atoms: pilot length (60) + decision delay, weighted by P(path)
+    p_model = float(bt.weight[0].sum())
+    delay_model = float((bt.weight[0] * bt.after[0]).sum() / p_model) - 60
+    desk = PilotDesk(m.pilot, Streams(1, 0), lambda t, row: None)
+    n = 20_000
+    for i in range(n):
+        desk.sell(i, 0.0)
+    P = desk.P
+    conv = P.column("converted")
+    p_hat = conv.mean()
+    assert abs(p_hat - p_model) <= 4 * math.sqrt(p_model * (1 - p_model) / n)
+    delays = (P.column("t_decision") - P.column("t_end"))[conv]
+    assert abs(delays.mean() - delay_model) <= 4 * delays.std() / math.sqrt(delays.size) + 1e-9
