@@ -253,3 +253,22 @@ def test_pilot_decision_paths_match_the_pilot_desk(clause):
     assert abs(p_hat - p_model) <= 4 * math.sqrt(p_model * (1 - p_model) / n)
     delays = (P.column("t_decision") - P.column("t_end"))[conv]
     assert abs(delays.mean() - delay_model) <= 4 * delays.std() / math.sqrt(delays.size) + 1e-9
+
+
+def test_no_engagement_is_forecast_when_no_team_is_free():
+    # one team, engagements of two years: after the first deal the team is busy to the
+    # horizon, the won deals wait, and no open deal can book before the team is free
+    sc = make_scenario({
+        "sources": {"inbound": {"leads_per_month": 10, "growth_per_month": 0,
+                                "cost_per_lead": 0}},
+        "stages": [{"name": "qualify", "duration": 5, "advance": 1.0},
+                   {"name": "work", "owner": "ae", "duration": 60, "advance": 0.5}],
+        "deal": {"pricing": "services",
+                 "services": {"fee": 100_000, "duration_months": 24, "max_concurrent": 1,
+                              "follow_on_probability": 0, "reuse_saving": 0}},
+    }, horizon_months=12)
+    for seed in range(3):
+        fc, run = _forecast(sc, seed=seed)
+        assert fc["open_opportunities"][1:].min() > 0
+        assert fc["actual"][1:].sum() == 0
+        np.testing.assert_array_equal(fc["pipeline"][1:], 0.0)

@@ -32,7 +32,9 @@ What RevOps knows (a team estimating from its history of deals like this one):
   duration distribution.
 - It assumes no wait for a rep from here on and a founder calendar that is not
   full; time in a stage counts from its entry, a wait for a rep included (a
-  deal kept past every duration its stage allows is taken as due now).
+  deal kept past every duration its stage allows is taken as due now). A
+  services engagement books when a team is free: the expected wins of services
+  deals in a quarter are capped by the teams that can start one (``_services_room``).
 
 Hope stages: with probability ``stage_inflation`` a rep moves a deal one stage
 ahead of the buyer at the quarter's call. RevOps then sees a deal that has just
@@ -169,6 +171,28 @@ def _pilot_terms(m: Motion) -> tuple[float, float, float]:
     return float(p.sum()), delay, as_dist(pl.production_multiplier).mean
 
 
+def _services_room(run: SeedRun, motions: list[Motion], c_start: np.ndarray,
+                   c_signed: np.ndarray, n_q: int) -> np.ndarray:
+    """Per quarter: engagements a services desk can start for deals not yet won.
+
+    At ``t0`` RevOps knows its teams (``max_concurrent``), when the engagements
+    under way end, and the contracts signed and waiting for a team (``c_start``,
+    ``c_signed`` of the engagements that waited): the room is the teams free at
+    ``t0`` or freed before ``t1``, less those still waiting at ``t0``.
+    """
+    teams = max(int(mj.deal.services.max_concurrent) for mj in motions
+                if mj.deal.services is not None and mj.deal.pricing == "services")
+    eng = np.asarray(run.extras["engagements"], dtype=float).reshape(-1, 2)
+    room = np.zeros(n_q)
+    for q in range(n_q):
+        t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
+        running = (eng[:, 0] <= t0) & (eng[:, 1] > t0)
+        waiting = int(((c_signed < t0) & (c_start >= t0)).sum())
+        freed = (teams - int(running.sum())) + int((eng[running, 1] < t1).sum())
+        room[q] = max(freed - waiting, 0)
+    return room
+
+
 def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     """Forecast and actual bookings per quarter, with the forecast's parts
     (``pipeline``, ``backlog``, ``run_rate``, ``pilots``) and the open opportunities."""
@@ -195,6 +219,7 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     C = run.customers
     new = ~C["initial"]
     c_start, c_arr, c_lead = C["start"][new], C["arr0"][new], C["lead"][new]
+    c_phase = C["phase"][new].astype(np.int64) if "phase" in C else np.zeros(c_start.size, np.int64)
     # when each customer's contract was signed (a sales win; a pilot's production decision)
     # and whether its deal was an opportunity yet (self-serve upgrades never are)
     t_sign = L["t_end"].copy()
@@ -235,7 +260,17 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
                 sel = (ph == j) & (stage == s) & hope
                 if sel.any():
                     p_time[sel] = bt.p_entering(s, QUARTER_DAYS)
-        np.add.at(pipeline, qq, acv[ii] * p_win * p_time)
+        won_in_q = p_win * p_time
+        services_phase = np.array([mj.deal.pricing == "services" for mj in motions])
+        services = services_phase[ph]
+        if services.any() and "engagements" in run.extras:
+            # an engagement books when a team is free: no more new ones than free teams
+            expected = np.bincount(qq[services], weights=won_in_q[services], minlength=n_q)
+            waits = services_phase[c_phase] & (c_signed < c_start)
+            room = _services_room(run, motions, c_start[waits], c_signed[waits], n_q)
+            scale = np.minimum(1.0, room / np.where(expected > 0, expected, 1.0))
+            won_in_q = np.where(services, won_in_q * scale[qq], won_in_q)
+        np.add.at(pipeline, qq, acv[ii] * won_in_q)
     for q in range(n_q):
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
         m = in_effect[3 * q]
