@@ -1,13 +1,15 @@
 """The quarterly bookings forecast of the simulated RevOps team, and the actuals.
 
 At each quarter's start ``t0`` RevOps forecasts the bookings of ``[t0, t0 + Q)``
-(``Q`` = a quarter) in three parts:
+(``Q`` = a quarter) in four parts:
 
     pipeline   for every open opportunity, in stage ``s`` for ``a`` days:
                ACV x P(win | s) x P(books before t0 + Q | a days in s)
-    run rate   deals created and won inside one quarter cannot be seen in the
-               pipeline: last quarter's bookings of deals created and won within
-               it, and of self-serve upgrades
+    backlog    contracts signed before ``t0`` that start billing in the quarter
+               (after a value-share baseline, or a services slot): known values
+    run rate   bookings the quarter's start cannot see (deals not yet
+               opportunities, self-serve upgrades): as many as last quarter had,
+               the bookings of its customers whose deal was no opportunity at its start
     pilots     pilots under way whose production decision is due in the quarter:
                fee x mean production multiplier x P(production)
 
@@ -30,7 +32,9 @@ What RevOps knows (a team estimating from its history of deals like this one):
   duration distribution.
 - It assumes no wait for a rep from here on and a founder calendar that is not
   full; time in a stage counts from its entry, a wait for a rep included (a
-  deal kept past every duration its stage allows is taken as due now).
+  deal kept past every duration its stage allows is taken as due now). A
+  services engagement books when a team is free: the expected wins of services
+  deals in a quarter are capped by the teams that can start one (``_services_room``).
 
 Hope stages: with probability ``stage_inflation`` a rep moves a deal one stage
 ahead of the buyer at the quarter's call. RevOps then sees a deal that has just
@@ -53,7 +57,6 @@ from sim.engine.model import SeedRun
 from sim.engine.params import num
 from sim.engine.records import OPEN
 from sim.engine.rng import Streams
-from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.distributions import Uniform, as_dist
 from sim.scenario.schema import Motion
@@ -61,7 +64,6 @@ from sim.scenario.schema import Motion
 __all__ = ["ATOMS", "QUARTER_DAYS", "BookingTimes", "booking_times", "quarterly_forecast"]
 
 QUARTER_DAYS = 3 * MONTH_DAYS
-SELF_SERVE = SOURCE_ID["signups"]
 ATOMS = 128  # Latin hypercube draws of the later stages' durations, per motion and seed
 _CELLS = 1 << 20  # (deals x atoms) evaluated at once
 
@@ -169,9 +171,31 @@ def _pilot_terms(m: Motion) -> tuple[float, float, float]:
     return float(p.sum()), delay, as_dist(pl.production_multiplier).mean
 
 
+def _services_room(run: SeedRun, motions: list[Motion], c_start: np.ndarray,
+                   c_signed: np.ndarray, n_q: int) -> np.ndarray:
+    """Per quarter: engagements a services desk can start for deals not yet won.
+
+    At ``t0`` RevOps knows its teams (``max_concurrent``), when the engagements
+    under way end, and the contracts signed and waiting for a team (``c_start``,
+    ``c_signed`` of the engagements that waited): the room is the teams free at
+    ``t0`` or freed before ``t1``, less those still waiting at ``t0``.
+    """
+    teams = max(int(mj.deal.services.max_concurrent) for mj in motions
+                if mj.deal.services is not None and mj.deal.pricing == "services")
+    eng = np.asarray(run.extras["engagements"], dtype=float).reshape(-1, 2)
+    room = np.zeros(n_q)
+    for q in range(n_q):
+        t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
+        running = (eng[:, 0] <= t0) & (eng[:, 1] > t0)
+        waiting = int(((c_signed < t0) & (c_start >= t0)).sum())
+        freed = (teams - int(running.sum())) + int((eng[running, 1] < t1).sum())
+        room[q] = max(freed - waiting, 0)
+    return room
+
+
 def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     """Forecast and actual bookings per quarter, with the forecast's parts
-    (``pipeline``, ``run_rate``, ``pilots``) and the open opportunities counted."""
+    (``pipeline``, ``backlog``, ``run_rate``, ``pilots``) and the open opportunities."""
     L = run.leads
     n_q = run.n_months // 3
     motions = run.phase_motions or [run.motion]
@@ -188,17 +212,24 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
     p_adv = L["p"][is_opp]
     acv = L["acv"][is_opp]
     phase = L["phase"][is_opp].astype(np.int64) if "phase" in L else np.zeros(acv.size, np.int64)
-    # the run rate reads won deals only: their columns once, in row order
-    won = np.flatnonzero(L["outcome"] == 1)
-    w_end, w_created, w_acv = L["t_end"][won], L["created"][won], L["acv"][won]
-    w_self_serve = L["source"][won] == SELF_SERVE
     # a deal's stage at a time: the last stage it entered by then (a PQL or a deal open at
     # the start enters past the first stage; a stage never entered has no entry time)
     entry_or_inf = np.where(np.isnan(entry), np.inf, entry)
     stage_col = np.arange(entry.shape[1])[None, :]
     C = run.customers
-    c_start, c_arr = C["start"][~C["initial"]], C["arr0"][~C["initial"]]
-    pipeline, run_rate, pilots = np.zeros(n_q), np.zeros(n_q), np.zeros(n_q)
+    new = ~C["initial"]
+    c_start, c_arr, c_lead = C["start"][new], C["arr0"][new], C["lead"][new]
+    c_phase = C["phase"][new].astype(np.int64) if "phase" in C else np.zeros(c_start.size, np.int64)
+    # when each customer's contract was signed (a sales win; a pilot's production decision)
+    # and whether its deal was an opportunity yet (self-serve upgrades never are)
+    t_sign = L["t_end"].copy()
+    if run.pilots is not None:
+        conv = run.pilots["converted"]
+        t_sign[run.pilots["lead"][conv]] = run.pilots["t_decision"][conv]
+    has = c_lead >= 0
+    c_signed = np.where(has, t_sign[np.where(has, c_lead, 0)], c_start)
+    c_created = np.where(has, L["created"][np.where(has, c_lead, 0)], np.nan)
+    pipeline, backlog, run_rate, pilots = (np.zeros(n_q) for _ in range(4))
     actual = np.zeros(n_q)
     # the open opportunities of every quarter at once, quarter by quarter in row order
     # (the hope draws are one block in that order: the same stream as a draw per quarter)
@@ -229,18 +260,29 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
                 sel = (ph == j) & (stage == s) & hope
                 if sel.any():
                     p_time[sel] = bt.p_entering(s, QUARTER_DAYS)
-        np.add.at(pipeline, qq, acv[ii] * p_win * p_time)
+        won_in_q = p_win * p_time
+        services_phase = np.array([mj.deal.pricing == "services" for mj in motions])
+        services = services_phase[ph]
+        if services.any() and "engagements" in run.extras:
+            # an engagement books when a team is free: no more new ones than free teams
+            expected = np.bincount(qq[services], weights=won_in_q[services], minlength=n_q)
+            waits = services_phase[c_phase] & (c_signed < c_start)
+            room = _services_room(run, motions, c_start[waits], c_signed[waits], n_q)
+            scale = np.minimum(1.0, room / np.where(expected > 0, expected, 1.0))
+            won_in_q = np.where(services, won_in_q * scale[qq], won_in_q)
+        np.add.at(pipeline, qq, acv[ii] * won_in_q)
     for q in range(n_q):
         t0, t1 = q * QUARTER_DAYS, (q + 1) * QUARTER_DAYS
         m = in_effect[3 * q]
-        actual[q] = c_arr[(c_start >= t0) & (c_start < t1)].sum()
+        starts = (c_start >= t0) & (c_start < t1)
+        actual[q] = c_arr[starts].sum()
+        backlog[q] = c_arr[starts & (c_signed < t0)].sum()
         if q > 0:
-            # run rate of what the pipeline cannot show: deals created and won within last
-            # quarter, and self-serve upgrades
+            # last quarter's bookings that its start could not see: deals that were no
+            # opportunity yet (created later, or never: self-serve upgrades)
             p0 = t0 - QUARTER_DAYS
-            in_last = (w_end >= p0) & (w_end < t0)
-            quick = in_last & ((w_created >= p0) | w_self_serve)
-            run_rate[q] = w_acv[quick].sum()
+            unseen = ~(c_created <= p0)
+            run_rate[q] = c_arr[(c_start >= p0) & (c_start < t0) & unseen].sum()
         if run.pilots is not None and m.pilot is not None:
             # pilots under way: expected production value if their decision is due this quarter
             pilot_p, pilot_delay, _ = _pilot_terms(m)
@@ -249,6 +291,6 @@ def quarterly_forecast(run: SeedRun, streams: Streams) -> dict[str, np.ndarray]:
             due = np.maximum(P["t_end"], t0) + pilot_delay
             # a pilot's production contract: the one value the pilot desk drew for it
             pilots[q] = float((P["production_acv"] * pilot_p)[live & (due < t1)].sum())
-    return {"quarter": np.arange(n_q), "forecast": pipeline + run_rate + pilots,
+    return {"quarter": np.arange(n_q), "forecast": pipeline + backlog + run_rate + pilots,
             "actual": actual, "open_opportunities": n_open.astype(float),
-            "pipeline": pipeline, "run_rate": run_rate, "pilots": pilots}
+            "pipeline": pipeline, "backlog": backlog, "run_rate": run_rate, "pilots": pilots}

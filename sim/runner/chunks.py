@@ -85,6 +85,7 @@ def run_chunk(scenario: Scenario, chunk: Chunk) -> ChunkResult:
                 "actual": fc["actual"],
                 "open_opportunities": fc["open_opportunities"],
                 "pipeline": fc["pipeline"],
+                "backlog": fc["backlog"],
                 "run_rate": fc["run_rate"],
                 "pilots": fc["pilots"],
             })
