@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "Beta",
     "Dist",
+    "Distribution",
     "Exponential",
     "Fixed",
     "LogNormal",
@@ -42,6 +43,10 @@ class _Base(BaseModel):
     @abstractmethod
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         """``size`` independent draws (a 0-d array when ``size`` is None)."""
+
+    @abstractmethod
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """The inverse CDF at probabilities ``u`` (used by the correlation copula)."""
 
     @property
     @abstractmethod
@@ -90,6 +95,9 @@ class Fixed(_Base):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return np.full(size if size is not None else (), self.value, dtype=float)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(u), self.value, dtype=float)
+
     @property
     def mean(self) -> float:
         return self.value
@@ -115,6 +123,9 @@ class Uniform(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.uniform(self.low, self.high, size)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
 
     @property
     def mean(self) -> float:
@@ -142,6 +153,12 @@ class Triangular(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.triangular(self.low, self.mode, self.high, size)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import stats
+
+        r = self.high - self.low
+        return np.asarray(stats.triang.ppf(u, (self.mode - self.low) / r, loc=self.low, scale=r))
 
     @property
     def mean(self) -> float:
@@ -177,6 +194,12 @@ class Pert(_Base):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         a, b = self._ab()
         return self.low + (self.high - self.low) * rng.beta(a, b, size)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import stats
+
+        a, b = self._ab()
+        return self.low + (self.high - self.low) * np.asarray(stats.beta.ppf(u, a, b))
 
     @property
     def mean(self) -> float:
@@ -227,6 +250,14 @@ class Normal(_Base):
         var = self.sd**2 * (1 + alpha * lam - lam * lam)
         return mean, var
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import stats
+
+        if self.sd == 0:
+            return np.full(np.shape(u), max(self.mu, 0.0))
+        lo = -self.mu / self.sd  # truncated at zero, as ``sample`` is
+        return np.asarray(stats.truncnorm.ppf(u, lo, np.inf, loc=self.mu, scale=self.sd))
+
     @property
     def mean(self) -> float:
         return self._trunc()[0]
@@ -256,6 +287,14 @@ class LogNormal(_Base):
         m, s = self._log_params()
         return rng.lognormal(m, s, size)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import stats
+
+        m, s = self._log_params()
+        if s == 0:
+            return np.full(np.shape(u), self.mu)
+        return np.asarray(stats.lognorm.ppf(u, s, scale=math.exp(m)))
+
     @property
     def mean(self) -> float:
         return self.mu
@@ -276,6 +315,11 @@ class Exponential(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.exponential(self.mu, size)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import stats
+
+        return np.asarray(stats.expon.ppf(u, scale=self.mu))
 
     @property
     def mean(self) -> float:
@@ -301,6 +345,11 @@ class Beta(_Base):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return self.low + (self.high - self.low) * rng.beta(self.a, self.b, size)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import stats
+
+        return self.low + (self.high - self.low) * np.asarray(stats.beta.ppf(u, self.a, self.b))
+
     @property
     def mean(self) -> float:
         return self.low + (self.high - self.low) * self.a / (self.a + self.b)
@@ -322,6 +371,11 @@ class Poisson(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.poisson(self.lam, size).astype(float)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        from scipy import stats
+
+        return np.asarray(stats.poisson.ppf(u, self.lam), dtype=float)
 
     @property
     def mean(self) -> float:
@@ -351,6 +405,9 @@ DIST_NAMES = (
     "beta",
     "poisson",
 )
+
+
+Distribution = _Base  # the base class every distribution derives from (for isinstance)
 
 
 def as_dist(value: float | _Base) -> _Base:
