@@ -282,3 +282,37 @@ def test_rank_to_normal_score_correlation() -> None:
     for rho in (-1.0, -0.3, 0.0, 0.5, 1.0):
         r = float(rank_to_normal(rho))
         assert 6 / math.pi * math.asin(r / 2) == pytest.approx(rho, abs=1e-12)
+
+
+# -- levers on uncertain inputs ----------------------------------------------------------
+
+
+def test_a_lever_moves_the_whole_distribution_of_an_uncertain_input() -> None:
+    """win_rate x 0.8 scales each seed's draw of the last stage's advance by 0.8 (same
+    stream, scaled distribution) and moves every quantile of new customers down."""
+    from sim.stress import run_sensitivity, run_stress
+
+    corr = [{"motion": "sales_led",
+             "between": ["sources.inbound.leads_per_month", "stages.negotiation.advance"],
+             "rank": 0.5}]
+    data = _scenario(correlations=corr)
+    data["motions"] = data["motions"][:1]
+    sc = scenario_from_dict(data)
+    res = run_stress(sc, {"win_rate": 0.8}, seeds=30, workers=1, luck_seeds=0)
+    key = "stages.negotiation.advance"
+    base, shocked = res.baseline.inputs, res.shocked.inputs
+    np.testing.assert_allclose(shocked[key], 0.8 * base[key], rtol=1e-12)
+    np.testing.assert_array_equal(shocked["retention.monthly_churn"],
+                                  base["retention.monthly_churn"])
+    qs = [0.1, 0.5, 0.9]
+    before = res.baseline.runs["new_customers"].quantile(qs).to_numpy()
+    after = res.shocked.runs["new_customers"].quantile(qs).to_numpy()
+    assert (after < before).all()
+    row = res.deltas.set_index("metric").loc["new_customers"]
+    assert row["ci_high"] < 0  # paired: clearly fewer customers
+    # a lever that pushes a probability's mean past 1 makes it fixed: its correlation lapses
+    up = run_stress(sc, {"win_rate": 1.6}, seeds=3, workers=1, luck_seeds=0)
+    assert key not in up.shocked.inputs.columns
+    _, table = run_sensitivity(sc, "new_customers", 0.2, seeds=4, workers=1)
+    assert {"win_rate", "lead_volume", "churn"} <= set(table.lever)
+    assert table.swing.notna().all()

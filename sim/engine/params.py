@@ -129,7 +129,11 @@ def seed_inputs(scenario: Scenario, motion: Motion, seed_index: int) -> SeedInpu
     """
     streams = Streams(scenario.seed, seed_index)
     inputs = uncertain_inputs(motion)
-    pairs = [(*c.between, c.rank) for c in scenario.correlations if c.motion == motion.name]
+    # a lever can turn an input into a fixed value (a probability scaled past 1): its
+    # correlations no longer apply
+    keys = {x.key for x in inputs}
+    pairs = [(*c.between, c.rank) for c in scenario.correlations
+             if c.motion == motion.name and set(c.between) <= keys]
     record = draw_inputs(inputs, streams, pairs)
     realised = realize_motion(motion, inputs, record)
     phases: list[Motion] = []
