@@ -198,15 +198,19 @@ class LearnFirst:
                    "luck and the interplay of inputs")
             return (f"Whether {self.a} beats {self.b} on {self.metric} depends on no single "
                     f"uncertain input; the seed-to-seed difference is mostly {why}.")
-        text = (f"Whether {self.a} beats {self.b} on {self.metric} depends mostly on "
-                f"{input_label(self.driver)} ({self.share:.0%} of the seed-to-seed "
-                f"difference); ")
+        head = f"Whether {self.a} beats {self.b} on {self.metric}"
+        x, share = input_label(self.driver), f"{self.share:.0%}"
         if self.share >= 0.5:
-            text += "measuring it would settle most of the choice."
+            text = (f"{head} depends mostly on {x} ({share} of the seed-to-seed difference); "
+                    "measuring it would settle most of the choice.")
         elif self.share >= 0.2:
-            text += "measuring it would settle part of the choice, not most of it."
+            text = (f"{head} depends more on {x} than on any other input ({share} of the "
+                    "seed-to-seed difference); measuring it would settle part of the choice, "
+                    "not most of it.")
         else:
-            text += "even measuring it would leave most of the choice open."
+            text = (f"{head} depends on no input much: {x}, the largest, explains {share} of "
+                    "the seed-to-seed difference; measuring it would leave most of the choice "
+                    "open.")
         if math.isfinite(self.luck) and self.luck >= 0.2:
             text += f" Luck accounts for about {self.luck:.0%}."
         return text
