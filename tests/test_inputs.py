@@ -316,3 +316,28 @@ def test_a_lever_moves_the_whole_distribution_of_an_uncertain_input() -> None:
     _, table = run_sensitivity(sc, "new_customers", 0.2, seeds=4, workers=1)
     assert {"win_rate", "lead_volume", "churn"} <= set(table.lever)
     assert table.swing.notna().all()
+
+
+def test_cli_luck_only_run_records_it_and_says_so(tmp_path: object) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    out = Path(str(tmp_path)) / "r"
+    file = Path(str(tmp_path)) / "lo.yaml"
+    file.write_text("name: lo\nhorizon_months: 6\nmotions:\n  - template: sales_led\n"
+                    "    retention:\n      monthly_churn: {dist: uniform, low: 0.008, "
+                    "high: 0.016}\n")
+    p = subprocess.run([sys.executable, "-m", "sim", "run", str(file), "--seeds", "3",
+                        "--workers", "1", "--quiet", "--luck-only", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["luck_only"] is True
+    assert manifest["scenario"]["motions"][0]["retention"]["monthly_churn"] == pytest.approx(0.012)
+    d = pd.read_csv(out / "drivers.csv")
+    assert set(d.driver) == {"luck"}
+    assert "This run is luck-only" in (out / "report.html").read_text()
