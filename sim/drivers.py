@@ -179,6 +179,9 @@ def _value(x: float) -> str:
 
 # -- what to learn first ------------------------------------------------------------------
 
+_METRIC_WORDS = {"arr_end": "end ARR", "bookings_total": "bookings",
+                 "new_customers": "new customers", "retained_revenue": "retained revenue"}
+
 
 @dataclass
 class LearnFirst:
@@ -196,9 +199,10 @@ class LearnFirst:
         if self.driver is None or not math.isfinite(self.share) or self.share <= 0:
             why = ("luck" if math.isfinite(self.luck) and self.luck >= 0.5 else
                    "luck and the interplay of inputs")
-            return (f"Whether {self.a} beats {self.b} on {self.metric} depends on no single "
+            return (f"Whether {self.a} beats {self.b} on "
+                    f"{_METRIC_WORDS.get(self.metric, self.metric)} depends on no single "
                     f"uncertain input; the seed-to-seed difference is mostly {why}.")
-        head = f"Whether {self.a} beats {self.b} on {self.metric}"
+        head = f"Whether {self.a} beats {self.b} on {_METRIC_WORDS.get(self.metric, self.metric)}"
         x, share = input_label(self.driver), f"{self.share:.0%}"
         if self.share >= 0.5:
             text = (f"{head} depends mostly on {x} ({share} of the seed-to-seed difference); "
