@@ -94,7 +94,7 @@ def simulate(
 
     def finished(r: ChunkPart) -> None:
         store.save(r)  # the chunk is on disk (and checkpointed) before anything else
-        if on_chunk is not None:
+        if on_chunk is not None and r.chunk.index < LUCK_CHUNKS:  # not the luck re-run
             on_chunk(r)
 
     t0 = time.perf_counter()
