@@ -182,3 +182,25 @@ def test_plan_breaks_finds_the_box_of_misses() -> None:
     assert b.coverage > 0.8 and b.density > 0.8
     assert abs(b.miss_rate - 0.3) < 0.01
     assert "misses the target in" in b.sentence()
+
+
+def test_report_has_the_three_sections_and_rebuilds_from_the_folder(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sim.report.html import write_report
+
+    ma = deep_merge(BARE, {**_two_stage(20.0, _uniform(P), _uniform(Q)), "name": "a $1"})
+    mb = deep_merge(BARE, {**_two_stage(20.0, 0.4, _uniform(Q)), "name": "b<i>"})
+    sc = scenario_from_dict({"name": "rep", "horizon_months": 12, "seeds": 30, "seed": 4,
+                             "target_arr": 800_000, "motions": [ma, mb]})
+    res = simulate(sc, workers=1)
+    out = res.save(Path(str(tmp_path)) / "r")
+    html = (out / "report.html").read_text()
+    for title in ("What drives the spread", "What to learn first", "Where the plan breaks"):
+        assert f">{title}</h2>" in html
+    assert (out / "figures" / "drivers.png").stat().st_size > 0
+    assert "b&lt;i&gt;" in html and "b<i>" not in html  # user text escaped
+    (out / "report.html").unlink()
+    write_report(Results.load(out), out)  # what `revsim report` does
+    again = (out / "report.html").read_text()
+    assert "Whether a $1 beats b&lt;i&gt; on end ARR" in again
