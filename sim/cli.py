@@ -54,6 +54,9 @@ SchedOpt = Annotated[
     str | None, typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+LuckOnlyOpt = Annotated[bool, typer.Option(
+    "--luck-only", help="Every uncertain input at its mean (no correlations): the spread shown "
+                        "is luck alone.")]
 
 
 @app.command()
@@ -75,6 +78,7 @@ def run(
         "arr_end"),
     min_seeds: Annotated[int, typer.Option("--min-seeds", min=2,
                                            help="First stage of a --precision run.")] = 100,
+    luck_only: LuckOnlyOpt = False,
 ) -> None:
     """Simulate every motion of every file; write a results folder; print the headline table."""
     import shutil
@@ -133,7 +137,7 @@ def run(
             with progress_for(sc, quiet) as on_chunk:
                 res = simulate(sc, workers=workers, executor=executor.value, scheduler=scheduler,
                                on_chunk=on_chunk, checkpoint=partial, precision=precision,
-                               metric=metric, min_seeds=min_seeds)
+                               metric=metric, min_seeds=min_seeds, luck_only=luck_only)
         except KeyboardInterrupt as e:
             again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
             err.print(f"interrupted: the finished chunks are kept in {partial}; "
@@ -233,6 +237,7 @@ def stress(
     executor: ExecOpt = Executor.local,
     scheduler: SchedOpt = None,
     quiet: QuietOpt = False,
+    luck_only: LuckOnlyOpt = False,
 ) -> None:
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
     from sim.report.terminal import currency_symbol, section_table
@@ -254,7 +259,8 @@ def stress(
         _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR or --set NAME (built-in: "
                        + ", ".join(SHOCK_SETS) + ")")])
     target = _target_dir(out_dir, sc, "stress")
-    res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler)
+    res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler,
+                     luck_only=luck_only)
     section = stress_section(res, currency_symbol(sc.currency))
     path = res.shocked.save(target, extras=[section])
     res.deltas.to_csv(path / "stress.csv", index=False)
@@ -276,6 +282,7 @@ def sensitivity(
     executor: ExecOpt = Executor.local,
     scheduler: SchedOpt = None,
     quiet: QuietOpt = False,
+    luck_only: LuckOnlyOpt = False,
 ) -> None:
     """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
     from sim.report.terminal import currency_symbol, section_table
@@ -286,7 +293,7 @@ def sensitivity(
     sc = load_scenario(scenario, seeds=seeds)
     target = _target_dir(out_dir, sc, "sensitivity")
     base, table = run_sensitivity(sc, metric, delta, workers=workers, executor=executor.value,
-                                  scheduler=scheduler)
+                                  scheduler=scheduler, luck_only=luck_only)
     png = tornado_figure(table, metric, delta, currency_symbol(sc.currency)) if len(table) else None
     section = sensitivity_section(table, metric, delta, sc.seeds, currency_symbol(sc.currency), png)
     path = base.save(target, extras=[section])

@@ -85,7 +85,8 @@ def run_sensitivity(scenario: Scenario, metric: str, delta: float = 0.2,
             continue
         ends = {}
         for side, f in (("down", 1 - delta), ("up", 1 + delta)):
-            r = simulate(shock_scenario(scenario, {lever: f}), **sim_args)
+            # only the baseline is saved: the shocked runs need no luck re-run for drivers
+            r = simulate(shock_scenario(scenario, {lever: f}), **{**sim_args, "luck_seeds": 0})
             ends[side] = paired_deltas(base.runs, r.runs, (metric,)).set_index("motion")
         for m in scenario.motions:
             if not governed_paths(m, lever):

@@ -17,6 +17,11 @@ def test_dask_local_cluster_equals_local_processes():
     dask = simulate(sc, workers=2, chunk_size=2, executor="dask")
     pd.testing.assert_frame_equal(local.runs, dask.runs)
     pd.testing.assert_frame_equal(local.monthly, dask.monthly)
+    # the per-seed inputs, the luck re-run and what drives the spread do not depend on it
+    pd.testing.assert_frame_equal(local.inputs, dask.inputs)
+    pd.testing.assert_frame_equal(local.luck_runs, dask.luck_runs)
+    pd.testing.assert_frame_equal(local.drivers, dask.drivers)
+    assert not local.inputs.empty and not local.luck_runs.empty
     assert dask.manifest["executor"] == "dask"
 
 

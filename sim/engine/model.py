@@ -2,7 +2,8 @@
 
 ``simulate_seed`` is the whole engine seen from outside. For seed *i* it
 
-1. draws the motion's uncertain parameters (``params.realize``);
+1. draws the motion's uncertain inputs into one record and realises the motion
+   (and each of its phases) from it (``params.seed_inputs``);
 2. builds the roster (``team``) and the source intensities (``sources``);
 3. runs a simpy environment in which a monthly process draws each month's
    arrivals as one numpy block and closes the month's books (customers,
@@ -25,7 +26,7 @@ import simpy
 
 from sim.engine.channels import platform_shares
 from sim.engine.customers import CustomerBook
-from sim.engine.params import num, realize
+from sim.engine.params import num, seed_inputs
 from sim.engine.path import SalesPath
 from sim.engine.phases import PhaseSwitch
 from sim.engine.product import ProductPath
@@ -57,6 +58,8 @@ class SeedRun:
     # the realised motion of each phase that started (``motion`` first); leads,
     # customers and ``extras["phase_starts"]`` say which phase each belongs to
     phase_motions: list[Motion] = field(default_factory=list)
+    # the seed's uncertain inputs, {key path: value} (a phase's own: phases.j.<key>)
+    inputs: dict[str, float] = field(default_factory=dict)
 
     def motion_at_month(self) -> list[Motion]:
         """The motion in effect in each month."""
@@ -67,10 +70,11 @@ class SeedRun:
 
 
 class _Engine(PhaseSwitch):
-    def __init__(self, scenario: Scenario, motion: Motion, seed_index: int):
+    def __init__(self, scenario: Scenario, motion: Motion, seed_index: int, luck: int = 0):
         self.scenario = scenario
-        self.streams = Streams(scenario.seed, seed_index)
-        self.m = m = realize(motion, self.streams)
+        self.streams = Streams(scenario.seed, seed_index, luck)
+        self.inputs = seed_inputs(scenario, motion, seed_index)
+        self.m = m = self.inputs.motion
         self.n_months = scenario.horizon_months
         self.H = self.n_months * MONTH_DAYS
         self.roster = build_roster(m.team, scenario.initial.reps, self.H, self.streams)
@@ -311,6 +315,7 @@ class _Engine(PhaseSwitch):
             pilots=merge_pilots(pilots),
             extras=extras,
             phase_motions=self.phase_motions,
+            inputs=self.inputs.record,
         )
 
 
@@ -331,7 +336,11 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def simulate_seed(scenario: Scenario, motion: Motion, seed_index: int) -> SeedRun:
-    """Run one replication of ``motion`` (seed ``seed_index`` of ``scenario``)."""
+def simulate_seed(scenario: Scenario, motion: Motion, seed_index: int, luck: int = 0) -> SeedRun:
+    """Run one replication of ``motion`` (seed ``seed_index`` of ``scenario``).
+
+    ``luck``: the luck replicate (0: the ordinary run; k >= 1: the same input draws
+    with fresh luck, see ``sim.engine.rng``).
+    """
     with _gc_paused():
-        return _Engine(scenario, motion, seed_index).run()
+        return _Engine(scenario, motion, seed_index, luck).run()

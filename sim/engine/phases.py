@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.engine.channels import platform_shares
-from sim.engine.params import num, realize
+from sim.engine.params import SeedInputs, num
 from sim.engine.path import SalesPath
 from sim.engine.product import ProductPath
 from sim.engine.rng import Streams
@@ -42,6 +42,7 @@ class PhaseSwitch:
     # the engine's state this part reads and writes (set in _Engine.__init__)
     scenario: Scenario
     spec: Motion
+    inputs: SeedInputs
     phases: list[Phase]
     phase_motions: list[Motion]
     phase_starts: list[float]
@@ -145,7 +146,7 @@ class PhaseSwitch:
         self._triggered = False
         t = month * MONTH_DAYS
         ph = self.phases[j]
-        pm = realize(self.spec.phase_motions[j], Streams(self.scenario.seed, self.seed_index))
+        pm = self.inputs.phases[j]  # realised from the seed's record of inputs
         written = ph.overrides()
         self._hire_for_phase(ph, pm, t)
         prev = self.path

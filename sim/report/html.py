@@ -39,6 +39,7 @@ from sim.report.assumptions import (
     template_overrides,
     versions,
 )
+from sim.report.drivers import uncertainty_sections
 from sim.report.figures import CAPTIONS, currency_symbol, funnel_table, make_figures, money
 from sim.report.figures import motion_colors as _motion_colors
 from sim.report.narrative import what_this_says
@@ -349,6 +350,10 @@ def write_report(res: Results, folder: Path, extras: list[dict[str, Any]] | None
             (fig_dir / stale).unlink()
     for name, data in figures.items():
         (fig_dir / name).write_bytes(data)
+    uncertainty = uncertainty_sections(res)  # what drives the spread, learn first, breaks
+    if uncertainty[0].get("png"):
+        (fig_dir / "drivers.png").write_bytes(uncertainty[0]["png"])
+    extras = [*uncertainty, *(extras or [])]
     cmp = paired_comparison(res.runs, res.motions(), res.scenario.compare)
     cmp.to_csv(folder / "comparison.csv", index=False)
     html = render_report(res, figures, cmp, extras)

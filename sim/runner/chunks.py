@@ -7,7 +7,7 @@ indices alone, never on which worker ran them or how seeds were chunked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ class Chunk:
     index: int
     start: int  # first seed index
     stop: int  # one past the last
+    luck: int = 0  # luck replicate (0: the ordinary run; see sim.engine.rng)
 
 
 @dataclass
@@ -36,11 +37,12 @@ class ChunkResult:
     monthly: dict[str, np.ndarray]
     forecast: dict[str, np.ndarray]
     funnel: dict[str, np.ndarray]
+    inputs: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def plan_chunks(seeds: int, chunk_size: int) -> list[Chunk]:
+def plan_chunks(seeds: int, chunk_size: int, luck: int = 0) -> list[Chunk]:
     size = max(1, chunk_size)
-    return [Chunk(i, s, min(s + size, seeds)) for i, s in enumerate(range(0, seeds, size))]
+    return [Chunk(i, s, min(s + size, seeds), luck) for i, s in enumerate(range(0, seeds, size))]
 
 
 def default_chunk_size(seeds: int, workers: int) -> int:
@@ -59,11 +61,13 @@ def run_chunk(scenario: Scenario, chunk: Chunk) -> ChunkResult:
     monthly_parts: list[dict[str, np.ndarray]] = []
     forecast_parts: list[dict[str, np.ndarray]] = []
     funnel_parts: list[dict[str, np.ndarray]] = []
+    inputs: dict[str, list[Any]] = {"motion": [], "seed": []}
     for motion in scenario.motions:
         for seed in range(chunk.start, chunk.stop):
-            run = simulate_seed(scenario, motion, seed)
+            run = simulate_seed(scenario, motion, seed, chunk.luck)
             monthly = monthly_series(run)
-            fc = quarterly_forecast(run, Streams(scenario.seed, seed))
+            fc = quarterly_forecast(run, Streams(scenario.seed, seed, chunk.luck))
+            _add_inputs(inputs, motion.name, seed, run.inputs)
             metrics = seed_metrics(run, monthly, fc, scenario.target_arr)
             runs["motion"].append(motion.name)
             runs["seed"].append(seed)
@@ -97,4 +101,17 @@ def run_chunk(scenario: Scenario, chunk: Chunk) -> ChunkResult:
                 **fn,
             })
     return ChunkResult(chunk, runs, _stack(monthly_parts), _stack(forecast_parts),
-                       _stack(funnel_parts))
+                       _stack(funnel_parts), inputs)
+
+
+def _add_inputs(table: dict[str, list[Any]], motion: str, seed: int,
+                record: dict[str, float]) -> None:
+    """One row of the inputs table; a key another motion lacks is NaN there."""
+    n = len(table["motion"])
+    table["motion"].append(motion)
+    table["seed"].append(seed)
+    for k, v in record.items():
+        table.setdefault(k, [np.nan] * n).append(float(v))
+    for col in table.values():
+        if len(col) == n:
+            col.append(np.nan)

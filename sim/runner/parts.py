@@ -32,7 +32,7 @@ from sim.scenario.schema import Scenario
 
 __all__ = ["TABLES", "ChunkPart", "PartStore", "encode", "run_part"]
 
-TABLES = ("runs", "monthly", "forecast", "funnel")
+TABLES = ("runs", "monthly", "forecast", "funnel", "inputs")
 _KEYS = ("month", "quarter", "stage_index")
 
 
@@ -59,7 +59,7 @@ def encode(scenario: Scenario, r: ChunkResult) -> ChunkPart:
     order = {m.name: i for i, m in enumerate(scenario.motions)}
     tables = {}
     for name, cols in (("runs", r.runs), ("monthly", r.monthly), ("forecast", r.forecast),
-                       ("funnel", r.funnel)):
+                       ("funnel", r.funnel), ("inputs", r.inputs)):
         buf = io.BytesIO()
         table = pa.Table.from_pandas(_frame(cols, order), preserve_index=False)
         pq.write_table(table, buf)

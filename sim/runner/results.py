@@ -44,20 +44,25 @@ class Results:
     monthly: pd.DataFrame  # properties below: read when first asked for
     forecast: pd.DataFrame
     funnel: pd.DataFrame
+    inputs: pd.DataFrame  # one row per (motion, seed): each uncertain input's value
     manifest: dict[str, Any]
     parts: PartStore | None
     part_indices: list[int]
+    luck_runs: pd.DataFrame  # runs of the first seeds again: same inputs, fresh luck
 
     def __init__(self, scenario: Scenario, runs: pd.DataFrame,
                  monthly: pd.DataFrame | None = None, forecast: pd.DataFrame | None = None,
                  funnel: pd.DataFrame | None = None, manifest: dict[str, Any] | None = None,
-                 parts: PartStore | None = None, part_indices: list[int] | None = None):
+                 parts: PartStore | None = None, part_indices: list[int] | None = None,
+                 inputs: pd.DataFrame | None = None, luck_runs: pd.DataFrame | None = None):
         self.scenario = scenario
         self.runs = runs
+        self.luck_runs = pd.DataFrame() if luck_runs is None else luck_runs
+        self._drivers: pd.DataFrame | None = None
         self.manifest = {} if manifest is None else manifest
         self._tables: dict[str, pd.DataFrame] = {
-            k: v for k, v in (("monthly", monthly), ("forecast", forecast), ("funnel", funnel))
-            if v is not None}
+            k: v for k, v in (("monthly", monthly), ("forecast", forecast), ("funnel", funnel),
+                              ("inputs", inputs)) if v is not None}
         self.parts = parts
         self.part_indices = list(part_indices or [])
         self._saved: Path | None = None
@@ -65,7 +70,8 @@ class Results:
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._tables:
             if self._saved is not None:
-                self._tables[name] = pd.read_parquet(self._saved / f"{name}.parquet")
+                path = self._saved / f"{name}.parquet"  # (inputs: absent from older folders)
+                self._tables[name] = pd.read_parquet(path) if path.is_file() else pd.DataFrame()
             elif self.parts is not None:
                 self._tables[name] = self.parts.read(name, self.part_indices, self.motions())
             else:
@@ -83,6 +89,22 @@ class Results:
     @property  # type: ignore[no-redef]
     def funnel(self) -> pd.DataFrame:
         return self._table("funnel")
+
+    @property  # type: ignore[no-redef]
+    def inputs(self) -> pd.DataFrame:
+        return self._table("inputs")
+
+    @property
+    def drivers(self) -> pd.DataFrame:
+        """What drives the spread: ``motion, metric, driver, share`` (``sim.drivers``)."""
+        if self._drivers is None:
+            if self._saved is not None and (self._saved / "drivers.csv").is_file():
+                self._drivers = pd.read_csv(self._saved / "drivers.csv")
+            else:
+                from sim.drivers import drivers_table
+
+                self._drivers = drivers_table(self)
+        return self._drivers
 
     def summary(self) -> pd.DataFrame:
         """Per (motion, metric): mean with 95% CI, sd, P10, P50, P90 across seeds."""
@@ -147,8 +169,10 @@ class Results:
         before = self._saved
         try:
             self.runs.to_parquet(tmp / "runs.parquet", index=False)
-            for name in ("monthly", "forecast", "funnel"):
+            for name in ("monthly", "forecast", "funnel", "inputs"):
                 self._write_table(name, tmp / f"{name}.parquet")
+            self.luck_runs.to_parquet(tmp / "luck.parquet", index=False)
+            self.drivers.to_csv(tmp / "drivers.csv", index=False)
             # from here on the tables are read from the folder, not from the parts
             self._saved = tmp
             self.summary().to_csv(tmp / "summary.csv", index=False)
@@ -179,8 +203,10 @@ class Results:
         d = Path(directory)
         manifest = json.loads((d / "manifest.json").read_text())
         scenario = Scenario.model_validate(manifest["scenario"])
+        luck = d / "luck.parquet"
         res = cls(scenario=scenario, runs=pd.read_parquet(d / "runs.parquet"),
-                  manifest=manifest)
+                  manifest=manifest,
+                  luck_runs=pd.read_parquet(luck) if luck.is_file() else None)
         res._saved = d  # the other tables are read when first asked for
         return res
 
@@ -192,8 +218,14 @@ def default_results_dir(scenario: Scenario, root: str | Path = "results") -> Pat
 
 
 def assemble(scenario: Scenario, parts: PartStore, indices: list[int],
-             manifest: dict[str, Any]) -> Results:
+             manifest: dict[str, Any], luck_indices: list[int] | None = None) -> Results:
     """Results over the chunks ``indices`` of ``parts``: the per-seed table in memory,
-    the others read from the parts when needed."""
-    runs = parts.read("runs", indices, [m.name for m in scenario.motions])
-    return Results(scenario, runs, manifest=manifest, parts=parts, part_indices=indices)
+    the others read from the parts when needed; ``luck_indices``: the chunks of the
+    luck re-run (``luck_runs``)."""
+    motions = [m.name for m in scenario.motions]
+    runs = parts.read("runs", indices, motions)
+    luck = parts.read("runs", luck_indices, motions) if luck_indices else None
+    if luck is not None and not luck.empty:
+        luck = luck[luck["seed"] < scenario.seeds].reset_index(drop=True)
+    return Results(scenario, runs, manifest=manifest, parts=parts, part_indices=indices,
+                   luck_runs=luck)

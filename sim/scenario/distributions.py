@@ -37,6 +37,7 @@ from sim.scenario.laws import scipy_law
 __all__ = [
     "Beta",
     "Dist",
+    "Distribution",
     "Exponential",
     "Fixed",
     "LogNormal",
@@ -469,6 +470,9 @@ def _level_variance(level: float | _Base | None) -> float:
 
 for _cls in (_Base, Fixed, Uniform, Triangular, Pert, Normal, LogNormal, Exponential, Beta, Poisson):
     _cls.model_rebuild()
+
+
+Distribution = _Base  # the base class every distribution derives from (for isinstance)
 
 
 def as_dist(value: float | _Base) -> _Base:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.scenario.distributions import Fixed, _Base
+from sim.scenario.distributions import Distribution, Fixed
 from sim.scenario.schema import Motion, Scenario
 
 __all__ = ["LEVERS", "SHOCK_SETS", "apply_levers", "governed_paths", "shock_scenario"]
@@ -69,7 +69,7 @@ def _scale(value: Any, factor: float, key: str) -> Any:
         return None
     if key == "hires":
         return {int(round(int(m) * factor)): c for m, c in value.items()}
-    if isinstance(value, _Base):
+    if isinstance(value, Distribution):
         scaled = value.scaled(factor)
         if key in PROBABILITIES and scaled.mean > 1:
             return Fixed(value=1.0)

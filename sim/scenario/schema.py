@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from sim.scenario.company import Initial, InitialCustomers, InitialDeals, InitialReps, Market
+from sim.scenario.inputs import Correlation, validate_correlations
 from sim.scenario.phases import Phase
 from sim.scenario.pricing import PRICING_MODELS, Outcome, Services, Usage, ValueShare
 from sim.scenario.product import Conversion, Pilot, Pql, SelfServe
@@ -47,6 +48,7 @@ __all__ = [
     "ROLES",
     "SELLING_ROLES",
     "Conversion",
+    "Correlation",
     "Costs",
     "Deal",
     "Draw",
@@ -395,6 +397,10 @@ class Scenario(Strict):
         default_factory=list,
         description="pairs of motion names to compare (default: every pair), e.g. a phased "
                     "motion against staying in its entry motion")
+    correlations: list[Correlation] = Field(
+        default_factory=list,
+        description="rank correlations between uncertain inputs of a motion, applied with a "
+                    "Gaussian copula to the per-seed draws")
 
     @model_validator(mode="after")
     def _coherent(self) -> Scenario:
@@ -421,5 +427,6 @@ class Scenario(Strict):
                         f"initial.pipeline stage '{d.stage}' is not a stage of motion "
                         f"'{m.name}' ({stage_names})",
                     )
+        validate_correlations(self.correlations, self.motions)
         return self
 
