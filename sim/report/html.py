@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from sim.compare import (
     direction,
@@ -34,6 +35,7 @@ from sim.report.assumptions import (
     DEFINITIONS,
     definitions,
     flow,
+    motion_differences,
     pct,
     scenario_settings,
     template_overrides,
@@ -221,6 +223,26 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
     return {"groups": groups, "sentence": sentence, "has_never": has_never}
 
 
+def _differences(res: Results) -> list[dict[str, Any]]:
+    """For each compared pair, every input in which the two motions differ."""
+    by_name = {m.name: m for m in res.scenario.motions}
+    names = [m.name for m in res.scenario.motions]
+    pairs = res.scenario.compare or [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    out = []
+    for a, b in pairs:
+        rows = motion_differences(by_name[a], by_name[b])
+        ma, mb = by_name[a], by_name[b]
+        ta, tb = escape(ma.template), escape(mb.template)
+        start = (Markup("both start from the <code>{}</code> template").format(ta)
+                 if ma.template == mb.template else
+                 Markup("{} starts from the <code>{}</code> template, {} from <code>{}</code>: "
+                        "every input of the funnel may differ").format(a, ta, b, tb))
+        out.append({"a": a, "b": b, "rows": rows,
+                    "based_on": ma.based_on == b or mb.based_on == a,
+                    "same_template": ma.template == mb.template, "start": start})
+    return out
+
+
 def _never_text(share: Any) -> str:
     """'never in 12% of seeds' for a side whose value is infinite in some seeds."""
     if share is None or not math.isfinite(float(share)) or float(share) <= 0:
@@ -304,6 +326,7 @@ def render_report(res: Results, figures: dict[str, bytes],
         "what": what_this_says(res, summary, cmp, tp, cur),
         "figures": figs,
         "comparison": _comparison_section(res, cmp, cur),
+        "differences": _differences(res) if len(sc.motions) > 1 else [],
         "variance": _variance_rows(res, cur),
         "funnel": _funnel_rows(res),
         "definitions": _definitions(res),

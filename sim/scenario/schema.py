@@ -240,6 +240,9 @@ class Motion(Strict):
 
     template: str
     name: str
+    based_on: str | None = Field(
+        None, description="the motion of this file this one starts from (its template and "
+                          "overrides), with this motion's overrides applied on top")
     description: str = ""
     sources: Sources = Sources()
     stages: list[Stage] = Field(min_length=1)
