@@ -270,6 +270,7 @@ def _funnel_rows(res: Results) -> list[dict[str, str]]:
         "entered": f"{r['entered']:,.1f}" if r["entered"] < 100 else f"{r['entered']:,.0f}",
         "advanced": f"{r['advanced']:,.1f}" if r["advanced"] < 100 else f"{r['advanced']:,.0f}",
         "lost": f"{r['lost']:,.1f}" if r["lost"] < 100 else f"{r['lost']:,.0f}",
+        "open": f"{r['open']:,.1f}" if r["open"] < 100 else f"{r['open']:,.0f}",
         "conversion": pct(r["conversion"]),
         "days": "n/a" if not math.isfinite(r["mean_days"]) else f"{r['mean_days']:.0f} d",
     } for _, r in t.iterrows()]
