@@ -305,3 +305,25 @@ def test_leader_paragraph_names_motions_that_never_pay_back():
     assert efficiency([5.0] * 6 + [math.inf] * 2) == lead + (
         " C never pays back its CAC in 25% of seeds (a gross margin that is not positive).")
     assert efficiency([8.0] * 8) == lead  # no "never": no such sentence
+
+
+def test_a_motion_without_the_metric_takes_no_part_in_the_star():
+    """founder_led's win rate is clearly ahead of sales_led's; plg has no win rate at
+    all, so it must not stop founder_led's star (it read 'best on average, not clearly')."""
+    from sim.compare import paired_comparison
+    from sim.report.html import _significant_vs_all
+
+    n = 40
+    rng = np.random.default_rng(1)
+    runs = pd.concat([
+        pd.DataFrame({"motion": "founder_led", "seed": range(n),
+                      "win_rate": 0.47 + rng.normal(0, 0.02, n)}),
+        pd.DataFrame({"motion": "sales_led", "seed": range(n),
+                      "win_rate": 0.22 + rng.normal(0, 0.02, n)}),
+        pd.DataFrame({"motion": "plg", "seed": range(n), "win_rate": np.nan}),
+    ], ignore_index=True)
+    cmp = paired_comparison(runs, ["founder_led", "sales_led", "plg"])
+    assert _significant_vs_all(cmp, "win_rate", "founder_led")
+    # with no motion to beat at all there is no clear winner
+    only = paired_comparison(runs[runs.motion != "sales_led"], ["founder_led", "plg"])
+    assert not _significant_vs_all(only, "win_rate", "founder_led")

@@ -79,11 +79,16 @@ def _significant_vs_all(cmp: pd.DataFrame, metric: str, best: str) -> bool:
                & ((cmp["motion_a"] == best) | (cmp["motion_b"] == best))]
     if rows.empty:
         return False
+    compared = 0
     for _, r in rows.iterrows():
         side = "a" if r["motion_a"] == best else "b"
+        other = r["mean_b"] if side == "a" else r["mean_a"]
+        if not r["n_compared" if "n_compared" in r else "n"] or not np.isfinite(other):
+            continue  # a motion without the metric (plg has no win rate) takes no part
+        compared += 1
         if r["better"] != side:
             return False
-    return True
+    return compared > 0
 
 
 def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.DataFrame,
