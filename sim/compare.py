@@ -24,6 +24,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "NEUTRAL",
     "COMPARISON_COLUMNS",
+    "informative_rows",
     "direction",
     "paired_comparison",
     "target_probability",
@@ -161,6 +162,19 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str],
             ok = ~np.isnan(a) & ~np.isnan(b)
             rows.append(_pair_row(ma, mb, metric, a[ok], b[ok]))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def informative_rows(cmp: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``paired_comparison`` that say something: a metric neither motion of
+    the pair can have (no seed with both values) or that is exactly zero in every seed
+    of both (pilot bookings of two motions without pilots) is left out."""
+    if cmp.empty:
+        return cmp
+    none = cmp["n_compared"].fillna(0) == 0
+    zero = ((cmp["mean_a"] == 0) & (cmp["mean_b"] == 0) & (cmp["diff_ci_low"] == 0)
+            & (cmp["diff_ci_high"] == 0) & (cmp["never_a"].fillna(0) == 0)
+            & (cmp["never_b"].fillna(0) == 0))
+    return cmp[~(none | zero)].reset_index(drop=True)
 
 
 def _pair_row(ma: str, mb: str, metric: str, a_all: np.ndarray,

@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 from sim.compare import (
     direction,
     forecast_variance,
+    informative_rows,
     paired_comparison,
     target_probability,
 )
@@ -365,7 +366,7 @@ def write_report(res: Results, folder: Path, extras: list[dict[str, Any]] | None
     for name, data in figures.items():
         (fig_dir / name).write_bytes(data)
     cmp = paired_comparison(res.runs, res.motions(), res.scenario.compare)
-    cmp.to_csv(folder / "comparison.csv", index=False)
+    informative_rows(cmp).to_csv(folder / "comparison.csv", index=False)
     html = render_report(res, figures, cmp, extras)
     out = folder / "report.html"
     out.write_text(html, encoding="utf-8")
