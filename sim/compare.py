@@ -39,6 +39,8 @@ LOWER_IS_BETTER = frozenset({
     "months_to_arr_target",
     "sm_spend_total",
     "cs_spend_total",
+    "peak_monthly_burn",
+    "months_to_recover_spend",
     "churned_arr_total",
     "annual_churn_rate",
     "wait_days_mean",
@@ -53,7 +55,7 @@ NEUTRAL = frozenset({"forecast_bias"})
 BOUNDED_SHARES = frozenset({
     "reached_target", "grr", "win_rate", "lead_to_opportunity", "lead_to_win", "free_to_paid",
     "pql_conversion", "self_serve_share", "self_serve_revenue_share", "pilot_success_rate",
-    "pilot_conversion",
+    "pilot_conversion", "recovered_spend",
 })
 
 COMPARISON_COLUMNS = [

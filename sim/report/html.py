@@ -143,7 +143,37 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
                                    f"{fmt(metric, r['months_p90'], cur)}", "best": ""})
         rows.append({"metric": metric, "label": "Month target is first reached",
                      "hint": "seeds that reach it", "cells": cells})
+    rows += _cost_rows(res, s, cur)
     return {"rows": rows}
+
+
+# What each motion costs, in the headline beside what it earns: no star (spending less
+# is not better in itself; "What this says" weighs it against growth).
+COST_ROWS = (("sm_spend_total", "S&M spend, {h} months", "what it costs"),
+             ("peak_monthly_burn", "Peak monthly burn", "S&M + CS spend less gross profit"),
+             ("months_to_recover_spend", "Spend recovered by", "gross profit covers S&M + CS"))
+
+
+def _cost_rows(res: Results, s: pd.DataFrame, cur: str) -> list[dict[str, Any]]:
+    h = res.scenario.horizon_months
+    rows = []
+    for metric, text, hint in COST_ROWS:
+        cells = []
+        for m in res.motions():
+            if (m, metric) not in s.index or not s.loc[(m, metric), "n"]:
+                never = metric == "months_to_recover_spend" and (m, "recovered_spend") in s.index
+                cells.append({"text": f"not within {h} mo" if never else "n/a", "range": "",
+                              "best": ""})
+                continue
+            r = s.loc[(m, metric)]
+            rng = f"{fmt(metric, r['p10'], cur)} - {fmt(metric, r['p90'], cur)}"
+            if metric == "months_to_recover_spend":
+                share = float(s.loc[(m, "recovered_spend"), "mean"])
+                if share < 1:
+                    rng += f", in {pct(share)} of seeds"
+            cells.append({"text": fmt(metric, r["p50"], cur), "range": rng, "best": ""})
+        rows.append({"metric": metric, "label": text.format(h=h), "hint": hint, "cells": cells})
+    return rows
 
 
 def _mark(cells: list[dict[str, str]], motions: list[str], values: dict[str, float],

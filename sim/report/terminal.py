@@ -15,8 +15,9 @@ __all__ = ["currency_symbol", "fmt_value", "headline_table", "section_table"]
 _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to_opportunity",
             "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
             "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion",
-            "gross_margin", "gross_margin_first_year", "self_serve_revenue_share"}
-_MONTHS = {"cac_payback_months", "months_to_arr_target"}
+            "gross_margin", "gross_margin_first_year", "self_serve_revenue_share",
+            "recovered_spend"}
+_MONTHS = {"cac_payback_months", "months_to_arr_target", "months_to_recover_spend"}
 _DAYS = {"cycle_days_median", "wait_days_mean"}
 _COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
            "signups_total", "pqls", "pilots_started"}
@@ -36,6 +37,10 @@ LABELS = {
     "cycle_days_median": "Sales cycle",
     "months_to_arr_target": "Months to target",
     "reached_target": "P(target)",
+    "sm_spend_total": "S&M spend",
+    "peak_monthly_burn": "Peak monthly burn",
+    "months_to_recover_spend": "Spend recovered by",
+    "recovered_spend": "P(spend recovered)",
 }
 
 
