@@ -82,8 +82,9 @@ def headline_table(res: Results) -> Table:
     metrics = list(HEADLINE)
     if res.scenario.target_arr is not None:
         metrics += ["reached_target", "months_to_arr_target"]
+    metrics += ["sm_spend_total", "peak_monthly_burn"]
     t = Table(title=f"{res.scenario.name}: median, and P10 to P90 below it, over "
-              f"{res.scenario.seeds} seeds", title_justify="left")
+              f"{res.scenario.seeds} seeds (P(target): share of seeds)", title_justify="left")
     t.add_column("metric")
     for m in res.motions():
         t.add_column(m, justify="right")
