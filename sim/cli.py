@@ -227,6 +227,9 @@ def stress(
         "--shock", help="LEVER=FACTOR, repeatable (e.g. --shock lead_volume=0.7).")] = None,
     set_name: Annotated[str | None, typer.Option(
         "--set", help="A named shock set: the scenario's `stress:` entries or a built-in one.")] = None,
+    all_sets: Annotated[bool, typer.Option(
+        "--all-sets", help="Run every built-in shock set and every set of the scenario's "
+                           "`stress:` against one baseline, into one table.")] = False,
     seeds: SeedsOpt = None,
     workers: WorkersOpt = None,
     out_dir: OutOpt = None,
@@ -238,21 +241,35 @@ def stress(
     from sim.report.terminal import currency_symbol, section_table
     from sim.scenario.levers import SHOCK_SETS
     from sim.scenario.loader import load_scenario
-    from sim.stress import run_stress, stress_section
+    from sim.stress import all_sets_section, run_stress, run_stress_sets, stress_section
 
     sc = load_scenario(scenario, seeds=seeds)
+    named = {k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}} | {
+        s.name: s.shocks for s in sc.stress}
+    if all_sets:
+        if set_name is not None or shock:
+            _fail([Problem("--all-sets", None, "", "runs every shock set: give it without "
+                           "--set or --shock")])
+        target = _target_dir(out_dir, sc, "stress")
+        base, table = run_stress_sets(sc, named, workers=workers, executor=executor.value,
+                                      scheduler=scheduler)
+        section = all_sets_section(table, sc.seeds, currency_symbol(sc.currency))
+        path = base.save(target, extras=[section])
+        table.to_csv(path / "stress.csv", index=False)
+        if not quiet:
+            out.print(section_table(section))
+        out.print(f"results: {path}", highlight=False, soft_wrap=True)
+        return
     shocks: dict[str, float] = {}
     if set_name is not None:
-        named = {s.name: s.shocks for s in sc.stress} | {
-            k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}}
         if set_name not in named:
             _fail([Problem("--set", None, "", f"unknown shock set {set_name!r}; expected one of: "
                            + ", ".join(named))])
         shocks.update(named[set_name])
     shocks.update(_parse_shocks(shock or []))
     if not shocks:
-        _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR or --set NAME (built-in: "
-                       + ", ".join(SHOCK_SETS) + ")")])
+        _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR, --set NAME or --all-sets "
+                       "(built-in sets: " + ", ".join(SHOCK_SETS) + ")")])
     target = _target_dir(out_dir, sc, "stress")
     res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler)
     section = stress_section(res, currency_symbol(sc.currency))

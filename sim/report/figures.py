@@ -332,8 +332,11 @@ def _segments(c: _Ctx) -> Figure | None:
     return fig
 
 
-def make_figures(res: Results) -> dict[str, bytes]:
-    """Every chart that has data, as ``{file name: PNG bytes}`` in reading order."""
+def make_figures(res: Results, variant: str | None = None) -> dict[str, bytes]:
+    """Every chart that has data, as ``{file name: PNG bytes}`` in reading order.
+
+    ``variant`` (e.g. "shocked plan"): a changed plan the charts show, tagged on each.
+    """
     c = _Ctx(res)
     horizon = res.scenario.horizon_months
     builders: list[tuple[str, Callable[[], Figure | None]]] = [
@@ -359,5 +362,9 @@ def make_figures(res: Results) -> dict[str, bytes]:
         for name, build in builders:
             fig = build()
             if fig is not None:
+                if variant:
+                    fig.text(0.995, 0.995, variant.upper(), ha="right", va="top", fontsize=9,
+                             fontweight="bold", color="#b3261e", usetex=False,
+                             parse_math=False)
                 out[name] = _png(fig)
     return out

@@ -340,6 +340,8 @@ def render_report(res: Results, figures: dict[str, bytes],
         res.runs, res.motions(), res.scenario.compare)
     tp = target_probability(res.runs, sc.target_arr)
     colors = _motion_colors(res.motions())
+    # a section that says the page shows a changed plan (the stress test's shocked plan)
+    variant = next((x for x in extras or [] if x.get("variant")), None)
     motions = []
     for m in sc.motions:
         motions.append({
@@ -349,7 +351,8 @@ def render_report(res: Results, figures: dict[str, bytes],
         })
     phased = any(m.phases for m in sc.motions)
     figs = [{
-        "file": name, "title": CAPTIONS.get(name, (name, ""))[0],
+        "file": name, "title": (f"{variant['variant_short'].capitalize()}: "
+                                if variant else "") + CAPTIONS.get(name, (name, ""))[0],
         "caption": CAPTIONS.get(name, ("", ""))[1] + (
             " " + PHASE_NOTE if phased and name in PHASE_MARKED else ""),
         "uri": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
@@ -357,10 +360,15 @@ def render_report(res: Results, figures: dict[str, bytes],
     n_seeds = int(res.runs["seed"].nunique()) if not res.runs.empty else 0
     ctx = {
         "sc": sc, "cur": cur, "n_seeds": n_seeds,
+        "variant": variant["variant"] if variant else "",
+        "variant_short": variant["variant_short"] if variant else "",
         "motion_names": res.motions(), "colors": colors, "motions": motions,
         "pairs": res.scenario.compare,
         "headline": _headline(res, summary, cmp, tp, cur),
-        "what": what_this_says(res, summary, cmp, tp, cur),
+        "what": ([f"<strong>{escape(variant['variant'])}</strong> Every figure below is for "
+                  "that plan; the section above gives each change against the baseline, "
+                  "seed for seed."] if variant else []) + what_this_says(res, summary, cmp, tp,
+                                                                         cur),
         "figures": figs,
         "comparison": _comparison_section(res, cmp, cur),
         "differences": _differences(res) if len(sc.motions) > 1 else [],
@@ -389,7 +397,8 @@ def write_report(res: Results, folder: Path, extras: list[dict[str, Any]] | None
     folder = Path(folder)
     fig_dir = folder / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    figures = make_figures(res)
+    variant = next((x["variant_short"] for x in extras or [] if x.get("variant")), None)
+    figures = make_figures(res, variant)
     for stale in CAPTIONS:  # a chart that no longer has data must not linger from a rebuild
         if stale not in figures and (fig_dir / stale).exists():
             (fig_dir / stale).unlink()
