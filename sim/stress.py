@@ -21,8 +21,8 @@ from sim.compare import BOUNDED_SHARES
 from sim.metrics import HEADLINE, t_quantile
 from sim.runner.api import simulate
 from sim.runner.results import Results
-from sim.scenario.levers import LEVERS, governed_paths, shock_scenario
-from sim.scenario.schema import Scenario
+from sim.scenario.levers import LEVERS, apply_levers, governed_paths, shock_scenario
+from sim.scenario.schema import Motion, Scenario
 
 __all__ = ["ALL_SETS_METRICS", "StressResult", "all_sets_section", "paired_deltas",
            "run_sensitivity", "run_stress", "run_stress_sets", "sensitivity_section",
@@ -135,20 +135,42 @@ def all_sets_section(table: pd.DataFrame, seeds: int, currency: str) -> dict[str
 
 def run_sensitivity(scenario: Scenario, metric: str, delta: float = 0.2,
                     **sim_args: Any) -> tuple[Results, pd.DataFrame]:
-    """Every lever at 1-delta and 1+delta; rows ranked by swing within each motion."""
-    base = simulate(scenario, **sim_args)
-    rows = []
+    """Every lever at 1-delta and 1+delta; rows ranked by swing within each motion.
+
+    The baseline and every lever's two ends run as one simulation (each shocked motion a
+    motion of its own, named ``motion @ lever xF``), so the seeds share one pool of workers
+    and the baseline is run once. Seed *i* of each variant sees the same streams as seed
+    *i* of the baseline whatever the motions beside it, so each change is paired exactly
+    as in separate runs. Returns the baseline's results and the ranking.
+    """
+    sides = (("down", 1 - delta), ("up", 1 + delta))
+    variants: dict[tuple[str, str, str], Motion] = {}
     for lever in LEVERS:  # order does not matter: every run uses the same seeds
-        if not any(governed_paths(m, lever) for m in scenario.motions):
-            continue
-        ends = {}
-        for side, f in (("down", 1 - delta), ("up", 1 + delta)):
-            r = simulate(shock_scenario(scenario, {lever: f}), **sim_args)
-            ends[side] = paired_deltas(base.runs, r.runs, (metric,)).set_index("motion")
         for m in scenario.motions:
             if not governed_paths(m, lever):
                 continue
-            d, u = ends["down"].loc[m.name], ends["up"].loc[m.name]
+            for side, f in sides:
+                name = f"{m.name} @ {lever} x{f:g}"
+                variants[(m.name, lever, side)] = apply_levers(m, {lever: f}).model_copy(
+                    update={"name": name})
+    combined = scenario.model_copy(update={
+        "motions": [*scenario.motions, *variants.values()], "compare": []})
+    everything = simulate(combined, **sim_args)
+    base = everything.subset(scenario)
+    runs = everything.runs
+    base_runs = runs[runs["motion"].isin([m.name for m in scenario.motions])]
+    rows = []
+    for m in scenario.motions:
+        for lever in LEVERS:
+            if (m.name, lever, "down") not in variants:
+                continue
+            ends = {}
+            for side, _ in sides:
+                shocked = runs[runs["motion"] == variants[(m.name, lever, side)].name].assign(
+                    motion=m.name)
+                ends[side] = paired_deltas(base_runs[base_runs["motion"] == m.name], shocked,
+                                           (metric,)).iloc[0]
+            d, u = ends["down"], ends["up"]
             rows.append({
                 "motion": m.name, "lever": lever, "metric": metric,
                 "baseline": d["baseline"], "down": d["shocked"], "up": u["shocked"],
@@ -206,15 +228,19 @@ def sensitivity_section(table: pd.DataFrame, metric: str, delta: float, seeds: i
     """The tornado ranking as a report section (and terminal table)."""
     from sim.report.terminal import fmt_value
 
+    from sim.report.wording import label
+
     lo, hi = f"x{1 - delta:g}", f"x{1 + delta:g}"
     return {
-        "id": "sensitivity", "title": f"Sensitivity of {metric.replace('_', ' ')}",
+        "id": "sensitivity", "title": f"Sensitivity of {label(metric)}",
         "intro": f"Every lever moved to {lo} and {hi}, one at a time, on the same {seeds} "
-                 "seeds; levers ranked by the swing they cause in the mean.",
+                 f"seeds as the baseline; levers ranked by the swing they cause in the mean "
+                 f"of {label(metric)} (baseline, {lo} and {hi} are means over the seeds).",
         "png": png,
-        "headers": ["motion", "rank", "lever", lo, hi, "swing"],
-        "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.down, currency),
-                  fmt_value(metric, r.up, currency), fmt_value(metric, r.swing, currency)]
+        "headers": ["motion", "rank", "lever", "baseline (mean)", lo, hi, "swing"],
+        "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.baseline, currency),
+                  fmt_value(metric, r.down, currency), fmt_value(metric, r.up, currency),
+                  fmt_value(metric, r.swing, currency)]
                  for r in table.itertuples()],
     }
 

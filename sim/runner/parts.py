@@ -121,7 +121,9 @@ class PartStore:
             return
         cols = None if columns is None else [c for c in columns if c in schema.names]
         target = schema if cols is None else pa.schema([schema.field(c) for c in cols])
-        multi = len(motions) > 1
+        # filter by motion unless the parts hold exactly one motion (a results subset
+        # asks for some of the motions the parts hold)
+        multi = len(motions) > 1 or self._motions_held(indices) != set(motions)
         for motion in motions:
             for i in indices:
                 read = cols if cols is None or not multi or "motion" in cols else [*cols, "motion"]
@@ -135,6 +137,13 @@ class PartStore:
                     if t.num_rows == 0:
                         continue
                 yield t.cast(target) if t.schema != target else t
+
+    def _motions_held(self, indices: list[int]) -> set[str]:
+        held: set[str] = set()
+        for i in indices:
+            t = pq.read_table(self.path(i, "runs"), columns=["motion"])
+            held.update(t["motion"].to_pylist())
+        return held
 
     def write(self, table: str, dest: Path, indices: list[int], motions: list[str]) -> None:
         """Assemble ``table`` from the parts into ``dest``, one part in memory at a time."""

@@ -91,6 +91,17 @@ class Results:
     def motions(self) -> list[str]:
         return [m.name for m in self.scenario.motions]
 
+    def subset(self, scenario: Scenario) -> Results:
+        """The results of ``scenario``'s motions only (a scenario whose motions are some
+        of this run's, e.g. the baseline of a run that also simulated shocked variants).
+        The tables are read from the same parts, filtered by motion; the manifest (wall
+        time included) is the whole run's."""
+        names = [m.name for m in scenario.motions]
+        runs = self.runs[self.runs["motion"].isin(names)].reset_index(drop=True)
+        manifest = {**self.manifest, "scenario_hash": scenario_hash(scenario)}
+        return Results(scenario, runs, manifest=manifest, parts=self.parts,
+                       part_indices=self.part_indices)
+
     def monthly_quantiles(self, column: str, qs: tuple[float, ...] = (0.1, 0.5, 0.9),
                           interpolation: str = "linear") -> pd.DataFrame:
         """Exact quantiles of a monthly ``column`` across seeds, per (motion, month).
