@@ -39,7 +39,7 @@ LOWER_IS_BETTER = frozenset({
     "months_to_arr_target",
     "sm_spend_total",
     "cs_spend_total",
-    "peak_monthly_burn",
+    "monthly_burn",
     "months_to_recover_spend",
     "churned_arr_total",
     "annual_churn_rate",

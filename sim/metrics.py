@@ -66,7 +66,7 @@ METRICS = (
     "pilot_success_rate",
     "pilot_conversion",
     "pilot_margin_total",
-    "peak_monthly_burn",
+    "monthly_burn",
     "months_to_recover_spend",
     "recovered_spend",
 )
@@ -120,7 +120,7 @@ def spend_metrics(monthly: dict[str, np.ndarray], out: dict[str, float]) -> None
     The month's go-to-market burn is its sales and marketing spend plus customer success
     spend less the gross profit its customers bring that month (revenue less cost of
     revenue and platform fees); research, development and overhead are not modelled.
-    ``peak_monthly_burn`` is the largest month's burn (0 when every month earns more than
+    ``monthly_burn`` is the largest month's burn (0 when every month earns more than
     it spends). ``months_to_recover_spend`` is the first month at whose end cumulative
     gross profit covers cumulative S&M and CS spend: the months of spending before the
     motion has paid for itself; NaN when that does not happen within the horizon
@@ -128,7 +128,7 @@ def spend_metrics(monthly: dict[str, np.ndarray], out: dict[str, float]) -> None
     """
     spend = monthly["sm_spend"] + monthly["cs_spend"]
     burn = spend - monthly["gross_profit"]
-    out["peak_monthly_burn"] = float(max(burn.max(initial=0.0), 0.0))
+    out["monthly_burn"] = float(max(burn.max(initial=0.0), 0.0))
     covered = np.flatnonzero((np.cumsum(monthly["gross_profit"]) >= np.cumsum(spend))
                              & (np.cumsum(spend) > 0))
     out["months_to_recover_spend"] = float(covered[0] + 1) if covered.size else math.nan

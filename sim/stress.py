@@ -68,7 +68,7 @@ class StressResult:
 
 
 def _stress_metrics(scenario: Scenario) -> tuple[str, ...]:
-    metrics = tuple(HEADLINE) + ("new_customers", "sm_spend_total", "peak_monthly_burn")
+    metrics = tuple(HEADLINE) + ("new_customers", "sm_spend_total", "monthly_burn")
     if scenario.target_arr is not None:
         metrics += ("reached_target", "months_to_arr_target")
     return metrics

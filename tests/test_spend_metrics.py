@@ -29,7 +29,7 @@ def test_peak_burn_and_recovery_month_hand_worked():
     monthly = {"sm_spend": np.full(n, 100.0), "cs_spend": np.full(n, 10.0),
                "gross_profit": 30.0 * np.arange(n)}
     out = _spend(monthly)
-    assert out["peak_monthly_burn"] == 110.0
+    assert out["monthly_burn"] == 110.0
     assert out["months_to_recover_spend"] == 9.0
     assert out["recovered_spend"] == 1.0
     # cut at month 8: not recovered within the horizon
@@ -40,12 +40,12 @@ def test_peak_burn_and_recovery_month_hand_worked():
 def test_a_motion_earning_more_than_it_spends_has_no_burn():
     out = _spend({"sm_spend": np.full(3, 5.0), "cs_spend": np.zeros(3),
                   "gross_profit": np.full(3, 8.0)})
-    assert out["peak_monthly_burn"] == 0.0 and out["months_to_recover_spend"] == 1.0
+    assert out["monthly_burn"] == 0.0 and out["months_to_recover_spend"] == 1.0
 
 
 def test_spend_metrics_of_a_run_read_its_monthly_books():
     """One AE at $120K a year and nothing won: burn is $10K every month, never recovered."""
     sc = make_scenario({"team": {"ae": {"cost_per_year": 120_000}}}, horizon_months=6)
     m = simulate(sc, seeds=1, workers=1).runs.iloc[0]
-    assert m["peak_monthly_burn"] == 10_000.0
+    assert m["monthly_burn"] == 10_000.0
     assert m["recovered_spend"] == 0.0 and math.isnan(m["months_to_recover_spend"])

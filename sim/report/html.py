@@ -150,7 +150,7 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
 # What each motion costs, in the headline beside what it earns: no star (spending less
 # is not better in itself; "What this says" weighs it against growth).
 COST_ROWS = (("sm_spend_total", "S&M spend, {h} months", "what it costs"),
-             ("peak_monthly_burn", "Peak monthly burn", "S&M + CS spend less gross profit"),
+             ("monthly_burn", "Peak monthly burn", "S&M + CS spend less gross profit"),
              ("months_to_recover_spend", "Spend recovered by", "gross profit covers S&M + CS"))
 
 

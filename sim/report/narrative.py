@@ -192,7 +192,7 @@ def _cost_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, grow:
     head = (f'<span class="tag">Trade-off</span> {escape(grow)} grows most and spends '
             f"{fmt('sm_spend_total', spend[grow], cur)} on sales and marketing over {h} months "
             f"(median), with a peak monthly burn of "
-            f"{fmt('peak_monthly_burn', med(grow, 'peak_monthly_burn'), cur)}")
+            f"{fmt('monthly_burn', med(grow, 'monthly_burn'), cur)}")
     if other is None:
         return head + "."
     c = cmp_row(cmp, "sm_spend_total", grow, other)

@@ -38,7 +38,7 @@ LABELS = {
     "months_to_arr_target": "Months to target",
     "reached_target": "P(target)",
     "sm_spend_total": "S&M spend",
-    "peak_monthly_burn": "Peak monthly burn",
+    "monthly_burn": "Peak monthly burn",
     "months_to_recover_spend": "Spend recovered by",
     "recovered_spend": "P(spend recovered)",
 }
@@ -82,7 +82,7 @@ def headline_table(res: Results) -> Table:
     metrics = list(HEADLINE)
     if res.scenario.target_arr is not None:
         metrics += ["reached_target", "months_to_arr_target"]
-    metrics += ["sm_spend_total", "peak_monthly_burn"]
+    metrics += ["sm_spend_total", "monthly_burn"]
     t = Table(title=f"{res.scenario.name}: median, and P10 to P90 below it, over "
               f"{res.scenario.seeds} seeds (P(target): share of seeds)", title_justify="left")
     t.add_column("metric")
