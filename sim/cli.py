@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from sim.scenario.errors import Problem, ScenarioError
+from sim.scenario.schema import Scenario
 
 app = typer.Typer(
     name="revsim",
@@ -42,6 +43,24 @@ def _fail(problems: list[Problem]) -> None:
     for p in problems:
         err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _warn(problems: list[Problem]) -> None:
+    """Settings that are valid but can have no effect (the run goes on)."""
+    for p in problems:
+        err.print(f"[bold yellow]warning[/] {p}", highlight=False, soft_wrap=True)
+
+
+def _load(path: Path, seeds: int | None = None) -> Scenario:
+    """A scenario file, validated, with its warnings printed (errors exit 2)."""
+    from sim.scenario.loader import load_scenario_with_warnings
+
+    try:
+        sc, warnings = load_scenario_with_warnings(path, seeds=seeds)
+    except ScenarioError as e:
+        _fail(e.problems)
+    _warn(warnings)
+    return sc
 
 
 SeedsOpt = Annotated[int | None, typer.Option("--seeds", min=1, help="Replications per motion.")]
@@ -83,13 +102,15 @@ def run(
     from sim.runner.checkpoint import Checkpoint
     from sim.runner.progress import progress_for
     from sim.runner.results import default_results_dir
-    from sim.scenario.loader import load_scenario
+    from sim.scenario.loader import load_scenario_with_warnings
 
     loaded = []
     problems: list[Problem] = []
     for path in scenarios:
         try:
-            loaded.append((path, load_scenario(path, seeds=seeds)))
+            sc, warnings = load_scenario_with_warnings(path, seeds=seeds)
+            loaded.append((path, sc))
+            _warn(warnings)
         except ScenarioError as e:
             problems += e.problems
     if problems:
@@ -140,6 +161,9 @@ def run(
                       f"to finish the run: {again}", highlight=False, soft_wrap=True)
             raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
         saved = res.save(target)
+        from sim.scenario.checks import unused_after_run
+
+        _warn([Problem(str(path), None, "", w) for w in unused_after_run(sc, res.runs)])
         shutil.rmtree(partial, ignore_errors=True)
         p = res.manifest.get("precision")
         if p:
@@ -159,16 +183,17 @@ def validate(
     show: Annotated[bool, typer.Option("--show", help="Print the resolved parameters.")] = False,
 ) -> None:
     """Check scenario files without simulating."""
-    from sim.scenario.loader import load_scenario
+    from sim.scenario.loader import load_scenario_with_warnings
     from sim.scenario.resolved import resolved_yaml
 
     problems: list[Problem] = []
     for path in scenarios:
         try:
-            sc = load_scenario(path)
+            sc, warnings = load_scenario_with_warnings(path)
         except ScenarioError as e:
             problems += e.problems
             continue
+        _warn(warnings)
         out.print(f"[green]ok[/] {path}: {len(sc.motions)} motion(s), "
                   f"{sc.horizon_months} months, {sc.seeds} seeds", highlight=False)
         if show:
@@ -239,11 +264,11 @@ def stress(
 ) -> None:
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
     from sim.report.terminal import currency_symbol, section_table
+    from sim.scenario.checks import unused_lever_motions
     from sim.scenario.levers import SHOCK_SETS
-    from sim.scenario.loader import load_scenario
     from sim.stress import all_sets_section, run_stress, run_stress_sets, stress_section
 
-    sc = load_scenario(scenario, seeds=seeds)
+    sc = _load(scenario, seeds=seeds)
     named = {k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}} | {
         s.name: s.shocks for s in sc.stress}
     if all_sets:
@@ -266,7 +291,16 @@ def stress(
             _fail([Problem("--set", None, "", f"unknown shock set {set_name!r}; expected one of: "
                            + ", ".join(named))])
         shocks.update(named[set_name])
-    shocks.update(_parse_shocks(shock or []))
+    given = _parse_shocks(shock or [])
+    for lever in given:
+        idle = unused_lever_motions(sc, lever)
+        if len(idle) == len(sc.motions):
+            _fail([Problem("--shock", None, "", f"lever {lever!r} governs nothing in any motion "
+                           f"of {sc.name!r}: the shock would change nothing")])
+        if idle:
+            _warn([Problem("--shock", None, "", f"lever {lever!r} changes nothing in "
+                           f"{', '.join(idle)}")])
+    shocks.update(given)
     if not shocks:
         _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR, --set NAME or --all-sets "
                        "(built-in sets: " + ", ".join(SHOCK_SETS) + ")")])
@@ -296,11 +330,10 @@ def sensitivity(
 ) -> None:
     """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
     from sim.report.terminal import currency_symbol, section_table
-    from sim.scenario.loader import load_scenario
     from sim.stress import run_sensitivity, sensitivity_section, tornado_figure
 
     _check_metric(metric)
-    sc = load_scenario(scenario, seeds=seeds)
+    sc = _load(scenario, seeds=seeds)
     target = _target_dir(out_dir, sc, "sensitivity")
     base, table = run_sensitivity(sc, metric, delta, workers=workers, executor=executor.value,
                                   scheduler=scheduler)

@@ -28,7 +28,8 @@ from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import LocatedError, Scenario
 from sim.scenario.templates import load_template, template_names
 
-__all__ = ["load_scenario", "scenario_from_dict", "deep_merge", "format_path"]
+__all__ = ["load_scenario", "load_scenario_with_warnings", "scenario_from_dict", "deep_merge",
+           "format_path"]
 
 _TOP_LEVEL = set(Scenario.model_fields)
 
@@ -432,6 +433,19 @@ def load_scenario(path: str | Path, seeds: int | None = None) -> Scenario:
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(path), None, "", f"cannot read the file: {e}")]) from None
     return scenario_from_yaml_text(text, str(path), seeds=seeds)
+
+
+def load_scenario_with_warnings(
+    path: str | Path, seeds: int | None = None
+) -> tuple[Scenario, list[Problem]]:
+    """``load_scenario``, and the settings that are valid but can have no effect
+    (``sim.scenario.checks``), each placed at its file line."""
+    from sim.scenario.checks import scenario_warnings
+
+    sc = load_scenario(path, seeds=seeds)
+    root = parse_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+    return sc, [Problem(str(path), _line_of(root, loc)[0], format_path(loc), msg)
+                for loc, msg in scenario_warnings(sc)]
 
 
 def scenario_from_dict(data: dict[str, Any], seeds: int | None = None) -> Scenario:
