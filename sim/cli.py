@@ -19,14 +19,17 @@ from rich.console import Console
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import Scenario
 
+# Plain (click) help: flags read as flags, and each command's epilog keeps its layout.
 app = typer.Typer(
     name="revsim",
     help="Monte Carlo revenue-system simulator: compare go-to-market motions, stress-test plans.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-templates_app = typer.Typer(help="The motion templates and their defaults.", no_args_is_help=False)
+templates_app = typer.Typer(help="The motion templates and their defaults.", no_args_is_help=False,
+                            rich_markup_mode=None)
 app.add_typer(templates_app, name="templates")
 
 # Piped or captured output (CI logs, files) gets a wide table rather than wrapped cells.
@@ -75,7 +78,43 @@ SchedOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
 
 
-@app.command()
+def _epilog(*blocks: str) -> str:
+    """Help text after the options: each block kept as written (click's \\b marker)."""
+    return "\n\n".join("\b\n" + b for b in blocks)
+
+
+def _listing(title: str, names: list[str] | tuple[str, ...], width: int = 76) -> str:
+    lines, line = [f"{title}:"], " "
+    for n in names:
+        if len(line) + len(n) + 2 > width:
+            lines.append(line.rstrip())
+            line = " "
+        line += f" {n},"
+    lines.append(line.rstrip(","))
+    return "\n".join(lines)
+
+
+def _lever_help() -> str:
+    from sim.scenario.levers import LEVERS, SHOCK_SETS
+
+    sets = [f"  {k}: " + ", ".join(f"{lv}={f:g}" for lv, f in v.items())
+            for k, v in SHOCK_SETS.items()]
+    return (_listing("Levers (LEVER=FACTOR multiplies every parameter the lever governs)",
+                     list(LEVERS)) + "\n" + "Built-in shock sets (--set NAME):\n"
+            + "\n".join(sets))
+
+
+def _metric_help() -> str:
+    from sim.metrics import METRICS
+
+    return _listing("Metrics (columns of runs.parquet)", METRICS)
+
+
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim run scenarios/compare_motions.yaml --seeds 500\n"
+    "  revsim run a.yaml b.yaml --out results/today --workers 2\n"
+    "  revsim run plan.yaml --precision 0.01 --metric arr_end --seeds 4000\n"
+    "  revsim run plan.yaml --resume --out results/today", _metric_help()))
 def run(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
     seeds: SeedsOpt = None,
@@ -177,7 +216,8 @@ def run(
             out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim validate scenarios/*.yaml\n  revsim validate plan.yaml --show"))
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
     show: Annotated[bool, typer.Option("--show", help="Print the resolved parameters.")] = False,
@@ -245,7 +285,10 @@ def _target_dir(out_dir: Path | None, sc: object, suffix: str) -> Path:
     return target
 
 
-@app.command()
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim stress plan.yaml --set downturn\n"
+    "  revsim stress plan.yaml --shock lead_volume=0.7 --shock win_rate=0.85\n"
+    "  revsim stress plan.yaml --all-sets", _lever_help()))
 def stress(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     shock: Annotated[list[str] | None, typer.Option(
@@ -314,7 +357,10 @@ def stress(
     out.print(f"results: {path}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim sensitivity plan.yaml --metric arr_end --delta 0.2\n"
+    "  revsim sensitivity plan.yaml --metric cac_payback_months --seeds 200",
+    _lever_help(), _metric_help()))
 def sensitivity(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     metric: Annotated[str, typer.Option("--metric", help="The metric to rank levers by.")] = (
@@ -348,7 +394,7 @@ def sensitivity(
     out.print(f"results: {path}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=_epilog("Example:\n  revsim calibrate --seeds 200"))
 def calibrate(
     seeds: SeedsOpt = None,
     workers: WorkersOpt = None,
@@ -417,7 +463,7 @@ def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) 
     sys.stdout.write(template_fragment(name))
 
 
-@app.command()
+@app.command(epilog=_epilog("Example:\n  revsim report results/compare-motions/20261130T090000Z-1a2b3c4d"))
 def report(
     results_dir: Annotated[Path, typer.Argument(help="A results folder written by revsim run.")],
 ) -> None:
