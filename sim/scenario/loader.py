@@ -438,14 +438,18 @@ def load_scenario(path: str | Path, seeds: int | None = None) -> Scenario:
 def load_scenario_with_warnings(
     path: str | Path, seeds: int | None = None
 ) -> tuple[Scenario, list[Problem]]:
-    """``load_scenario``, and the settings that are valid but can have no effect
-    (``sim.scenario.checks``), each placed at its file line."""
+    """``load_scenario``, and the settings written in the file that are valid but can
+    have no effect (``sim.scenario.checks``), each placed at its file line."""
     from sim.scenario.checks import scenario_warnings
 
     sc = load_scenario(path, seeds=seeds)
     root = parse_yaml(Path(path).read_text(encoding="utf-8"), str(path))
-    return sc, [Problem(str(path), _line_of(root, loc)[0], format_path(loc), msg)
-                for loc, msg in scenario_warnings(sc)]
+    out = []
+    for loc, msg in scenario_warnings(sc):
+        line, found = _line_of(root, loc)
+        if found == len(loc):  # what the user wrote (not a template's, or a base motion's)
+            out.append(Problem(str(path), line, format_path(loc), msg))
+    return sc, out
 
 
 def scenario_from_dict(data: dict[str, Any], seeds: int | None = None) -> Scenario:
