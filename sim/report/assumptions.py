@@ -269,7 +269,7 @@ def versions(res: Results) -> list[tuple[str, str]]:
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
 
-    from sim import __version__
+    from sim.version import __version__
 
     wall = man.get("wall_seconds")
     rows = [

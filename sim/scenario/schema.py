@@ -310,7 +310,7 @@ class Motion(Strict):
         """Each phase's motion: the previous one with the phase's overrides merged on."""
         from pydantic import ValidationError
 
-        from sim.scenario.loader import deep_merge
+        from sim.scenario.merge import deep_merge
 
         resolved: list[Motion] = []
         current = self.model_dump(exclude={"phases"}, exclude_unset=False)
@@ -361,7 +361,7 @@ class StressSet(Strict):
     @field_validator("shocks")
     @classmethod
     def _levers(cls, v: dict[str, float]) -> dict[str, float]:
-        from sim.scenario.levers import LEVERS
+        from sim.scenario.lever_names import LEVERS
 
         for k, f in v.items():
             if k not in LEVERS:
