@@ -12,6 +12,6 @@ from sim.runner.api import simulate
 from sim.runner.results import Results
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import load_scenario
+from sim.version import __version__
 
 __all__ = ["Results", "ScenarioError", "__version__", "load_scenario", "simulate"]
-__version__ = "0.1.0"

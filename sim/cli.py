@@ -17,15 +17,19 @@ import typer
 from rich.console import Console
 
 from sim.scenario.errors import Problem, ScenarioError
+from sim.scenario.schema import Scenario
 
+# Plain (click) help: flags read as flags, and each command's epilog keeps its layout.
 app = typer.Typer(
     name="revsim",
     help="Monte Carlo revenue-system simulator: compare go-to-market motions, stress-test plans.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-templates_app = typer.Typer(help="The motion templates and their defaults.", no_args_is_help=False)
+templates_app = typer.Typer(help="The motion templates and their defaults.", no_args_is_help=False,
+                            rich_markup_mode=None)
 app.add_typer(templates_app, name="templates")
 
 # Piped or captured output (CI logs, files) gets a wide table rather than wrapped cells.
@@ -44,6 +48,24 @@ def _fail(problems: list[Problem]) -> None:
     raise typer.Exit(2)
 
 
+def _warn(problems: list[Problem]) -> None:
+    """Settings that are valid but can have no effect (the run goes on)."""
+    for p in problems:
+        err.print(f"[bold yellow]warning[/] {p}", highlight=False, soft_wrap=True)
+
+
+def _load(path: Path, seeds: int | None = None) -> Scenario:
+    """A scenario file, validated, with its warnings printed (errors exit 2)."""
+    from sim.scenario.loader import load_scenario_with_warnings
+
+    try:
+        sc, warnings = load_scenario_with_warnings(path, seeds=seeds)
+    except ScenarioError as e:
+        _fail(e.problems)
+    _warn(warnings)
+    return sc
+
+
 SeedsOpt = Annotated[int | None, typer.Option("--seeds", min=1, help="Replications per motion.")]
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", min=1, help="Worker processes (default: CPU count).")
@@ -59,7 +81,43 @@ LuckOnlyOpt = Annotated[bool, typer.Option(
                         "is luck alone.")]
 
 
-@app.command()
+def _epilog(*blocks: str) -> str:
+    """Help text after the options: each block kept as written (click's \\b marker)."""
+    return "\n\n".join("\b\n" + b for b in blocks)
+
+
+def _listing(title: str, names: list[str] | tuple[str, ...], width: int = 76) -> str:
+    lines, line = [f"{title}:"], " "
+    for n in names:
+        if len(line) + len(n) + 2 > width:
+            lines.append(line.rstrip())
+            line = " "
+        line += f" {n},"
+    lines.append(line.rstrip(","))
+    return "\n".join(lines)
+
+
+def _lever_help() -> str:
+    from sim.scenario.levers import LEVERS, SHOCK_SETS
+
+    sets = [f"  {k}: " + ", ".join(f"{lv}={f:g}" for lv, f in v.items())
+            for k, v in SHOCK_SETS.items()]
+    return (_listing("Levers (LEVER=FACTOR multiplies every parameter the lever governs)",
+                     list(LEVERS)) + "\n" + "Built-in shock sets (--set NAME):\n"
+            + "\n".join(sets))
+
+
+def _metric_help() -> str:
+    from sim.metrics import METRICS
+
+    return _listing("Metrics (columns of runs.parquet)", METRICS)
+
+
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim run scenarios/compare_motions.yaml --seeds 500\n"
+    "  revsim run a.yaml b.yaml --out results/today --workers 2\n"
+    "  revsim run plan.yaml --precision 0.01 --metric arr_end --seeds 4000\n"
+    "  revsim run plan.yaml --resume --out results/today", _metric_help()))
 def run(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
     seeds: SeedsOpt = None,
@@ -87,13 +145,15 @@ def run(
     from sim.runner.checkpoint import Checkpoint
     from sim.runner.progress import progress_for
     from sim.runner.results import default_results_dir
-    from sim.scenario.loader import load_scenario
+    from sim.scenario.loader import load_scenario_with_warnings
 
     loaded = []
     problems: list[Problem] = []
     for path in scenarios:
         try:
-            loaded.append((path, load_scenario(path, seeds=seeds)))
+            sc, warnings = load_scenario_with_warnings(path, seeds=seeds)
+            loaded.append((path, sc))
+            _warn(warnings)
         except ScenarioError as e:
             problems += e.problems
     if problems:
@@ -144,6 +204,9 @@ def run(
                       f"to finish the run: {again}", highlight=False, soft_wrap=True)
             raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
         saved = res.save(target)
+        from sim.scenario.checks import unused_after_run
+
+        _warn([Problem(str(path), None, "", w) for w in unused_after_run(sc, res.runs)])
         shutil.rmtree(partial, ignore_errors=True)
         p = res.manifest.get("precision")
         if p:
@@ -157,22 +220,24 @@ def run(
             out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim validate scenarios/*.yaml\n  revsim validate plan.yaml --show"))
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
     show: Annotated[bool, typer.Option("--show", help="Print the resolved parameters.")] = False,
 ) -> None:
     """Check scenario files without simulating."""
-    from sim.scenario.loader import load_scenario
+    from sim.scenario.loader import load_scenario_with_warnings
     from sim.scenario.resolved import resolved_yaml
 
     problems: list[Problem] = []
     for path in scenarios:
         try:
-            sc = load_scenario(path)
+            sc, warnings = load_scenario_with_warnings(path)
         except ScenarioError as e:
             problems += e.problems
             continue
+        _warn(warnings)
         out.print(f"[green]ok[/] {path}: {len(sc.motions)} motion(s), "
                   f"{sc.horizon_months} months, {sc.seeds} seeds", highlight=False)
         if show:
@@ -224,13 +289,19 @@ def _target_dir(out_dir: Path | None, sc: object, suffix: str) -> Path:
     return target
 
 
-@app.command()
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim stress plan.yaml --set downturn\n"
+    "  revsim stress plan.yaml --shock lead_volume=0.7 --shock win_rate=0.85\n"
+    "  revsim stress plan.yaml --all-sets", _lever_help()))
 def stress(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     shock: Annotated[list[str] | None, typer.Option(
         "--shock", help="LEVER=FACTOR, repeatable (e.g. --shock lead_volume=0.7).")] = None,
     set_name: Annotated[str | None, typer.Option(
         "--set", help="A named shock set: the scenario's `stress:` entries or a built-in one.")] = None,
+    all_sets: Annotated[bool, typer.Option(
+        "--all-sets", help="Run every built-in shock set and every set of the scenario's "
+                           "`stress:` against one baseline, into one table.")] = False,
     seeds: SeedsOpt = None,
     workers: WorkersOpt = None,
     out_dir: OutOpt = None,
@@ -241,23 +312,46 @@ def stress(
 ) -> None:
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
     from sim.report.terminal import currency_symbol, section_table
+    from sim.scenario.checks import unused_lever_motions
     from sim.scenario.levers import SHOCK_SETS
-    from sim.scenario.loader import load_scenario
-    from sim.stress import run_stress, stress_section
+    from sim.stress import all_sets_section, run_stress, run_stress_sets, stress_section
 
-    sc = load_scenario(scenario, seeds=seeds)
+    sc = _load(scenario, seeds=seeds)
+    named = {k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}} | {
+        s.name: s.shocks for s in sc.stress}
+    if all_sets:
+        if set_name is not None or shock:
+            _fail([Problem("--all-sets", None, "", "runs every shock set: give it without "
+                           "--set or --shock")])
+        target = _target_dir(out_dir, sc, "stress")
+        base, table = run_stress_sets(sc, named, workers=workers, executor=executor.value,
+                                      scheduler=scheduler)
+        section = all_sets_section(table, sc.seeds, currency_symbol(sc.currency))
+        path = base.save(target, extras=[section])
+        table.to_csv(path / "stress.csv", index=False)
+        if not quiet:
+            out.print(section_table(section))
+        out.print(f"results: {path}", highlight=False, soft_wrap=True)
+        return
     shocks: dict[str, float] = {}
     if set_name is not None:
-        named = {s.name: s.shocks for s in sc.stress} | {
-            k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}}
         if set_name not in named:
             _fail([Problem("--set", None, "", f"unknown shock set {set_name!r}; expected one of: "
                            + ", ".join(named))])
         shocks.update(named[set_name])
-    shocks.update(_parse_shocks(shock or []))
+    given = _parse_shocks(shock or [])
+    for lever in given:
+        idle = unused_lever_motions(sc, lever)
+        if len(idle) == len(sc.motions):
+            _fail([Problem("--shock", None, "", f"lever {lever!r} governs nothing in any motion "
+                           f"of {sc.name!r}: the shock would change nothing")])
+        if idle:
+            _warn([Problem("--shock", None, "", f"lever {lever!r} changes nothing in "
+                           f"{', '.join(idle)}")])
+    shocks.update(given)
     if not shocks:
-        _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR or --set NAME (built-in: "
-                       + ", ".join(SHOCK_SETS) + ")")])
+        _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR, --set NAME or --all-sets "
+                       "(built-in sets: " + ", ".join(SHOCK_SETS) + ")")])
     target = _target_dir(out_dir, sc, "stress")
     res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler,
                      luck_only=luck_only)
@@ -269,7 +363,10 @@ def stress(
     out.print(f"results: {path}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=_epilog(
+    "Examples:\n  revsim sensitivity plan.yaml --metric arr_end --delta 0.2\n"
+    "  revsim sensitivity plan.yaml --metric cac_payback_months --seeds 200",
+    _lever_help(), _metric_help()))
 def sensitivity(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     metric: Annotated[str, typer.Option("--metric", help="The metric to rank levers by.")] = (
@@ -286,11 +383,10 @@ def sensitivity(
 ) -> None:
     """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
     from sim.report.terminal import currency_symbol, section_table
-    from sim.scenario.loader import load_scenario
     from sim.stress import run_sensitivity, sensitivity_section, tornado_figure
 
     _check_metric(metric)
-    sc = load_scenario(scenario, seeds=seeds)
+    sc = _load(scenario, seeds=seeds)
     target = _target_dir(out_dir, sc, "sensitivity")
     base, table = run_sensitivity(sc, metric, delta, workers=workers, executor=executor.value,
                                   scheduler=scheduler, luck_only=luck_only)
@@ -305,7 +401,7 @@ def sensitivity(
     out.print(f"results: {path}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=_epilog("Example:\n  revsim calibrate --seeds 200"))
 def calibrate(
     seeds: SeedsOpt = None,
     workers: WorkersOpt = None,
@@ -378,7 +474,7 @@ def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) 
     sys.stdout.write(template_fragment(name))
 
 
-@app.command()
+@app.command(epilog=_epilog("Example:\n  revsim report results/compare-motions/20261130T090000Z-1a2b3c4d"))
 def report(
     results_dir: Annotated[Path, typer.Argument(help="A results folder written by revsim run.")],
 ) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "NEUTRAL",
     "COMPARISON_COLUMNS",
+    "informative_rows",
     "direction",
     "paired_comparison",
     "target_probability",
@@ -53,6 +54,8 @@ LOWER_IS_BETTER = frozenset({
     "months_to_arr_target",
     "sm_spend_total",
     "cs_spend_total",
+    "monthly_burn",
+    "months_to_recover_spend",
     "churned_arr_total",
     "annual_churn_rate",
     "wait_days_mean",
@@ -73,7 +76,7 @@ NEUTRAL = frozenset({"forecast_bias", "self_serve_share", "self_serve_revenue_sh
 BOUNDED_SHARES = frozenset({
     "reached_target", "grr", "win_rate", "lead_to_opportunity", "lead_to_win", "free_to_paid",
     "pql_conversion", "self_serve_share", "self_serve_revenue_share", "pilot_success_rate",
-    "pilot_conversion", "win_rate_to_production",
+    "pilot_conversion", "win_rate_to_production", "recovered_spend",
 })
 
 COMPARISON_COLUMNS = [
@@ -182,6 +185,19 @@ def paired_comparison(runs: pd.DataFrame, motions: list[str],
             ok = ~np.isnan(a) & ~np.isnan(b)
             rows.append(_pair_row(ma, mb, metric, a[ok], b[ok]))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def informative_rows(cmp: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``paired_comparison`` that say something: a metric neither motion of
+    the pair can have (no seed with both values) or that is exactly zero in every seed
+    of both (pilot bookings of two motions without pilots) is left out."""
+    if cmp.empty:
+        return cmp
+    none = cmp["n_compared"].fillna(0) == 0
+    zero = ((cmp["mean_a"] == 0) & (cmp["mean_b"] == 0) & (cmp["diff_ci_low"] == 0)
+            & (cmp["diff_ci_high"] == 0) & (cmp["never_a"].fillna(0) == 0)
+            & (cmp["never_b"].fillna(0) == 0))
+    return cmp[~(none | zero)].reset_index(drop=True)
 
 
 def _pair_row(ma: str, mb: str, metric: str, a_all: np.ndarray,

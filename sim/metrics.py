@@ -18,7 +18,8 @@ from sim.engine.params import num
 from sim.engine.records import LOST, WON
 from sim.engine.sources import SOURCE_ID
 
-__all__ = ["METRICS", "HEADLINE", "forecast_error", "seed_metrics", "summarize", "t_quantile"]
+__all__ = ["METRICS", "HEADLINE", "forecast_error", "seed_metrics", "spend_metrics",
+           "summarize", "t_quantile"]
 
 METRICS = (
     "bookings_total",
@@ -76,6 +77,9 @@ METRICS = (
     "recurring_gross_margin",
     "win_rate_to_production",
     "cycle_days_to_production",
+    "monthly_burn",
+    "months_to_recover_spend",
+    "recovered_spend",
 )
 
 HEADLINE = (
@@ -228,6 +232,27 @@ def _to_production(run: SeedRun, out: dict[str, float], is_opp: np.ndarray,
     out["cycle_days_to_production"] = float(np.median(cycles)) if cycles.size else math.nan
 
 
+def spend_metrics(monthly: dict[str, np.ndarray], out: dict[str, float]) -> None:
+    """What the go-to-market costs in cash, beside what it earns.
+
+    The month's go-to-market burn is its sales and marketing spend plus customer success
+    spend less the gross profit its customers bring that month (revenue less cost of
+    revenue and platform fees); research, development and overhead are not modelled.
+    ``monthly_burn`` is the largest month's burn (0 when every month earns more than
+    it spends). ``months_to_recover_spend`` is the first month at whose end cumulative
+    gross profit covers cumulative S&M and CS spend: the months of spending before the
+    motion has paid for itself; NaN when that does not happen within the horizon
+    (``recovered_spend`` 0, else 1).
+    """
+    spend = monthly["sm_spend"] + monthly["cs_spend"]
+    burn = spend - monthly["gross_profit"]
+    out["monthly_burn"] = float(max(burn.max(initial=0.0), 0.0))
+    covered = np.flatnonzero((np.cumsum(monthly["gross_profit"]) >= np.cumsum(spend))
+                             & (np.cumsum(spend) > 0))
+    out["months_to_recover_spend"] = float(covered[0] + 1) if covered.size else math.nan
+    out["recovered_spend"] = float(covered.size > 0)
+
+
 def seed_metrics(
     run: SeedRun, monthly: dict[str, np.ndarray], fc: dict[str, np.ndarray],
     target_arr: float | None,
@@ -311,6 +336,7 @@ def seed_metrics(
         out["reached_target"] = float(monthly["arr"][-1] >= target_arr)
     else:
         out["months_to_arr_target"] = out["reached_target"] = math.nan
+    spend_metrics(monthly, out)
     return {k: out[k] for k in METRICS}
 
 

@@ -21,10 +21,11 @@ from sim.compare import BOUNDED_SHARES
 from sim.metrics import HEADLINE, t_quantile
 from sim.runner.api import simulate
 from sim.runner.results import Results
-from sim.scenario.levers import LEVERS, governed_paths, shock_scenario
-from sim.scenario.schema import Scenario
+from sim.scenario.levers import LEVERS, apply_levers, governed_paths, shock_scenario
+from sim.scenario.schema import Motion, Scenario
 
-__all__ = ["StressResult", "paired_deltas", "run_sensitivity", "run_stress", "sensitivity_section",
+__all__ = ["ALL_SETS_METRICS", "StressResult", "all_sets_section", "paired_deltas",
+           "run_sensitivity", "run_stress", "run_stress_sets", "sensitivity_section",
            "stress_section", "tornado_figure"]
 
 
@@ -66,32 +67,120 @@ class StressResult:
     deltas: pd.DataFrame
 
 
+def _stress_metrics(scenario: Scenario) -> tuple[str, ...]:
+    metrics = tuple(HEADLINE) + ("new_customers", "sm_spend_total", "monthly_burn")
+    if scenario.target_arr is not None:
+        metrics += ("reached_target", "months_to_arr_target")
+    return metrics
+
+
 def run_stress(scenario: Scenario, shocks: dict[str, float], **sim_args: Any) -> StressResult:
     base = simulate(scenario, **sim_args)
     shocked = simulate(shock_scenario(scenario, shocks), **sim_args)
-    metrics = tuple(HEADLINE) + ("new_customers",)
-    if scenario.target_arr is not None:
-        metrics += ("reached_target", "months_to_arr_target")
-    return StressResult(base, shocked, shocks, paired_deltas(base.runs, shocked.runs, metrics))
+    return StressResult(base, shocked, shocks,
+                        paired_deltas(base.runs, shocked.runs, _stress_metrics(scenario)))
+
+
+def run_stress_sets(scenario: Scenario, sets: dict[str, dict[str, float]],
+                    **sim_args: Any) -> tuple[Results, pd.DataFrame]:
+    """The baseline once, then every named shock set on the same seeds: one table of
+    paired changes with a ``set`` column (first), in the order of ``sets``."""
+    base = simulate(scenario, **sim_args)
+    metrics = _stress_metrics(scenario)
+    tables = []
+    for name, shocks in sets.items():
+        shocked = simulate(shock_scenario(scenario, shocks), **sim_args)
+        d = paired_deltas(base.runs, shocked.runs, metrics)
+        d.insert(0, "set", name)
+        d.insert(1, "shocks", ", ".join(f"{k} x{v:g}" for k, v in shocks.items()))
+        tables.append(d)
+    return base, pd.concat(tables, ignore_index=True)
+
+
+# the rows of the all-sets report table (stress.csv holds every metric)
+ALL_SETS_METRICS = ("arr_end", "bookings_total", "cac_payback_months", "sm_spend_total",
+                    "reached_target")
+
+
+def all_sets_section(table: pd.DataFrame, seeds: int, currency: str) -> dict[str, Any]:
+    """Every shock set against the baseline, in one table (the report's first section)."""
+    from sim.report.terminal import LABELS, fmt_value
+    from sim.report.wording import fmt_ci, fmt_diff
+
+    rows = []
+    for r in table[table.metric.isin(ALL_SETS_METRICS)].itertuples():
+        ci = ("n/a" if not (math.isfinite(r.ci_low) and math.isfinite(r.ci_high))
+              else fmt_ci(r.metric, r.ci_low, r.ci_high, currency))
+        rows.append([r.set, r.motion, LABELS.get(r.metric, r.metric),
+                     fmt_value(r.metric, r.baseline, currency),
+                     fmt_value(r.metric, r.shocked, currency),
+                     fmt_diff(r.metric, r.change, currency), ci])
+    sets = list(dict.fromkeys(table["set"]))
+    return {
+        "id": "stress", "title": f"Baseline against {len(sets)} shock sets", "first": True,
+        "nav": "Baseline vs shock sets",
+        "intro": "The plan as written (baseline) against each shock set ("
+                 + "; ".join(f"{n}: {sh}" for n, sh in
+                             table.drop_duplicates("set")[["set", "shocks"]].itertuples(
+                                 index=False))
+                 + f"), each change paired seed by seed over {seeds} seeds. Figures are means "
+                 "over the seeds (P(target): the share of seeds reaching the target). The "
+                 "rest of this page shows the baseline.",
+        "headers": ["set", "motion", "metric", "baseline (mean)", "shocked (mean)", "change",
+                    "95% CI"],
+        "rows": rows,
+        "note": "Every headline metric of every set is in stress.csv.",
+    }
 
 
 def run_sensitivity(scenario: Scenario, metric: str, delta: float = 0.2,
                     **sim_args: Any) -> tuple[Results, pd.DataFrame]:
-    """Every lever at 1-delta and 1+delta; rows ranked by swing within each motion."""
-    base = simulate(scenario, **sim_args)
-    rows = []
+    """Every lever at 1-delta and 1+delta; rows ranked by swing within each motion.
+
+    The baseline runs once; every lever's two ends then run as one simulation (each
+    shocked motion a motion of its own, named ``motion @ lever xF``), so they share one
+    pool of workers. Seed *i* of each variant sees the same streams as seed *i* of the
+    baseline whatever the motions beside it, so each change is paired exactly as in
+    separate runs. Returns the baseline's results (its manifest's wall time covers
+    every run) and the ranking.
+    """
+    sides = (("down", 1 - delta), ("up", 1 + delta))
+    variants: dict[tuple[str, str, str], Motion] = {}
     for lever in LEVERS:  # order does not matter: every run uses the same seeds
-        if not any(governed_paths(m, lever) for m in scenario.motions):
-            continue
-        ends = {}
-        for side, f in (("down", 1 - delta), ("up", 1 + delta)):
-            # only the baseline is saved: the shocked runs need no luck re-run for drivers
-            r = simulate(shock_scenario(scenario, {lever: f}), **{**sim_args, "luck_seeds": 0})
-            ends[side] = paired_deltas(base.runs, r.runs, (metric,)).set_index("motion")
         for m in scenario.motions:
             if not governed_paths(m, lever):
                 continue
-            d, u = ends["down"].loc[m.name], ends["up"].loc[m.name]
+            for side, f in sides:
+                name = f"{m.name} @ {lever} x{f:g}"
+                variants[(m.name, lever, side)] = apply_levers(m, {lever: f}).model_copy(
+                    update={"name": name})
+    base = simulate(scenario, **sim_args)
+    # every lever's ends as motions of one scenario: one pool, and no luck re-run (only
+    # the baseline's results are saved, with its drivers)
+    # each variant keeps its motion's correlations, so its inputs are drawn as the base's
+    corr = [c.model_copy(update={"motion": v.name}) for (mn, _, _), v in variants.items()
+            for c in scenario.correlations if c.motion == mn]
+    shocked = simulate(scenario.model_copy(update={
+        "motions": list(variants.values()), "compare": [], "correlations": corr}),
+        **{**sim_args, "luck_seeds": 0})
+    wall = base.manifest.get("wall_seconds", 0.0) + shocked.manifest.get("wall_seconds", 0.0)
+    base.manifest["wall_seconds"] = round(wall, 3)
+    base.manifest["wall_note"] = (f"the baseline and {len(variants)} lever runs "
+                                  "(each lever down and up)")
+    runs = shocked.runs
+    base_runs = base.runs
+    rows = []
+    for m in scenario.motions:
+        for lever in LEVERS:
+            if (m.name, lever, "down") not in variants:
+                continue
+            ends = {}
+            for side, _ in sides:
+                shocked = runs[runs["motion"] == variants[(m.name, lever, side)].name].assign(
+                    motion=m.name)
+                ends[side] = paired_deltas(base_runs[base_runs["motion"] == m.name], shocked,
+                                           (metric,)).iloc[0]
+            d, u = ends["down"], ends["up"]
             rows.append({
                 "motion": m.name, "lever": lever, "metric": metric,
                 "baseline": d["baseline"], "down": d["shocked"], "up": u["shocked"],
@@ -126,10 +215,17 @@ def stress_section(res: StressResult, currency: str) -> dict[str, Any]:
             metric, lo, hi, currency)
 
     return {
-        "id": "stress", "title": f"Stress test: {shocks}",
-        "intro": f"Baseline against the shocked plan (the charts above show the shocked plan), "
-                 f"each change paired seed by seed over {seeds} seeds.",
-        "headers": ["motion", "metric", "baseline", "shocked", "change", "95% CI"],
+        "id": "stress", "title": f"Baseline against shocked plan ({shocks})",
+        "first": True, "nav": "Baseline vs shocked",
+        "variant": f"Shocked plan: {shocks}. The headline, charts and funnel below show the "
+                   "plan under these shocks, not the baseline.",
+        "variant_short": "shocked plan",
+        "intro": f"The plan as written (baseline) against the same plan with {shocks}, each "
+                 f"change paired seed by seed over {seeds} seeds. Baseline and shocked "
+                 "figures are means over the seeds (P(target): the share of seeds reaching "
+                 "the target).",
+        "headers": ["motion", "metric", "baseline (mean)", "shocked (mean)", "change",
+                    "95% CI"],
         "rows": [[r.motion, LABELS.get(r.metric, r.metric), f(r.metric, r.baseline),
                   f(r.metric, r.shocked), fmt_diff(r.metric, r.change, currency),
                   ci(r.metric, r.ci_low, r.ci_high)]
@@ -141,16 +237,19 @@ def sensitivity_section(table: pd.DataFrame, metric: str, delta: float, seeds: i
                         currency: str, png: bytes | None = None) -> dict[str, Any]:
     """The tornado ranking as a report section (and terminal table)."""
     from sim.report.terminal import fmt_value
+    from sim.report.wording import label
 
     lo, hi = f"x{1 - delta:g}", f"x{1 + delta:g}"
     return {
-        "id": "sensitivity", "title": f"Sensitivity of {metric.replace('_', ' ')}",
+        "id": "sensitivity", "title": f"Sensitivity of {label(metric)}",
         "intro": f"Every lever moved to {lo} and {hi}, one at a time, on the same {seeds} "
-                 "seeds; levers ranked by the swing they cause in the mean.",
+                 f"seeds as the baseline; levers ranked by the swing they cause in the mean "
+                 f"of {label(metric)} (baseline, {lo} and {hi} are means over the seeds).",
         "png": png,
-        "headers": ["motion", "rank", "lever", lo, hi, "swing"],
-        "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.down, currency),
-                  fmt_value(metric, r.up, currency), fmt_value(metric, r.swing, currency)]
+        "headers": ["motion", "rank", "lever", "baseline (mean)", lo, hi, "swing"],
+        "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.baseline, currency),
+                  fmt_value(metric, r.down, currency), fmt_value(metric, r.up, currency),
+                  fmt_value(metric, r.swing, currency)]
                  for r in table.itertuples()],
     }
 

@@ -63,3 +63,20 @@ def test_python_api_exports():
 
     assert set(sim.__all__) == {"Results", "ScenarioError", "__version__", "load_scenario",
                                 "simulate"}
+
+
+def test_help_lists_levers_sets_metrics_and_examples_and_flags_read_as_flags():
+    from sim.metrics import METRICS
+    from sim.scenario.levers import LEVERS, SHOCK_SETS
+
+    p = revsim("stress", "--help")
+    assert p.returncode == 0
+    assert "<bool>" not in p.stdout and "--all-sets " in p.stdout
+    assert all(lever in p.stdout for lever in LEVERS)
+    assert all(f"{name}:" in p.stdout for name in SHOCK_SETS)
+    assert "revsim stress plan.yaml --set downturn" in p.stdout
+    s = revsim("sensitivity", "--help").stdout
+    assert all(m in s for m in METRICS) and "Examples:" in s
+    for command in ("run", "validate", "calibrate", "report"):
+        h = revsim(command, "--help").stdout
+        assert "Example" in h and "<bool>" not in h, command

@@ -355,3 +355,19 @@ def test_every_metric_has_a_comparison_direction() -> None:
     assert direction("win_rate_to_production") == 1
     assert direction("self_serve_share") == 0
     assert direction("one_off_revenue") == 0  # shown beside recurring revenue, not ranked
+
+
+def test_comparison_csv_leaves_out_metrics_a_pair_cannot_have():
+    """comparison.csv carried hundreds of all-zero or NaN rows (pilot bookings of two
+    motions without pilots; a win rate of two self-serve motions)."""
+    from sim.compare import informative_rows, paired_comparison
+
+    runs = pd.DataFrame({
+        "motion": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
+        "arr_end": [1.0, 2.0, 3.0, 1.5, 2.5, 2.0],
+        "pilot_bookings_total": [0.0] * 6,
+        "win_rate": [np.nan] * 6,
+    })
+    cmp = paired_comparison(runs, ["a", "b"])
+    assert set(cmp.metric) == {"arr_end", "pilot_bookings_total", "win_rate"}
+    assert list(informative_rows(cmp).metric) == ["arr_end"]

@@ -214,7 +214,27 @@ def test_funnel_counts_add_up_stage_by_stage(template: str) -> None:
     K = fn["stage"].size
     open_in = np.bincount(L["stage"][(L["outcome"] == OPEN) & (L["stage"] >= 0)], minlength=K)
     assert np.array_equal(fn["entered"], fn["advanced"] + fn["lost"] + open_in[:K])
+    assert np.array_equal(fn["open"], open_in[:K])
     assert np.all(fn["advanced"] <= fn["entered"])
-    assert np.array_equal(fn["advanced"][:-1], fn["entered"][1:])
     won_through_sales = np.count_nonzero((L["outcome"] == WON) & np.isfinite(L["entry"][:, K - 1]))
     assert fn["advanced"][-1] == won_through_sales
+
+
+def test_funnel_adds_up_where_pqls_join_part_way() -> None:
+    """hybrid as shipped: PQLs enter at a later stage without passing qualify, so a
+    stage's 'advanced' counts the deals that entered it and moved on, not every deal
+    that entered the next stage (qualify read entered 3,154, advanced 1,992, lost 2,337)."""
+    from sim.engine.ledger import funnel
+    from sim.scenario.loader import scenario_from_dict
+
+    sc = scenario_from_dict({"name": "h", "horizon_months": 24,
+                             "motions": [{"template": "hybrid"}]})
+    run = run_one(sc, 2)
+    fn = funnel(run)
+    L = run.leads
+    e = L["entry"]
+    joined_late = np.isfinite(e[:, 1]) & np.isnan(e[:, 0])
+    assert joined_late.any()  # the case itself: PQLs that skipped the first stage
+    assert np.array_equal(fn["entered"], fn["advanced"] + fn["lost"] + fn["open"])
+    assert fn["advanced"][0] == np.count_nonzero(np.isfinite(e[:, 0]) & np.isfinite(e[:, 1]))
+    assert fn["advanced"][0] < fn["entered"][1]

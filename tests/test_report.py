@@ -329,3 +329,67 @@ def test_a_pilot_motion_says_what_its_production_contract_is_worth():
     customer = flow(sc.motions[0], "$")["customer"]
     # fee uniform $25-100K (mean $62.5K) x multiplier uniform 3-10 (mean 6.5)
     assert "production contract 6.5x the fee ($406.2K mean)" in customer
+
+
+def test_a_motion_without_the_metric_takes_no_part_in_the_star():
+    """founder_led's win rate is clearly ahead of sales_led's; plg has no win rate at
+    all, so it must not stop founder_led's star (it read 'best on average, not clearly')."""
+    from sim.compare import paired_comparison
+    from sim.report.html import _significant_vs_all
+
+    n = 40
+    rng = np.random.default_rng(1)
+    runs = pd.concat([
+        pd.DataFrame({"motion": "founder_led", "seed": range(n),
+                      "win_rate": 0.47 + rng.normal(0, 0.02, n)}),
+        pd.DataFrame({"motion": "sales_led", "seed": range(n),
+                      "win_rate": 0.22 + rng.normal(0, 0.02, n)}),
+        pd.DataFrame({"motion": "plg", "seed": range(n), "win_rate": np.nan}),
+    ], ignore_index=True)
+    cmp = paired_comparison(runs, ["founder_led", "sales_led", "plg"])
+    assert _significant_vs_all(cmp, "win_rate", "founder_led")
+    # with no motion to beat at all there is no clear winner
+    only = paired_comparison(runs[runs.motion != "sales_led"], ["founder_led", "plg"])
+    assert not _significant_vs_all(only, "win_rate", "founder_led")
+
+
+def test_retention_labels_never_overlap_and_forecast_error_has_a_panel_per_motion():
+    """Seven motions: retention labels read '88%88%87%' on one axis, and seven forecast
+    bands stacked under the legend. Each label now has its own row, each motion its panel."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sim.report.figures import _forecast_error, _retention
+    from sim.report.style import _Ctx
+
+    n = 30
+    names = [f"m{i}" for i in range(7)]
+    rng = np.random.default_rng(0)
+    runs = pd.concat([pd.DataFrame({"motion": m, "seed": range(n),
+                                    "grr": 0.87 + rng.normal(0, 0.01, n),
+                                    "nrr": 1.05 + rng.normal(0, 0.01, n)}) for m in names])
+    fc = pd.concat([pd.DataFrame({"motion": m, "seed": np.repeat(range(n), 4),
+                                  "quarter": np.tile(range(1, 5), n),
+                                  "forecast": rng.uniform(80, 120, 4 * n), "actual": 100.0})
+                    for m in names])
+
+    class Res:
+        scenario = scenario_from_dict({"name": "x", "horizon_months": 12, "motions": [
+            {"template": "sales_led", "name": m} for m in names]})
+
+        def __init__(self):
+            self.runs, self.forecast = runs, fc
+
+        def motions(self):
+            return names
+
+    c = _Ctx.__new__(_Ctx)
+    c.res, c.motions, c.colors = Res(), names, {m: "#333333" for m in names}
+    fig = _retention(c)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.texts]
+        assert len(boxes) == 7
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    fe = _forecast_error(c)
+    assert [ax.get_title() for ax in fe.axes if ax.get_visible()] == names

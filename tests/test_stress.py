@@ -96,3 +96,21 @@ def test_a_share_change_interval_stays_within_minus_one_and_one():
     assert d.loc["reached_target", "ci_high"] == pytest.approx(-0.9 + half, abs=1e-4)
     # NRR is not a share of a whole: its interval is left as it is
     assert d.loc["nrr", "ci_low"] == pytest.approx(-0.9 - half, abs=1e-4)
+
+
+def test_sensitivity_in_one_run_equals_each_lever_run_on_its_own(sc):
+    """The baseline and every lever's ends run as one simulation; each end's mean and
+    paired change are exactly those of a separate run of the shocked scenario."""
+    from sim.runner.api import simulate
+    from sim.scenario.levers import shock_scenario
+
+    small = sc.model_copy(update={"seeds": 3})
+    base, table = run_sensitivity(small, "arr_end", 0.2, workers=1)
+    assert base.motions() == ["sales_led", "hybrid"]
+    assert set(base.runs["motion"]) == {"sales_led", "hybrid"}
+    assert set(base.monthly["motion"]) == {"sales_led", "hybrid"}  # the subset's own tables
+    alone = simulate(small, workers=1)
+    pd.testing.assert_frame_equal(base.runs, alone.runs)
+    row = table[(table.motion == "hybrid") & (table.lever == "churn")].iloc[0]
+    up = simulate(shock_scenario(small, {"churn": 1.2}), workers=1).runs
+    assert row["up"] == up[up.motion == "hybrid"]["arr_end"].mean()

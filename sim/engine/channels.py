@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from sim.engine.params import num
+from sim.engine.records import SOURCE_ID
 from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.channels import Risk
@@ -118,8 +119,6 @@ def community_audience(a0: float, per_month: float, g: float, months: np.ndarray
 
 def platform_shares(sources: Sources) -> dict[int, float]:
     """Share of revenue a platform keeps, by source id, for customers it brought."""
-    from sim.engine.sources import SOURCE_ID
-
     out: dict[int, float] = {}
     if sources.marketplace is not None:
         out[SOURCE_ID["marketplace"]] = num(sources.marketplace.revenue_share)

@@ -171,7 +171,8 @@ def _marketing(m: Motion, out: dict[str, np.ndarray], month: np.ndarray,
 
 
 def funnel(run: SeedRun) -> dict[str, np.ndarray]:
-    """Per stage: deals that entered, moved on, were lost there, and mean days in it.
+    """Per stage: deals that entered, moved on, were lost there, are still in it at the
+    horizon (``open``), and mean days in it; entered = advanced + lost + open.
 
     Days in a stage run from entering it (waiting for a rep included) to
     entering the next one or closing; deals still in the stage at the horizon
@@ -198,12 +199,13 @@ def funnel(run: SeedRun) -> dict[str, np.ndarray]:
     idx = {name: i for i, name in enumerate(names)}
     N = len(names)
     entered, advanced, lost, day_sum = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros(N)
-    done = np.zeros(N)
+    still, done = np.zeros(N), np.zeros(N)
     for p in parts:
         at = np.array([idx[s] for s in p["stage"]], dtype=np.int64)
         np.add.at(entered, at, p["entered"])
         np.add.at(advanced, at, p["advanced"])
         np.add.at(lost, at, p["lost"])
+        np.add.at(still, at, p["open"])
         np.add.at(day_sum, at, np.nan_to_num(p["mean_days"] * p["n_done"]))
         np.add.at(done, at, p["n_done"])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -215,6 +217,7 @@ def funnel(run: SeedRun) -> dict[str, np.ndarray]:
         "entered": entered,
         "advanced": advanced,
         "lost": lost,
+        "open": still,
         "mean_days": mean_days,
     }
 
@@ -253,11 +256,21 @@ def _funnel_of(L: dict[str, np.ndarray], m: Motion) -> dict[str, np.ndarray]:
             day_sum[k] = np.cumsum(days)[-1]  # sequential, in row order
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_days = np.where(n_done > 0, day_sum / n_done, np.nan)
+    # Out of each stage by what happened to the deals that entered it: on to the next
+    # stage, won or lost in it, or still in it at the horizon. Counted over the deals
+    # that entered the stage, so entered = advanced + lost + open holds stage by stage
+    # even where deals join the funnel part-way (PQLs entering at a later stage).
     advanced = np.zeros(K)
-    advanced[:-1] = entered[1:]
-    # won through the last stage (not self-serve upgrades, which never entered a stage)
-    advanced[-1] = np.count_nonzero(won & np.isfinite(e[:, K - 1]))
-    lost_at = np.bincount(stage[lost], minlength=K).astype(float)[:K]
+    lost_at = np.zeros(K)
+    open_at = np.zeros(K)
+    for k in range(K):
+        inside = np.isfinite(e[:, k])
+        if k + 1 < K:
+            advanced[k] = np.count_nonzero(inside & np.isfinite(e[:, k + 1]))
+        at_k = inside & (stage == k)
+        advanced[k] += np.count_nonzero(at_k & won)
+        lost_at[k] = np.count_nonzero(at_k & lost)
+        open_at[k] = np.count_nonzero(at_k & ~closed)
     return {
         "stage": np.array([s.name for s in m.stages], dtype=object),
         "stage_index": np.arange(K),
@@ -265,6 +278,7 @@ def _funnel_of(L: dict[str, np.ndarray], m: Motion) -> dict[str, np.ndarray]:
         "entered": entered,
         "advanced": advanced,
         "lost": lost_at,
+        "open": open_at,
         "mean_days": mean_days,
         "n_done": n_done,
     }

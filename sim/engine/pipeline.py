@@ -238,7 +238,7 @@ class Pipeline:
         if pool is not None:
             pool.request(row, stage, self, now)
         else:
-            self._walk(row, stage, 1.0, None, -1, now)
+            self.walk(row, stage, 1.0, None, -1, now)
 
     def start_segment(self, row: int, stage: int, t_req: float, pool: RepPool, j: int) -> None:
         now = self.env.now
@@ -247,10 +247,10 @@ class Pipeline:
         if wait > 0:
             self.T.wait[row] += wait
             factor *= self.keep_per_week ** (wait / 7.0)
-        self._walk(row, stage, factor, pool, j, now)
+        self.walk(row, stage, factor, pool, j, now)
 
-    def _walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int,
-              now: float) -> None:
+    def walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int,
+             now: float) -> None:
         """Decide the segment from ``stage`` on (it starts ``now``), then wait for its end."""
         d = self._live.get(row)
         if d is None:  # the row's draws as Python floats, once per deal on the event path

@@ -13,7 +13,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Table", "OPEN", "WON", "LOST", "censor", "merge_leads", "merge_pilots", "sum_or_none"]
+__all__ = ["Table", "OPEN", "WON", "LOST", "LEAD_SOURCES", "SOURCE_ID", "SOURCE_NAMES", "censor",
+           "merge_leads", "merge_pilots", "sum_or_none"]
+
+# The lead table's ``source`` column: each source's code (its index here).
+SOURCE_NAMES = ("inbound", "outbound", "founder_network", "partners", "signups", "pql", "initial",
+                "marketplace", "open_source", "community", "hyperscaler")
+# sources whose arrivals are sales leads (sign-ups are counted apart; PQLs are leads)
+LEAD_SOURCES = ("inbound", "outbound", "founder_network", "partners", "pql", "marketplace",
+                "open_source", "community", "hyperscaler")
+SOURCE_ID = {name: i for i, name in enumerate(SOURCE_NAMES)}
+
 
 OPEN, WON, LOST = 0, 1, 2
 

@@ -12,18 +12,31 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+import simpy
 from simpy.events import NORMAL
 
 from sim.engine.events import Due
 from sim.engine.team import Roster
 
-if TYPE_CHECKING:
-    from sim.engine.pipeline import Pipeline
+__all__ = ["Pipeline", "RepPool"]
 
-__all__ = ["RepPool"]
+
+class Pipeline(Protocol):
+    """What a rep pool needs of the pipeline whose stages it owns
+    (``sim.engine.pipeline.Pipeline``): its clock, how long a deal may wait, and the two
+    steps a granted deal takes."""
+
+    env: simpy.Environment
+    max_wait: float
+
+    def walk(self, row: int, stage: int, factor: float, pool: RepPool | None, j: int,
+             now: float) -> None: ...
+
+    def start_segment(self, row: int, stage: int, t_req: float, pool: RepPool, j: int
+                      ) -> None: ...
 
 
 class RepPool:
@@ -72,7 +85,7 @@ class RepPool:
                 self.n_held += 1
                 if self.n_held > self.peak_held:
                     self.peak_held = self.n_held
-                pipeline._walk(row, stage, 1.0 if self._flat[j] else self.win_factor(j, now),
+                pipeline.walk(row, stage, 1.0 if self._flat[j] else self.win_factor(j, now),
                                self, j, now)
                 return
         ticket: list[Any] = [row, stage, now, True, pipeline]

@@ -30,6 +30,7 @@ import numpy as np
 
 from sim.engine.channels import channel_grids
 from sim.engine.params import num
+from sim.engine.records import LEAD_SOURCES, SOURCE_ID, SOURCE_NAMES
 from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS, Roster
 from sim.scenario.schema import Partners, Sources
@@ -38,12 +39,6 @@ __all__ = ["LEAD_SOURCES", "SOURCE_ID", "SOURCE_NAMES", "SourceGrid", "STEPS_PER
 
 STEPS_PER_MONTH = 30
 STEP_DAYS = MONTH_DAYS / STEPS_PER_MONTH
-SOURCE_NAMES = ("inbound", "outbound", "founder_network", "partners", "signups", "pql", "initial",
-                "marketplace", "open_source", "community", "hyperscaler")
-# sources whose arrivals are sales leads (sign-ups are counted apart; PQLs are leads)
-LEAD_SOURCES = ("inbound", "outbound", "founder_network", "partners", "pql", "marketplace",
-                "open_source", "community", "hyperscaler")
-SOURCE_ID = {name: i for i, name in enumerate(SOURCE_NAMES)}
 
 
 @dataclass

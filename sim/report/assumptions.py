@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sim.runner.results import Results
 
 __all__ = ["DEFINITIONS", "definitions", "flow", "pct", "scenario_settings",
-           "team_cost_lines", "template_overrides", "versions"]
+           "team_cost_lines", "template_overrides", "versions", "motion_differences"]
 
 
 def pct(v: float, digits: int = 0) -> str:
@@ -97,7 +97,7 @@ _SOURCE_RATE = {
     "hyperscaler": ("intros_per_month", "co-sell intros / month once certified"),
 }
 
-_SKIP_OVERRIDE = {"name", "template", "description"}
+_SKIP_OVERRIDE = {"name", "template", "description", "based_on"}
 _LEAF_MAPPINGS = {"hires"}
 
 
@@ -182,6 +182,17 @@ def template_overrides(motion: Any) -> list[dict[str, str]]:
     _diff(motion.model_dump(by_alias=True), default, "", out)
     return out
 
+
+
+def motion_differences(a: Any, b: Any) -> list[dict[str, str]]:
+    """Every input in which motion ``a`` differs from motion ``b``: path, value in a, in b.
+
+    The same walk as ``template_overrides``, with ``b`` in place of the template, so a
+    reader of a comparison sees what drives the gap between two motions.
+    """
+    out: list[dict[str, str]] = []
+    _diff(a.model_dump(by_alias=True), b.model_dump(by_alias=True), "", out)
+    return [{"path": o["path"], "a": o["value"], "b": o["default"]} for o in out]
 
 
 def flow(motion: Any, cur: str) -> dict[str, Any]:
@@ -326,7 +337,7 @@ def versions(res: Results) -> list[tuple[str, str]]:
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
 
-    from sim import __version__
+    from sim.version import __version__
 
     wall = man.get("wall_seconds")
     rows = [

@@ -149,44 +149,47 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
 
 
 def _retention(c: _Ctx) -> Figure | None:
+    """GRR and NRR side by side, one row per motion: no two labels share a row."""
     runs = c.res.runs
     cols = [k for k in ("grr", "nrr") if k in runs and np.isfinite(
         runs[k].to_numpy(dtype=float)).any()]
     if not cols:
         return None
-    fig = _figure()
-    ax = fig.add_subplot()
     k = len(c.motions)
-    width = min(0.6 / max(k, 1), 0.25)
-    ymin, ymax = 1.0, 1.0
-    for j, mo in enumerate(c.motions):
-        col = c.colors[mo]
-        for i, metric in enumerate(cols):
+    fig = _figure((FIGSIZE[0], max(2.4, 1.3 + 0.42 * k)))
+    axes = fig.subplots(1, len(cols), sharey=True, squeeze=False)[0]
+    y = np.arange(k)[::-1]
+    for ax, metric in zip(axes, cols, strict=True):
+        lo, hi = 1.0, 1.0
+        for j, mo in enumerate(c.motions):
             x = _finite(runs.loc[runs["motion"] == mo, metric])
             if not x.size:
                 continue
             p10, p50, p90 = np.percentile(x, [10, 50, 90])
-            ymin, ymax = min(ymin, p10), max(ymax, p90)
-            pos = i + (j - (k - 1) / 2) * width
-            ax.plot([pos, pos], [p10, p90], color=col, lw=3, alpha=0.55,
+            lo, hi = min(lo, p10), max(hi, p90)
+            col = c.colors[mo]
+            ax.plot([p10, p90], [y[j], y[j]], color=col, lw=4, alpha=0.5,
                     solid_capstyle="round")
-            ax.plot(pos, p50, "o", color=col, ms=8, label=mo if i == 0 else None)
-            ax.annotate(f"{p50 * 100:.0f}%", (pos, p50), xytext=(7, 0),
+            ax.plot(p50, y[j], "o", color=col, ms=8)
+            ax.annotate(f"{p50 * 100:.0f}%", (p90, y[j]), xytext=(6, 0),
                         textcoords="offset points", va="center", fontsize=9, color="#222222")
-    ax.axhline(1.0, color="#333333", lw=1, ls=":")
-    ax.set_xticks(range(len(cols)), [LABELS.get(m, m.upper()) for m in cols])
-    ax.set_xlim(-0.6, len(cols) - 0.4)
-    pad = 0.06 * (ymax - ymin or 0.1)
-    ax.set_ylim(ymin - pad, ymax + pad)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.grid(axis="x", visible=False)
-    ax.set_ylabel("Retention over the last 12 months (% of ARR)")
-    ax.set_title("Gross and net revenue retention: median and P10-P90")
-    ax.legend(loc="best")
+        ax.axvline(1.0, color="#333333", lw=1, ls=":")
+        pad = 0.12 * (hi - lo or 0.1)
+        ax.set_xlim(lo - pad, hi + 2 * pad)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_title(LABELS.get(metric, metric.upper()), fontsize=11)
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(y, c.motions)
+    for t in axes[0].get_yticklabels():
+        t.set_parse_math(False)  # a motion name is text, '$' and all
+    fig.suptitle("Revenue retention over the last 12 months: median and P10-P90",
+                 fontweight="bold", x=0.02, ha="left")
     return fig
 
 
 def _forecast_error(c: _Ctx) -> Figure | None:
+    """One small panel per motion (bands of many motions stacked on one axis hid each
+    other), on a shared scale."""
     f = c.res.forecast
     if f.empty or not {"forecast", "actual", "quarter"} <= set(f.columns):
         return None
@@ -197,36 +200,35 @@ def _forecast_error(c: _Ctx) -> Figure | None:
     f = f[np.isfinite(f["err"])]
     if f.empty:
         return None
-    fig = _figure()
-    ax = fig.add_subplot()
-    lo, hi = 0.0, 0.0
-    blind_q: set[int] = set()
-    for mo in c.motions:
+    shown = [mo for mo in c.motions if (f["motion"] == mo).any()]
+    n = len(shown)
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    fig = _figure((FIGSIZE[0], 1.0 + 2.3 * nrows))
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    quarters = sorted(int(q) for q in f["quarter"].unique())
+    for ax, mo in zip(axes, shown, strict=False):
         g = f[f["motion"] == mo]
-        if g.empty:
-            continue
         q = _quantiles(g, "quarter", "err")
         col = c.colors[mo]
-        ax.fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.18, lw=0)
-        ax.plot(q.index, q["p50"], color=col, lw=2.2, marker="o", ms=4, label=mo)
-        lo, hi = min(lo, float(q["p10"].min())), max(hi, float(q["p90"].max()))
+        ax.fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.25, lw=0)
+        ax.plot(q.index, q["p50"], color=col, lw=2, marker="o", ms=3)
+        ax.axhline(0, color="#333333", lw=1)
+        ax.set_title(mo, fontsize=10, color=col, parse_math=False)  # a name is text
         blind = g.groupby("quarter")["forecast"].median()
-        blind_q.update(int(k) for k in blind.index[blind <= 0])
-    for k in sorted(blind_q)[:1]:
-        ax.annotate("forecast 0: no open pipeline\nat the quarter's start", (k, -1.0),
-                    xytext=(14, 6), textcoords="offset points", fontsize=8, color="#555555",
-                    va="bottom")
-    ax.axhline(0, color="#333333", lw=1)
-    quarters = sorted(int(q) for q in f["quarter"].unique())
-    ax.set_xlim(quarters[0] - 0.3, quarters[-1] + 0.3)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(len(quarters), 12)))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xlabel("Quarter")
-    ax.set_ylabel("Forecast error (% of actual bookings)")
-    ax.set_title("Quarterly bookings forecast error: median and P10-P90")
-    ax.text(0.995, 0.98, "above 0: forecast too high", transform=ax.transAxes, ha="right",
-            va="top", fontsize=8, color="#555555")
-    ax.legend(loc="lower right")
+        if (blind <= 0).any():
+            k = int(blind.index[blind <= 0][0])
+            ax.annotate("no open pipeline", (k, -1.0), xytext=(6, 4),
+                        textcoords="offset points", fontsize=7, color="#555555")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    axes[0].set_xlim(quarters[0] - 0.3, quarters[-1] + 0.3)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(len(quarters), 6)))
+    axes[0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    fig.supxlabel("Quarter", fontsize=10)
+    fig.supylabel("Forecast error (% of actual)", fontsize=10)
+    fig.suptitle("Quarterly bookings forecast error: median and P10-P90 (above 0: too high)",
+                 fontweight="bold", x=0.02, ha="left")
     return fig
 
 
@@ -332,8 +334,11 @@ def _segments(c: _Ctx) -> Figure | None:
     return fig
 
 
-def make_figures(res: Results) -> dict[str, bytes]:
-    """Every chart that has data, as ``{file name: PNG bytes}`` in reading order."""
+def make_figures(res: Results, variant: str | None = None) -> dict[str, bytes]:
+    """Every chart that has data, as ``{file name: PNG bytes}`` in reading order.
+
+    ``variant`` (e.g. "shocked plan"): a changed plan the charts show, tagged on each.
+    """
     c = _Ctx(res)
     horizon = res.scenario.horizon_months
     builders: list[tuple[str, Callable[[], Figure | None]]] = [
@@ -359,5 +364,9 @@ def make_figures(res: Results) -> dict[str, bytes]:
         for name, build in builders:
             fig = build()
             if fig is not None:
+                if variant:
+                    fig.text(0.995, 0.995, variant.upper(), ha="right", va="top", fontsize=9,
+                             fontweight="bold", color="#b3261e", usetex=False,
+                             parse_math=False)
                 out[name] = _png(fig)
     return out

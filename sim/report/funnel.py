@@ -19,16 +19,22 @@ __all__ = ["funnel_table"]
 
 
 def funnel_table(res: Results) -> pd.DataFrame:
-    """Per (motion, stage): mean entered/advanced/lost per seed, conversion, mean days."""
+    """Per (motion, stage): mean entered/advanced/lost/open per seed, conversion, mean days.
+
+    A stage no deal ever entered in any seed (plg's sales stages, which only a sales path
+    would use) is left out: it is not part of how that motion sells.
+    """
     fu = res.funnel
     cols = ["motion", "stage", "stage_index", "owner", "entered", "advanced", "lost",
-            "conversion", "mean_days"]
+            "open", "conversion", "mean_days"]
     if fu.empty:
         return pd.DataFrame(columns=cols)
     rows = []
     order = {m: i for i, m in enumerate(res.motions())}
     for (mo, idx), g in fu.groupby(["motion", "stage_index"], sort=False):
         entered = float(g["entered"].sum())
+        if entered == 0:
+            continue
         days = g["mean_days"].to_numpy(dtype=float)
         w = g["entered"].to_numpy(dtype=float)
         ok = np.isfinite(days) & (w > 0)
@@ -37,6 +43,9 @@ def funnel_table(res: Results) -> pd.DataFrame:
             "owner": str(g["owner"].iloc[0] or ""),
             "entered": float(g["entered"].mean()), "advanced": float(g["advanced"].mean()),
             "lost": float(g["lost"].mean()),
+            # results saved before the funnel had an 'open' column: what is left
+            "open": float(g["open"].mean()) if "open" in g else float(
+                (g["entered"] - g["advanced"] - g["lost"]).mean()),
             "conversion": float(g["advanced"].sum()) / entered if entered > 0 else math.nan,
             "mean_days": float(np.average(days[ok], weights=w[ok])) if ok.any() else math.nan,
         })

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from sim.compare import (
     direction,
     forecast_variance,
+    informative_rows,
     paired_comparison,
     target_probability,
 )
@@ -34,6 +36,7 @@ from sim.report.assumptions import (
     DEFINITIONS,
     definitions,
     flow,
+    motion_differences,
     pct,
     scenario_settings,
     template_overrides,
@@ -91,11 +94,16 @@ def _significant_vs_all(cmp: pd.DataFrame, metric: str, best: str) -> bool:
                & ((cmp["motion_a"] == best) | (cmp["motion_b"] == best))]
     if rows.empty:
         return False
+    compared = 0
     for _, r in rows.iterrows():
         side = "a" if r["motion_a"] == best else "b"
+        other = r["mean_b"] if side == "a" else r["mean_a"]
+        if not r["n_compared" if "n_compared" in r else "n"] or not np.isfinite(other):
+            continue  # a motion without the metric (plg has no win rate) takes no part
+        compared += 1
         if r["better"] != side:
             return False
-    return True
+    return compared > 0
 
 
 def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.DataFrame,
@@ -149,7 +157,37 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
                                    f"{fmt(metric, r['months_p90'], cur)}", "best": ""})
         rows.append({"metric": metric, "label": "Month target is first reached",
                      "hint": "seeds that reach it", "cells": cells})
+    rows += _cost_rows(res, s, cur)
     return {"rows": rows}
+
+
+# What each motion costs, in the headline beside what it earns: no star (spending less
+# is not better in itself; "What this says" weighs it against growth).
+COST_ROWS = (("sm_spend_total", "S&M spend, {h} months", "what it costs"),
+             ("monthly_burn", "Peak monthly burn", "S&M + CS spend less gross profit"),
+             ("months_to_recover_spend", "Spend recovered by", "gross profit covers S&M + CS"))
+
+
+def _cost_rows(res: Results, s: pd.DataFrame, cur: str) -> list[dict[str, Any]]:
+    h = res.scenario.horizon_months
+    rows = []
+    for metric, text, hint in COST_ROWS:
+        cells = []
+        for m in res.motions():
+            if (m, metric) not in s.index or not s.loc[(m, metric), "n"]:
+                never = metric == "months_to_recover_spend" and (m, "recovered_spend") in s.index
+                cells.append({"text": f"not within {h} mo" if never else "n/a", "range": "",
+                              "best": ""})
+                continue
+            r = s.loc[(m, metric)]
+            rng = f"{fmt(metric, r['p10'], cur)} - {fmt(metric, r['p90'], cur)}"
+            if metric == "months_to_recover_spend":
+                share = float(s.loc[(m, "recovered_spend"), "mean"])
+                if share < 1:
+                    rng += f", in {pct(share)} of seeds"
+            cells.append({"text": fmt(metric, r["p50"], cur), "range": rng, "best": ""})
+        rows.append({"metric": metric, "label": text.format(h=h), "hint": hint, "cells": cells})
+    return rows
 
 
 def _mark(cells: list[dict[str, str]], motions: list[str], values: dict[str, float],
@@ -235,6 +273,26 @@ def _comparison_section(res: Results, cmp: pd.DataFrame, cur: str) -> dict[str, 
     return {"groups": groups, "sentence": sentence, "has_never": has_never}
 
 
+def _differences(res: Results) -> list[dict[str, Any]]:
+    """For each compared pair, every input in which the two motions differ."""
+    by_name = {m.name: m for m in res.scenario.motions}
+    names = [m.name for m in res.scenario.motions]
+    pairs = res.scenario.compare or [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    out = []
+    for a, b in pairs:
+        rows = motion_differences(by_name[a], by_name[b])
+        ma, mb = by_name[a], by_name[b]
+        ta, tb = escape(ma.template), escape(mb.template)
+        start = (Markup("both start from the <code>{}</code> template").format(ta)
+                 if ma.template == mb.template else
+                 Markup("{} starts from the <code>{}</code> template, {} from <code>{}</code>: "
+                        "every input of the funnel may differ").format(a, ta, b, tb))
+        out.append({"a": a, "b": b, "rows": rows,
+                    "based_on": ma.based_on == b or mb.based_on == a,
+                    "same_template": ma.template == mb.template, "start": start})
+    return out
+
+
 def _never_text(share: Any) -> str:
     """'never in 12% of seeds' for a side whose value is infinite in some seeds."""
     if share is None or not math.isfinite(float(share)) or float(share) <= 0:
@@ -263,6 +321,7 @@ def _funnel_rows(res: Results) -> list[dict[str, str]]:
         "entered": f"{r['entered']:,.1f}" if r["entered"] < 100 else f"{r['entered']:,.0f}",
         "advanced": f"{r['advanced']:,.1f}" if r["advanced"] < 100 else f"{r['advanced']:,.0f}",
         "lost": f"{r['lost']:,.1f}" if r["lost"] < 100 else f"{r['lost']:,.0f}",
+        "open": f"{r['open']:,.1f}" if r["open"] < 100 else f"{r['open']:,.0f}",
         "conversion": pct(r["conversion"]),
         "days": "n/a" if not math.isfinite(r["mean_days"]) else f"{r['mean_days']:.0f} d",
     } for _, r in t.iterrows()]
@@ -296,6 +355,8 @@ def render_report(res: Results, figures: dict[str, bytes],
         res.runs, res.motions(), res.scenario.compare)
     tp = target_probability(res.runs, sc.target_arr)
     colors = _motion_colors(res.motions())
+    # a section that says the page shows a changed plan (the stress test's shocked plan)
+    variant = next((x for x in extras or [] if x.get("variant")), None)
     motions = []
     for m in sc.motions:
         motions.append({
@@ -305,7 +366,8 @@ def render_report(res: Results, figures: dict[str, bytes],
         })
     phased = any(m.phases for m in sc.motions)
     figs = [{
-        "file": name, "title": CAPTIONS.get(name, (name, ""))[0],
+        "file": name, "title": (f"{variant['variant_short'].capitalize()}: "
+                                if variant else "") + CAPTIONS.get(name, (name, ""))[0],
         "caption": CAPTIONS.get(name, ("", ""))[1] + (
             " " + PHASE_NOTE if phased and name in PHASE_MARKED else ""),
         "uri": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
@@ -313,12 +375,18 @@ def render_report(res: Results, figures: dict[str, bytes],
     n_seeds = int(res.runs["seed"].nunique()) if not res.runs.empty else 0
     ctx = {
         "sc": sc, "cur": cur, "n_seeds": n_seeds,
+        "variant": variant["variant"] if variant else "",
+        "variant_short": variant["variant_short"] if variant else "",
         "motion_names": res.motions(), "colors": colors, "motions": motions,
         "pairs": res.scenario.compare,
         "headline": _headline(res, summary, cmp, tp, cur),
-        "what": what_this_says(res, summary, cmp, tp, cur),
+        "what": ([f"<strong>{escape(variant['variant'])}</strong> Every figure below is for "
+                  "that plan; the section above gives each change against the baseline, "
+                  "seed for seed."] if variant else []) + what_this_says(res, summary, cmp, tp,
+                                                                         cur),
         "figures": figs,
         "comparison": _comparison_section(res, cmp, cur),
+        "differences": _differences(res) if len(sc.motions) > 1 else [],
         "variance": _variance_rows(res, cur),
         "funnel": _funnel_rows(res),
         "definitions": _definitions(res),
@@ -344,7 +412,8 @@ def write_report(res: Results, folder: Path, extras: list[dict[str, Any]] | None
     folder = Path(folder)
     fig_dir = folder / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    figures = make_figures(res)
+    variant = next((x["variant_short"] for x in extras or [] if x.get("variant")), None)
+    figures = make_figures(res, variant)
     for stale in CAPTIONS:  # a chart that no longer has data must not linger from a rebuild
         if stale not in figures and (fig_dir / stale).exists():
             (fig_dir / stale).unlink()
@@ -355,7 +424,7 @@ def write_report(res: Results, folder: Path, extras: list[dict[str, Any]] | None
         (fig_dir / "drivers.png").write_bytes(uncertainty[0]["png"])
     extras = [*uncertainty, *(extras or [])]
     cmp = paired_comparison(res.runs, res.motions(), res.scenario.compare)
-    cmp.to_csv(folder / "comparison.csv", index=False)
+    informative_rows(cmp).to_csv(folder / "comparison.csv", index=False)
     html = render_report(res, figures, cmp, extras)
     out = folder / "report.html"
     out.write_text(html, encoding="utf-8")

@@ -174,6 +174,42 @@ def _leader_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, met
     return text + others, None
 
 
+def _cost_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, grow: str,
+                   eff: str | None, cur: str) -> str:
+    """Growth weighed against what it costs: the S&M spend and peak burn of the motion
+    that grows most, against the one that pays back soonest (or the cheapest)."""
+    s = summary.set_index(["motion", "metric"])
+    h = res.scenario.horizon_months
+
+    def med(m: str, metric: str) -> float:
+        return float(s.loc[(m, metric), "p50"]) if (m, metric) in s.index else math.nan
+
+    spend = {m: med(m, "sm_spend_total") for m in res.motions()}
+    if not math.isfinite(spend.get(grow, math.nan)):
+        return ""
+    other = eff if eff and eff != grow else min(
+        (m for m in spend if m != grow and math.isfinite(spend[m])), key=spend.__getitem__,
+        default=None)
+    head = (f'<span class="tag">Trade-off</span> {escape(grow)} grows most and spends '
+            f"{fmt('sm_spend_total', spend[grow], cur)} on sales and marketing over {h} months "
+            f"(median), with a peak monthly burn of "
+            f"{fmt('monthly_burn', med(grow, 'monthly_burn'), cur)}")
+    if other is None:
+        return head + "."
+    c = cmp_row(cmp, "sm_spend_total", grow, other)
+    if c is None or not math.isfinite(c["diff_mean"]):
+        return head + "."
+    more = "more" if c["diff_mean"] >= 0 else "less"
+    why = "pays back its spend sooner" if other == eff else "spends least"
+    text = (head + f": {fmt_diff('sm_spend_total', abs(c['diff_mean']), cur, signed=False)} "
+            f"{more} than {escape(other)}, which {why} (mean of the seed-for-seed "
+            f"differences). ")
+    if other == eff:
+        text += ("Which is better depends on how much cash the plan can spend before the "
+                 "revenue arrives.")
+    return text
+
+
 def what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
                     tp: pd.DataFrame, cur: str) -> list[str]:
     """Plain-language paragraphs (HTML; user-given names escaped) read off the numbers."""
@@ -206,11 +242,10 @@ def what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
             leaders[metric] = lead
     grow = leaders.get("bookings_total") or leaders.get("arr_end")
     eff = leaders.get("cac_payback_months")
-    if len(motions) > 1 and grow and eff and grow != eff:
-        paras.append(f'<span class="tag">Trade-off</span> {escape(grow)} grows more, but '
-                     f"{escape(eff)} pays back its sales and marketing spend sooner. Which is "
-                     "better depends on how much cash the plan can spend before the revenue "
-                     "arrives.")
+    if len(motions) > 1 and grow:
+        text = _cost_sentence(res, summary, cmp, grow, eff, cur)
+        if text:
+            paras.append(text)
     if sc.target_arr is not None and not tp.empty:
         bits = []
         for _, r in tp.iterrows():

@@ -71,7 +71,8 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "bookings_distribution.png": (
         "Bookings over the horizon",
-        "How total bookings spread across seeds; dashed lines mark each motion's median.",
+        "How total bookings spread across seeds, each motion's median marked (a dashed line "
+        "on a histogram; the line across a box).",
     ),
     "cac_payback_distribution.png": (
         "CAC payback",
@@ -80,11 +81,13 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "retention.png": (
         "Revenue retention",
-        "GRR and NRR over the last 12 months: dot at the median, line from P10 to P90.",
+        "GRR and NRR over the last 12 months, one row per motion: dot at the median, line "
+        "from P10 to P90, the median's value beside it.",
     ),
     "forecast_error.png": (
         "Forecast error by quarter",
-        "(forecast - actual) / actual bookings per quarter; above 0 the forecast was too high.",
+        "(forecast - actual) / actual bookings per quarter, one panel per motion on a shared "
+        "scale; above 0 the forecast was too high.",
     ),
     "funnel.png": (
         "Funnel by stage",

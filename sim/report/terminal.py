@@ -16,8 +16,9 @@ _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to
             "forecast_wape", "reached_target", "annual_churn_rate", "free_to_paid", "pql_conversion",
             "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion",
             "gross_margin", "gross_margin_first_year", "self_serve_revenue_share",
-            "recurring_gross_margin", "services_margin", "pilot_margin", "win_rate_to_production"}
-_MONTHS = {"cac_payback_months", "months_to_arr_target"}
+            "recurring_gross_margin", "services_margin", "pilot_margin", "win_rate_to_production",
+            "recovered_spend"}
+_MONTHS = {"cac_payback_months", "months_to_arr_target", "months_to_recover_spend"}
 _DAYS = {"cycle_days_median", "wait_days_mean", "cycle_days_to_production"}
 _COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
            "signups_total", "pqls", "pilots_started"}
@@ -41,6 +42,10 @@ LABELS = {
     "cycle_days_median": "Sales cycle",
     "months_to_arr_target": "Months to target",
     "reached_target": "P(target)",
+    "sm_spend_total": "S&M spend",
+    "monthly_burn": "Peak monthly burn",
+    "months_to_recover_spend": "Spend recovered by",
+    "recovered_spend": "P(spend recovered)",
 }
 
 
@@ -82,8 +87,9 @@ def headline_table(res: Results) -> Table:
     metrics = list(HEADLINE)
     if res.scenario.target_arr is not None:
         metrics += ["reached_target", "months_to_arr_target"]
+    metrics += ["sm_spend_total", "monthly_burn"]
     t = Table(title=f"{res.scenario.name}: median, and P10 to P90 below it, over "
-              f"{res.scenario.seeds} seeds", title_justify="left")
+              f"{res.scenario.seeds} seeds (P(target): share of seeds)", title_justify="left")
     t.add_column("metric")
     for m in res.motions():
         t.add_column(m, justify="right")

@@ -77,7 +77,6 @@ def fmt_ci(metric: str, low: float, high: float, cur: str, signed: bool = True) 
 
 # Names for metrics the terminal table does not label.
 _MORE_LABELS = {
-    "sm_spend_total": "S&M spend",
     "cs_spend_total": "CS spend",
     "forecast_bias": "Forecast bias",
     "pilot_bookings_total": "Pilot bookings",

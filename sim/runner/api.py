@@ -116,7 +116,7 @@ def simulate(
     if seeds_run < sc.seeds:
         sc = sc.model_copy(update={"seeds": seeds_run})
     indices = [c.index for c in plan if c.stop <= seeds_run]
-    from sim import __version__
+    from sim.version import __version__
 
     manifest = {
         "scenario_name": sc.name,

@@ -37,7 +37,7 @@ class Checkpoint:
     @classmethod
     def open(cls, folder: Path, scenario: Scenario, chunk_size: int) -> Checkpoint:
         """Open (resume) the checkpoint in ``folder`` or start a new one there."""
-        from sim import __version__
+        from sim.version import __version__
 
         meta: dict[str, object] = {"scenario_hash": scenario_hash(scenario),
                                    "package_version": __version__, "seeds": scenario.seeds,

@@ -1,7 +1,7 @@
 """JSON Schema of scenario *files* (``revsim schema``), for editors.
 
-In a file a motion names its template and overrides any part of it, so the
-motion's sections are optional there; lists (``stages``) replace the template's
+In a file a motion names its template (or the motion it is ``based_on``) and
+overrides any part of it, so the motion's sections are optional there; lists (``stages``) replace the template's
 and keep their required keys.
 """
 
@@ -24,7 +24,9 @@ def scenario_json_schema() -> dict[str, Any]:
         if name in defs:
             defs[name].pop("required", None)
     motion = defs.get("Motion", {})
-    motion["required"] = ["template"]
+    # a motion starts from a template or from another motion of the file
+    motion.pop("required", None)
+    motion["oneOf"] = [{"required": ["template"]}, {"required": ["based_on", "name"]}]
     props = motion.get("properties", {})
     if "template" in props:
         props["template"] = {"type": "string", "enum": list(template_names()),

@@ -5,7 +5,8 @@ The path of a scenario file into the engine:
 1. ruamel.yaml's round-trip loader (safe: it builds only plain mappings, lists
    and scalars) parses the file and remembers the line of every key.
 2. Each motion's overrides are deep-merged onto its template (mappings merge,
-   lists such as ``stages`` replace).
+   lists such as ``stages`` replace), or onto another motion of the file that it
+   is ``based_on`` (that motion as merged).
 3. pydantic validates the merged data (``sim.scenario.schema``).
 4. Any error is mapped back to the file, the line and the key path of the
    user's own text, and raised as one ``ScenarioError`` listing every problem.
@@ -13,7 +14,6 @@ The path of a scenario file into the engine:
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from sim.scenario.distributions import DIST_NAMES, Dist
 from sim.scenario.errors import Problem, ScenarioError
+from sim.scenario.merge import deep_merge, to_plain
 from sim.scenario.schema import LocatedError, Scenario
 from sim.scenario.templates import load_template, template_names
 
-__all__ = ["load_scenario", "scenario_from_dict", "deep_merge", "format_path"]
+__all__ = ["load_scenario", "load_scenario_with_warnings", "scenario_from_dict", "deep_merge",
+           "format_path"]
 
 _TOP_LEVEL = set(Scenario.model_fields)
 
@@ -67,39 +69,6 @@ def _yaml_problem(e: MarkedYAMLError) -> tuple[int | None, str]:
     if "expected <block end>" in problem or "block mapping" in context:
         return line, "this line's indentation does not line up with the lines above it"
     return line, problem
-
-
-def to_plain(node: Any) -> Any:
-    """CommentedMap/Seq -> dict/list, recursively."""
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, int) else k: to_plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [to_plain(v) for v in node]
-    return node
-
-
-# Mappings that are values, not sections: an override replaces them whole (a hiring
-# plan written in a scenario is the plan, not additions to the template's plan).
-REPLACED_MAPPINGS = frozenset({"hires"})
-# Keys of which a section holds at most one: writing one drops the template's other.
-EXCLUSIVE = {"marketing_spend_per_month": "cost_per_lead",
-             "cost_per_lead": "marketing_spend_per_month"}
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else (lists, distributions, hiring plans) replaces."""
-    out = copy.deepcopy(base)
-    for k, v in override.items():
-        other = EXCLUSIVE.get(k)
-        if other is not None and v is not None and other not in override:
-            out.pop(other, None)
-        base_v = out.get(k)
-        if (isinstance(v, dict) and isinstance(base_v, dict) and "dist" not in v
-                and "dist" not in base_v and k not in REPLACED_MAPPINGS):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -282,10 +251,47 @@ def _check_top(data: Any, file: str) -> None:
         )
 
 
+def _motion_base(
+    m: CommentedMap, i: int, file: str, names: dict[str, int]
+) -> tuple[str | None, Problem | None]:
+    """What a motion starts from: ``template: T`` or ``based_on: OTHER`` (one of the two)."""
+    line = m.lc.key("based_on")[0] + 1 if "based_on" in m else None
+    path = f"motions[{i}]"
+    if "based_on" in m and "template" in m:
+        return None, Problem(file, line, f"{path}.based_on",
+                             "give either 'template' or 'based_on', not both")
+    if "based_on" in m:
+        base = m.get("based_on")
+        others = [n for n, j in names.items() if j != i]
+        if not isinstance(base, str) or base not in others:
+            return None, Problem(file, line, f"{path}.based_on",
+                                 f"no other motion named {base!r} in this file; expected one "
+                                 f"of: {', '.join(others) or '(none)'}")
+        if "name" not in m:
+            return None, Problem(file, line, f"{path}.name",
+                                 "a motion 'based_on' another needs its own 'name'")
+        return None, None
+    tpl = m.get("template")
+    if tpl is None:
+        return None, Problem(file, m.lc.line + 1, f"{path}.template",
+                             "required key is missing (or say 'based_on: <motion name>')")
+    if str(tpl) not in template_names():
+        return None, Problem(file, m.lc.key("template")[0] + 1, f"{path}.template",
+                             f"unknown template {tpl!r}; expected one of: "
+                             f"{', '.join(template_names())}")
+    return str(tpl), None
+
+
 def _merge_motions(
     data: CommentedMap, file: str
 ) -> tuple[list[dict[str, Any]], dict[int, str], list[Problem]]:
-    """Each motion merged onto its template; problems with templates and names."""
+    """Each motion merged onto its template, or onto the motion it is ``based_on``.
+
+    A ``based_on`` motion starts from its base as merged (template plus the base's own
+    overrides) and applies its own overrides on top, so an option is a change to one
+    company. Bases are resolved first, whatever their order in the file; a cycle is an
+    error naming the motions in it.
+    """
     motions = data.get("motions")
     if not isinstance(motions, CommentedSeq):
         line = data.lc.key("motions")[0] + 1 if "motions" in data else None
@@ -293,34 +299,60 @@ def _merge_motions(
             [Problem(file, line, "motions", "expected a list of motions, each with a 'template'")]
         )
     problems: list[Problem] = []
-    merged: list[dict[str, Any]] = []
+    # the names users gave (or the template's name), for based_on look-ups
+    names: dict[str, int] = {}
+    for i, m in enumerate(motions):
+        if isinstance(m, CommentedMap):
+            given = m.get("name", m.get("template"))
+            if isinstance(given, str) and given not in names:
+                names[given] = i
+    bodies: dict[int, dict[str, Any]] = {}
     templates: dict[int, str] = {}
-    seen: dict[str, int] = {}
+    pending: dict[int, str] = {}
     for i, m in enumerate(motions):
         line = motions.lc.item(i)[0] + 1
-        path = f"motions[{i}]"
         if not isinstance(m, CommentedMap):
-            problems.append(Problem(file, line, path, "expected a mapping with a 'template' key"))
+            problems.append(Problem(file, line, f"motions[{i}]",
+                                    "expected a mapping with a 'template' key"))
             continue
-        tpl = m.get("template")
-        if tpl is None:
-            problems.append(Problem(file, line, f"{path}.template", "required key is missing"))
-            continue
-        if str(tpl) not in template_names():
-            tl = m.lc.key("template")[0] + 1
-            problems.append(
-                Problem(file, tl, f"{path}.template",
-                        f"unknown template {tpl!r}; expected one of: {', '.join(template_names())}")
-            )
-            continue
-        templates[i] = str(tpl)
-        body = deep_merge(load_template(str(tpl)), to_plain(m))
-        body.setdefault("name", str(tpl))
+        tpl, problem = _motion_base(m, i, file, names)
+        if problem is not None:
+            problems.append(problem)
+        elif tpl is not None:
+            templates[i] = tpl
+            body = deep_merge(load_template(tpl), to_plain(m))
+            body.setdefault("name", tpl)
+            bodies[i] = body
+        else:
+            pending[i] = str(m["based_on"])
+    # based_on motions: resolve in dependency order
+    while pending:
+        ready = [i for i, base in pending.items() if names[base] in bodies]
+        if not ready:
+            stuck = [i for i, base in pending.items() if names[base] in pending]
+            for i in stuck:
+                m = motions[i]
+                problems.append(Problem(file, m.lc.key("based_on")[0] + 1,
+                                        f"motions[{i}].based_on",
+                                        "motions are based on each other in a cycle: "
+                                        + ", ".join(str(motions[j].get("name")) for j in stuck)))
+            break
+        for i in ready:
+            b = names[pending.pop(i)]
+            own = {k: v for k, v in to_plain(motions[i]).items() if k != "based_on"}
+            body = deep_merge({k: v for k, v in bodies[b].items() if k != "name"}, own)
+            body["based_on"] = str(motions[i]["based_on"])
+            bodies[i] = body
+            templates[i] = templates[b]
+    merged: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i in sorted(bodies):
+        m, body = motions[i], bodies[i]
         name = str(body["name"])
         if name in seen:
-            nl = m.lc.key("name")[0] + 1 if "name" in m else line
+            nl = m.lc.key("name")[0] + 1 if "name" in m else motions.lc.item(i)[0] + 1
             problems.append(
-                Problem(file, nl, f"{path}.name",
+                Problem(file, nl, f"motions[{i}].name",
                         f"motion name {name!r} is already used by motions[{seen[name]}]; "
                         "give each motion a distinct 'name'")
             )
@@ -369,6 +401,23 @@ def load_scenario(path: str | Path, seeds: int | None = None) -> Scenario:
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(path), None, "", f"cannot read the file: {e}")]) from None
     return scenario_from_yaml_text(text, str(path), seeds=seeds)
+
+
+def load_scenario_with_warnings(
+    path: str | Path, seeds: int | None = None
+) -> tuple[Scenario, list[Problem]]:
+    """``load_scenario``, and the settings written in the file that are valid but can
+    have no effect (``sim.scenario.checks``), each placed at its file line."""
+    from sim.scenario.checks import scenario_warnings
+
+    sc = load_scenario(path, seeds=seeds)
+    root = parse_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+    out = []
+    for loc, msg in scenario_warnings(sc):
+        line, found = _line_of(root, loc)
+        if found == len(loc):  # what the user wrote (not a template's, or a base motion's)
+            out.append(Problem(str(path), line, format_path(loc), msg))
+    return sc, out
 
 
 def scenario_from_dict(data: dict[str, Any], seeds: int | None = None) -> Scenario:

@@ -250,6 +250,9 @@ class Motion(Strict):
 
     template: str
     name: str
+    based_on: str | None = Field(
+        None, description="the motion of this file this one starts from (its template and "
+                          "overrides), with this motion's overrides applied on top")
     description: str = ""
     sources: Sources = Sources()
     stages: list[Stage] = Field(min_length=1)
@@ -320,7 +323,7 @@ class Motion(Strict):
         """Each phase's motion: the previous one with the phase's overrides merged on."""
         from pydantic import ValidationError
 
-        from sim.scenario.loader import deep_merge
+        from sim.scenario.merge import deep_merge
 
         resolved: list[Motion] = []
         current = self.model_dump(exclude={"phases"}, exclude_unset=False)
@@ -371,7 +374,7 @@ class StressSet(Strict):
     @field_validator("shocks")
     @classmethod
     def _levers(cls, v: dict[str, float]) -> dict[str, float]:
-        from sim.scenario.levers import LEVERS
+        from sim.scenario.lever_names import LEVERS
 
         for k, f in v.items():
             if k not in LEVERS:

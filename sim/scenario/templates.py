@@ -32,7 +32,7 @@ def template_text(name: str) -> str:
 
 @cache
 def _load(name: str) -> dict[str, Any]:
-    from sim.scenario.loader import to_plain
+    from sim.scenario.merge import to_plain
 
     data = to_plain(YAML(typ="rt").load(template_text(name)))
     if not isinstance(data, dict):
