@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -99,5 +100,83 @@ def fit(
         console.print(f"wrote {p}", highlight=False, soft_wrap=True)
 
 
+
+
+def backtest(
+    export: Annotated[Path, typer.Argument(help="Deals CSV (or .xlsx): one row per deal.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Fit on what was known on this date.")],
+    quarters: Annotated[int, typer.Option("--quarters", min=1, max=12,
+                                          help="Quarters simulated after each origin.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (must not exist).")],
+    origins: Annotated[int, typer.Option(
+        "--origins", min=0, max=40, help="Also back-test from this many earlier as-of dates, a "
+                                         "quarter apart (rolling origin).")] = 0,
+    maps: MapOpt = None,
+    won: WonOpt = None,
+    lost: LostOpt = None,
+    stages: StagesOpt = None,
+    history: HistoryOpt = None,
+    subscriptions: SubsOpt = None,
+    preset: PresetOpt = None,
+    bootstrap: BootOpt = 100,
+    seeds: Annotated[int, typer.Option("--seeds", min=10, help="Simulations per origin.")] = 200,
+    workers: Annotated[int | None, typer.Option("--workers", min=1,
+                                                help="Worker processes.")] = None,
+    template: Annotated[str, typer.Option(
+        "--template", help="Template for what an export cannot tell (team, costs).")] = "sales_led",
+) -> None:
+    """Fit as of a date, simulate the next quarters, compare with what happened."""
+    import os
+    import shutil
+    import tempfile
+
+    from sim.fit.api import load_export, parse_date
+    from sim.fit.backtest import run_backtest
+    from sim.fit.fitter import FitOptions
+    from sim.fit.report import backtest_html
+
+    if out.exists():
+        raise ScenarioError([Problem(str(out), None, "", "exists already; give a new --out folder")])
+    when = parse_date(as_of, "--as-of")
+    spec = _spec(export, history, subscriptions, maps, won, lost, stages, preset)
+    ex = load_export(spec)  # type: ignore[arg-type]
+    first = ex.date(float(ex.deals["created"].min())) if len(ex.deals) else when
+    earliest = when - pd_timedelta_days(origins * 365 / 4)
+    if earliest <= first:
+        raise ScenarioError([Problem("--as-of", None, "", f"the earliest origin {earliest.date()} "
+                                     f"is not after the export's first deal {first.date()}: "
+                                     "give a later --as-of or fewer --origins")])
+    console = Console(stderr=True)
+    bt = run_backtest(ex, when, quarters, origins, seeds,
+                      FitOptions(bootstrap=bootstrap), template, workers,
+                      progress=lambda s: console.print(s, highlight=False))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        bt.table.to_csv(tmp / "backtest.csv", index=False)
+        bt.scores.to_csv(tmp / "scores.csv", index=False)
+        backtest_html(bt, Path(str(export)).name, quarters, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    res = Console()
+    for r in bt.scores.itertuples():
+        if r.forecast == "revsim" and r.n:
+            res.print(f"{r.metric}: {r.coverage_p10_p90:.0%} of {r.n} quarters inside P10-P90 "
+                      f"(95% interval {r.coverage_low:.0%}-{r.coverage_high:.0%}); WAPE of P50 "
+                      f"{r.wape:.1%}, bias {r.bias:+.1%}", highlight=False, soft_wrap=True)
+        elif r.n:
+            res.print(f"{r.metric}: weighted pipeline WAPE {r.wape:.1%}, bias {r.bias:+.1%}",
+                      highlight=False, soft_wrap=True)
+    res.print(f"wrote {out}/backtest.csv, scores.csv, report.html", highlight=False,
+              soft_wrap=True)
+
+
+def pd_timedelta_days(days: float) -> pd.Timedelta:
+    return pd.Timedelta(days=days)
+
+
 def register(app: typer.Typer) -> None:
     app.command("fit")(fit)
+    app.command("backtest")(backtest)

@@ -118,6 +118,7 @@ def _cycle_data(f_export: Export, as_of: float,
 def fit_export(export: Export, as_of: pd.Timestamp, options: FitOptions | None = None) -> MotionFit:
     """Fit every component of a motion to the export as the as-of date saw it."""
     opt = options or FitOptions()
+    export = export.before(as_of)
     t_as_of = export.day(as_of)
     d = export.deals
     K = len(export.stages)

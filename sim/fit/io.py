@@ -82,6 +82,21 @@ class Export:
     unusable: Counter[str]
     source_file: str
 
+    def before(self, as_of: pd.Timestamp) -> Export:
+        """What the CRM held on ``as_of``: deals created by then, history up to then."""
+        t = self.day(as_of)
+        keep = self.deals["created"].to_numpy(float) <= t
+        if keep.all():
+            return self
+        unusable = Counter(self.unusable)
+        deals = self.deals[keep].reset_index(drop=True)
+        hist = None if self.history is None else \
+            self.history[self.history["id"].isin(set(deals["id"]))].reset_index(drop=True)
+        subs = None if self.subscriptions is None else \
+            self.subscriptions[self.subscriptions["start"] <= t].reset_index(drop=True)
+        return Export(deals, hist, subs, self.origin, self.won, self.lost, self.stages, unusable,
+                      self.source_file)
+
     def day(self, date: pd.Timestamp) -> float:
         return float((date - self.origin) / pd.Timedelta(days=1))
 
