@@ -14,6 +14,7 @@ import base64
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import matplotlib as mpl
@@ -28,7 +29,7 @@ from sim.report.style import DPI, FIGSIZE, PALETTE, MoneyFormatter, money
 
 __all__ = ["backtest_html", "parameter_rows"]
 
-_RC = {"font.family": "DejaVu Sans", "font.size": 10, "axes.spines.top": False,
+_RC: dict[str, Any] = {"font.family": "DejaVu Sans", "font.size": 10, "axes.spines.top": False,
        "axes.spines.right": False, "axes.grid": True, "grid.color": "#dddddd",
        "axes.titlelocation": "left", "axes.titleweight": "bold", "legend.frameon": False}
 
