@@ -110,7 +110,7 @@ def _png(fig: Figure) -> str:
 
 
 def _fan(t: pd.DataFrame, metric: str, title: str) -> str:
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(_RC):  # type: ignore[arg-type]
         fig = Figure(figsize=FIGSIZE)
         ax = fig.add_subplot()
         x = np.arange(len(t))
