@@ -193,3 +193,37 @@ def test_missing_column_says_how_to_map(tmp_path: Path) -> None:
     ex = read_export(p, Mapping(columns={"id": "Deal", "created": "Created On", "stage": "Stage"},
                                 stages=["a"]))
     assert len(ex.deals) == 1 and math.isnan(ex.deals["closed"][0])
+
+
+@pytest.mark.parametrize("preset", ["salesforce", "hubspot", "pipedrive"])
+def test_presets_read_their_crm_format_like_the_generic_one(company, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            preset: str) -> None:
+    from sim.fit.api import ExportSpec, load_export
+    from sim.fit.synthetic import write_preset
+
+    c, files = company
+    generic = fit_export(load_export(ExportSpec(files["deals"], files["history"])),
+                         c.export_date, FitOptions(bootstrap=0))
+    paths = write_preset(c, preset, tmp_path)
+    ex = load_export(ExportSpec(paths["deals"], paths.get("history"), preset=preset))
+    f = fit_export(ex, c.export_date, FitOptions(bootstrap=0))
+    assert f.counts == generic.counts
+    assert f.stage_names == generic.stage_names
+    for name, v in generic.point().items():
+        assert f.point()[name] == pytest.approx(v, rel=1e-6), name
+
+
+def test_preset_error_names_the_original_file_and_column(tmp_path: Path) -> None:
+    from sim.fit.api import ExportSpec, load_export
+
+    p = tmp_path / "Opportunity.csv"
+    p.write_text("Id,CreatedDate,StageName\n006A,2024-01-01,Prospecting\n006B,not a day,Closed Won\n")
+    with pytest.raises(ScenarioError) as e:
+        load_export(ExportSpec(p, preset="salesforce", stages="Prospecting"))
+    prob = e.value.problems[0]
+    assert "Opportunity.csv (salesforce preset)" in prob.file and prob.line == 3
+    q = tmp_path / "deals.csv"
+    q.write_text("Name,Created\nx,2024-01-01\n")
+    with pytest.raises(ScenarioError) as e:
+        load_export(ExportSpec(q, preset="hubspot"))
+    assert "hubspot preset expects a column 'Record ID'" in str(e.value)

@@ -26,7 +26,7 @@ from sim.engine.team import MONTH_DAYS
 from sim.scenario.loader import scenario_from_dict
 from sim.scenario.schema import Scenario
 
-__all__ = ["SyntheticCompany", "SyntheticMotion", "synthetic_company"]
+__all__ = ["SyntheticCompany", "SyntheticMotion", "synthetic_company", "write_preset"]
 
 OWNERS = ("Avery", "Blake", "Casey", "Devon", "Emery")
 SOURCES = ("web", "event", "referral")
@@ -171,3 +171,61 @@ def synthetic_company(motion: SyntheticMotion | None = None, seed: int = 7) -> S
     return SyntheticCompany(motion, deals.reset_index(drop=True), history, subs,
                             origin + pd.Timedelta(days=horizon), int(zombie[rows].sum()),
                             motion.truth())
+
+
+def write_preset(company: SyntheticCompany, preset: str, folder: Path) -> dict[str, Path]:
+    """The company as a CRM would export it (``salesforce``, ``hubspot``, ``pipedrive``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    d, h = company.deals, company.history
+    closed = d["stage"].isin(["won", "lost"])
+    if preset == "salesforce":
+        name = {"won": "Closed Won", "lost": "Closed Lost"}
+        # an open opportunity's CloseDate is its expected close: the fit must ignore it
+        expected = (pd.to_datetime(d["created"]) + pd.Timedelta(days=90)).dt.strftime("%Y-%m-%d")
+        opp = pd.DataFrame({
+            "Id": d["id"], "CreatedDate": d["created"],
+            "CloseDate": d["closed"].where(closed, expected), "StageName": d["stage"].replace(name),
+            "Amount": d["amount"].map(lambda a: f"${a:,.2f}"),
+            "IsClosed": closed.map({True: "true", False: "false"}),
+            "IsWon": (d["stage"] == "won").map({True: "true", False: "false"}),
+            "OwnerId": d["owner"], "LeadSource": d["source"], "Type": d["segment"]})
+        hist = pd.DataFrame({"OpportunityId": h["id"], "CreatedDate": h["timestamp"],
+                             "StageName": h["stage"].replace(name)})
+        out = {"deals": folder / "Opportunity.csv", "history": folder / "OpportunityHistory.csv"}
+        opp.to_csv(out["deals"], index=False)
+        hist.to_csv(out["history"], index=False)
+        return out
+    if preset == "hubspot":
+        name = {"won": "Closed Won", "lost": "Closed Lost"}
+        deals = pd.DataFrame({
+            "Record ID": d["id"], "Deal Name": "deal " + d["id"], "Create Date": d["created"],
+            "Close Date": d["closed"], "Deal Stage": d["stage"].replace(name),
+            "Amount": d["amount"], "Deal owner": d["owner"], "Original Source Type": d["source"]})
+        first = h.groupby(["id", "stage"], sort=False)["timestamp"].min().unstack("stage")
+        for stage in [*[s[0] for s in company.motion.stages], "won", "lost"]:
+            col = first[stage] if stage in first.columns else pd.Series(dtype=str)
+            deals[f'Date entered "{name.get(stage, stage)}" (Sales Pipeline)'] = \
+                d["id"].map(col).fillna("").to_numpy()
+        out = {"deals": folder / "hubspot-deals.csv"}
+        deals.to_csv(out["deals"], index=False)
+        return out
+    if preset == "pipedrive":
+        status = np.where(d["stage"].isin(["won", "lost"]), d["stage"], "open")
+        last_open = h[~h["stage"].isin(["won", "lost"])].groupby("id")["stage"].last()
+        deals = pd.DataFrame({
+            "Deal - ID": d["id"], "Deal - Title": "deal " + d["id"],
+            "Deal - Deal created": d["created"],
+            "Deal - Won time": np.where(status == "won", d["closed"], ""),
+            "Deal - Lost time": np.where(status == "lost", d["closed"], ""),
+            "Deal - Stage": np.where(status == "open", d["stage"],
+                                     d["id"].map(last_open).fillna("")),
+            "Deal - Status": status, "Deal - Value": d["amount"], "Deal - Owner": d["owner"],
+            "Deal - Source": d["source"]})
+        flow = h[~h["stage"].isin(["won", "lost"])]
+        flow = pd.DataFrame({"Deal ID": flow["id"], "Update time": flow["timestamp"],
+                             "Stage": flow["stage"]})
+        out = {"deals": folder / "pipedrive-deals.csv", "history": folder / "deal-flow.csv"}
+        deals.to_csv(out["deals"], index=False)
+        flow.to_csv(out["history"], index=False)
+        return out
+    raise ValueError(f"unknown preset {preset!r}")
