@@ -66,21 +66,19 @@ class ChurnFit:
 
 def tenures(subs: pd.DataFrame, as_of: float) -> Tenures:
     """One tenure per customer (subscriptions in days since the origin)."""
-    s = subs[subs["start"] <= as_of]
-    g = s.sort_values(["customer", "start"], kind="stable").groupby("customer", sort=False)
+    s = subs[subs["start"] <= as_of].sort_values(["customer", "start"], kind="stable")
+    live_row = s["end"].isna() | (s["end"] > as_of)
+    g = s.assign(live=live_row).groupby("customer", sort=False)
     start = g["start"].min()
-    end = g["end"].max()  # NaN only when every row has no end
-    live_any = g["end"].apply(lambda e: bool(e.isna().any() or (e > as_of).any()))
-    churned = (~live_any).to_numpy()
+    end = g["end"].max()
+    churned = ~g["live"].any().to_numpy()
     stop = np.where(churned, end.to_numpy(float), as_of)
     years = (stop - start.to_numpy(float)) / YEAR
-    ratios: list[float] = []
-    for _, rows in g:
-        a = rows["arr"].to_numpy(float)
-        if a.size > 1:
-            r = a[1:] / np.where(a[:-1] > 0, a[:-1], np.nan)
-            ratios.extend(r[np.isfinite(r)].tolist())
-    r = np.array(ratios)
+    arr = s["arr"].to_numpy(float)
+    same = s["customer"].to_numpy()[1:] == s["customer"].to_numpy()[:-1]
+    prev = arr[:-1][same]
+    r = np.where(prev > 0, arr[1:][same] / np.where(prev > 0, prev, 1.0), np.nan)
+    r = r[np.isfinite(r)]
     last_arr = g["arr"].last().to_numpy(float)
     return Tenures(np.maximum(years, 0.0), churned, int(start.size),
                    float(np.maximum(r - 1, 0).mean()) if r.size else None,
@@ -97,11 +95,33 @@ def _periods(t: Tenures) -> tuple[np.ndarray, np.ndarray]:
 
 def _sbg_nll(theta: np.ndarray, churn_t: np.ndarray, alive_n: np.ndarray,
              w_c: np.ndarray, w_a: np.ndarray) -> float:
+    """Minus the log-likelihood; ``churn_t`` and ``alive_n`` distinct periods, ``w_*`` counts."""
+    return _sbg_nll_grad(theta, churn_t, alive_n, w_c, w_a)[0]
+
+
+def _sbg_nll_grad(theta: np.ndarray, churn_t: np.ndarray, alive_n: np.ndarray,
+                  w_c: np.ndarray, w_a: np.ndarray) -> tuple[float, np.ndarray]:
+    """Minus the log-likelihood and its gradient in (log a, log b) (d betaln = digammas)."""
     a, b = math.exp(theta[0]), math.exp(theta[1])
     lb = special.betaln(a, b)
     ll = w_c @ (special.betaln(a + 1, b + churn_t - 1) - lb)
     ll += w_a @ (special.betaln(a, b + alive_n) - lb)
-    return -float(ll)
+    psi = special.digamma
+    W = float(w_c.sum() + w_a.sum())
+    abt, abn = psi(a + b + churn_t), psi(a + b + alive_n)
+    da = float(w_c @ (psi(a + 1) - abt) + w_a @ (psi(a) - abn)) - W * (psi(a) - psi(a + b))
+    db = float(w_c @ (psi(b + churn_t - 1) - abt) + w_a @ (psi(b + alive_n) - abn)) \
+        - W * (psi(b) - psi(a + b))
+    return -float(ll), -np.array([a * da, b * db])
+
+
+def _counts(periods: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct periods and their total weight (the likelihood depends on nothing else)."""
+    if not periods.size:
+        return periods.astype(float), w
+    total = np.bincount(periods, weights=w)
+    at = np.flatnonzero(total > 0)
+    return at.astype(float), total[at]
 
 
 def sbg_survival(a: float, b: float, t: np.ndarray) -> np.ndarray:
@@ -113,9 +133,10 @@ def fit_churn(t: Tenures, weights: np.ndarray | None = None,
               start: np.ndarray | None = None) -> ChurnFit:
     w = np.ones(t.years.size) if weights is None else weights
     churn_t, alive_n = _periods(t)
-    w_c, w_a = w[t.churned], w[~t.churned]
+    ct, wc = _counts(churn_t, w[t.churned])
+    an, wa = _counts(alive_n, w[~t.churned])
     x0 = start if start is not None else np.array([0.0, math.log(3.0)])
-    res = optimize.minimize(_sbg_nll, x0, args=(churn_t, alive_n, w_c, w_a), method="TNC",
+    res = optimize.minimize(_sbg_nll_grad, x0, args=(ct, an, wc, wa), method="TNC", jac=True,
                             bounds=[(-8, 8), (-8, 10)])
     a, b = math.exp(res.x[0]), math.exp(res.x[1])
     days = t.years * YEAR

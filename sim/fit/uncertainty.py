@@ -7,8 +7,8 @@
 - **The likelihood's curvature** (larger exports, where a bootstrap of every
   stage would be slow and the normal approximation is excellent): each stage's
   parameters are drawn from a normal with the inverse of the observed
-  information (the numerical Hessian of the negative log-likelihood,
-  statsmodels), the deal size's (mu, sigma) from their asymptotic normal.
+  information (central differences of the likelihood's analytic gradient),
+  the deal size's (mu, sigma) from their asymptotic normal.
 - **Arrivals**: the GLM's own parameter covariance (log rate and log growth,
   jointly normal).
 - **Churn**: a bootstrap over customers.
@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import special
-from statsmodels.tools.numdiff import approx_hess3
 
 from sim.fit.churn import fit_churn
-from sim.fit.stages import StageData, lognormal_mean_sd, negloglik
+from sim.fit.stages import StageData, lognormal_mean_sd, nll_and_grad
 
 if TYPE_CHECKING:
     from sim.fit.fitter import FitOptions, MotionFit
@@ -96,13 +95,25 @@ def bootstrap(fit: MotionFit, opt: FitOptions,
 def _stage_draws(s: Any, days: np.ndarray, event: np.ndarray, entry: np.ndarray, B: int,
                  rng: np.random.Generator) -> np.ndarray:
     data = StageData.of(days, event, entry, np.ones(days.size))
-    h = approx_hess3(s.theta, negloglik, args=(data, s.common))
+    h = hessian(s.theta, lambda th: nll_and_grad(th, data, s.common)[1])
     try:
         cov = np.linalg.inv(h)
         cov = (cov + cov.T) / 2
         return rng.multivariate_normal(s.theta, cov, size=B, method="eigh")
     except np.linalg.LinAlgError:
         return np.tile(s.theta, (B, 1))
+
+
+def hessian(theta: np.ndarray, grad: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The observed information: central differences of the analytic gradient, symmetrised."""
+    k = theta.size
+    h = np.zeros((k, k))
+    for j in range(k):
+        step = 1e-4 * max(1.0, abs(float(theta[j])))
+        e = np.zeros(k)
+        e[j] = step
+        h[:, j] = (grad(theta + e) - grad(theta - e)) / (2 * step)
+    return (h + h.T) / 2
 
 
 def _curvature(fit: MotionFit, B: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
