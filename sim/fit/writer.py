@@ -12,7 +12,9 @@ replicates' standard deviation. Stage durations and deal size are drawn per deal
 from __future__ import annotations
 
 import io
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from sim.fit.churn import sbg_survival
 from sim.fit.fitter import MotionFit
 
-__all__ = ["retention_table", "scenario_yaml", "scenario_data"]
+__all__ = ["FittedScenario", "retention_table", "scenario_data", "scenario_yaml"]
 
 MONTH_DAYS = 365 / 12
 
@@ -72,11 +74,18 @@ def signed_dist(point: float, reps: np.ndarray | None) -> Any:
                          "high": _r(point + h)})
 
 
+@dataclass
+class FittedScenario:
+    """The scenario's mapping (with comments) and its ``initial:`` section as YAML lines."""
+
+    root: CommentedMap
+    initial: list[str]
+
+
 def scenario_data(f: MotionFit, name: str, horizon_months: int, template: str,
-                  seeds: int = 1000) -> CommentedMap:
-    """The scenario (a ruamel mapping with comments) that ``revsim run`` accepts."""
+                  seeds: int = 1000) -> FittedScenario:
+    """The scenario that ``revsim run`` accepts."""
     reps = f.uncertainty.replicates
-    c = f.counts
     motion = CommentedMap()
     motion["template"] = template
     motion["name"] = "fitted"
@@ -146,13 +155,9 @@ def scenario_data(f: MotionFit, name: str, horizon_months: int, template: str,
     root["horizon_months"] = horizon_months
     root["seeds"] = seeds
     root["seed"] = 0
-    initial = _initial(f)
-    if initial:
-        root["initial"] = initial
     root["motions"] = CommentedSeq([motion])
     root.yaml_set_start_comment(_header(f, template))
-    _ = c
-    return root
+    return FittedScenario(root, _initial(f))
 
 
 def _stages(f: MotionFit) -> CommentedSeq:
@@ -194,12 +199,22 @@ def _stages(f: MotionFit) -> CommentedSeq:
     return seq
 
 
-def _initial(f: MotionFit) -> CommentedMap | None:
-    init = CommentedMap()
+def _initial(f: MotionFit) -> list[str]:
+    """The ``initial:`` section as YAML lines (one flow mapping per deal or customer).
+
+    Written as text rather than through ruamel's emitter: an export has thousands
+    of open deals and customers, which the round-trip emitter takes minutes over.
+    Stage names are JSON strings (valid YAML, any character escaped).
+    """
+    lines: list[str] = []
     d = f.export.deals
+    amounts = d["amount"].to_numpy(float)
     if f.open_deals:
-        pipe = CommentedSeq()
+        lines.append(f"  pipeline:  # {len(f.open_deals):,} deals open on {f.as_of_date.date()} "
+                     "with the days already spent in their stage (they finish with the residual "
+                     "of the stage's duration)")
         K = len(f.stage_names)
+        names = [json.dumps(n, ensure_ascii=False) for n in f.stage_names]
         for o in f.open_deals:
             days = o.days_in_stage
             if not math.isfinite(days):
@@ -208,30 +223,22 @@ def _initial(f: MotionFit) -> CommentedMap | None:
                 if f.cycle is not None:
                     before = o.stage * f.cycle.duration_mean_sd[0] / K
                 days = max(o.age_days - before, 0.0)
-            item = CommentedMap({"stage": f.stage_names[o.stage], "days_in_stage": _r(days, 5)})
-            amount = float(d["amount"].iat[o.deal])
+            item = f"stage: {names[o.stage]}, days_in_stage: {_r(days, 5)!r}"
+            amount = float(amounts[o.deal])
             if math.isfinite(amount) and amount > 0:
-                item["acv"] = _r(amount, 6)
-            item.fa.set_flow_style()
-            pipe.append(item)
-        init["pipeline"] = pipe
-        init.yaml_add_eol_comment(f"{len(f.open_deals):,} deals open on {f.as_of_date.date()} "
-                                  "with the days already spent in their stage (they finish with "
-                                  "the residual of the stage's duration)", "pipeline")
+                item += f", acv: {_r(amount, 6)!r}"
+            lines.append(f"    - {{{item}}}")
     t = f.tenures
     if t is not None and t.live_arr.size:
-        acc = CommentedSeq()
-        for a, age in zip(t.live_arr, t.live_age_days, strict=True):
-            if a > 0:
-                item = CommentedMap({"arr": _r(float(a), 6),
-                                     "months_ago": _r(float(age) / MONTH_DAYS, 4)})
-                item.fa.set_flow_style()
-                acc.append(item)
-        if acc:
-            init["customers"] = CommentedMap({"accounts": acc})
-            init.yaml_add_eol_comment(f"{len(acc):,} customers live on {f.as_of_date.date()}, "
-                                      f"ARR {float(t.live_arr.sum()):,.0f}", "customers")
-    return init or None
+        live = [(float(a), float(age)) for a, age in zip(t.live_arr, t.live_age_days, strict=True)
+                if a > 0]
+        if live:
+            lines.append(f"  customers:  # {len(live):,} customers live on {f.as_of_date.date()}, "
+                         f"ARR {float(t.live_arr.sum()):,.0f}")
+            lines.append("    accounts:")
+            lines.extend(f"      - {{arr: {_r(a, 6)!r}, months_ago: {_r(age / MONTH_DAYS, 4)!r}}}"
+                         for a, age in live)
+    return ["initial:", *lines] if lines else []
 
 
 def _header(f: MotionFit, template: str) -> str:
@@ -272,13 +279,14 @@ def _header(f: MotionFit, template: str) -> str:
     return "\n".join(lines)
 
 
-def scenario_yaml(data: CommentedMap) -> str:
+def scenario_yaml(data: FittedScenario) -> str:
     y = YAML()
     y.width = 4096
     y.indent(mapping=2, sequence=4, offset=2)
     buf = io.StringIO()
-    y.dump(data, buf)
-    return buf.getvalue()
+    y.dump(data.root, buf)
+    text = buf.getvalue()
+    return text + ("\n".join(data.initial) + "\n" if data.initial else "")
 
 
 def retention_table(f: MotionFit) -> pd.DataFrame | None:
