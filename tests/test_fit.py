@@ -227,3 +227,14 @@ def test_preset_error_names_the_original_file_and_column(tmp_path: Path) -> None
     with pytest.raises(ScenarioError) as e:
         load_export(ExportSpec(q, preset="hubspot"))
     assert "hubspot preset expects a column 'Record ID'" in str(e.value)
+
+
+def test_excel_sheet_reads_like_csv(company, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    c, files = company
+    xlsx = tmp_path / "deals.xlsx"
+    c.deals.head(300).to_excel(xlsx, index=False)
+    a = read_export(xlsx, Mapping(stages=["discovery", "proposal", "negotiation"]))
+    csv = tmp_path / "deals.csv"
+    c.deals.head(300).to_csv(csv, index=False)
+    b = read_export(csv, Mapping(stages=["discovery", "proposal", "negotiation"]))
+    pd.testing.assert_frame_equal(a.deals, b.deals)
