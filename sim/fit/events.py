@@ -168,7 +168,7 @@ def build_episodes(export: Export, as_of: float) -> Episodes:
     event = np.array(out_event, dtype=np.int8)
     # a stay open longer than any completed stay in its stage is stale too
     is_open = np.flatnonzero(event == OPEN)
-    done = (event != OPEN) & np.isfinite(days)
+    done = (event != OPEN) & np.isfinite(days) & (days > 0)  # skipped stages say nothing
     longest = np.full(K, np.inf)
     for k in range(K):
         if (done & (stage == k)).any():
