@@ -100,7 +100,7 @@ def fit_arrivals(created: pd.Series, sources: pd.Series, start: pd.Timestamp,
                     family, alpha = "negative binomial", a
                     res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=a)).fit()
             except (np.linalg.LinAlgError, ValueError):
-                pass
+                family = "poisson (the negative binomial fit did not converge)"
     params = np.asarray(res.params, dtype=float)
     cov = np.asarray(res.cov_params(), dtype=float)[:2, :2]
     season: list[float] | None = None
