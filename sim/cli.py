@@ -503,6 +503,12 @@ def schema() -> None:
     print(json.dumps(scenario_json_schema(), indent=2))
 
 
+# `revsim fit` and `revsim backtest` live in their own module
+from sim.cli_fit import register as _register_fit  # noqa: E402
+
+_register_fit(app)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (finished chunks kept) but exiting with 143."""
 

@@ -7,7 +7,8 @@ month's count, ``Poisson(integral of the intensity x market availability)``, and
 places the arrivals by inverse transform on the grid: exact for a piecewise
 constant intensity, and the steps are a day long.
 
-- inbound: ``leads_per_month * (1 + growth_per_month) ** months``
+- inbound: ``leads_per_month * (1 + growth_per_month) ** months`` (times
+  ``seasonality[month % 12]`` when given)
 - outbound: ``meetings_per_sdr_month x sum of SDR productivity x AI multiplier``;
   with probability ``ai_failure_probability`` (per seed) the AI programme fails
   at a uniform time within ``ai_failure_window_months``, and from then on volume
@@ -128,6 +129,9 @@ def build_sources(
     if sources.inbound is not None:
         s = sources.inbound
         lam = _growth_curve(num(s.leads_per_month), num(s.growth_per_month), t_mid)
+        if s.seasonality is not None:
+            month = (t_mid // MONTH_DAYS).astype(np.int64) % 12
+            lam = lam * np.asarray(s.seasonality, dtype=float)[month]
         out.append(SourceGrid("inbound", SOURCE_ID["inbound"], lam, num(s.fit_rate), ones))
     if sources.outbound is not None:
         o = sources.outbound

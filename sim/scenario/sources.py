@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from sim.scenario.channels import Community, Hyperscaler, Marketplace, OpenSource
-from sim.scenario.schema_types import Draw, NonNeg, Param, Prob, Strict
+from sim.scenario.schema_types import Draw, LocatedError, NonNeg, Param, Prob, Strict
 
 __all__ = ["FounderNetwork", "Inbound", "Outbound", "Partners", "Signups", "Sources"]
 
@@ -25,11 +25,22 @@ class Inbound(Strict):
         default=None, description="program spend per month; grows with the lead rate"
     )
     cost_per_lead: NonNeg | None = Field(default=None, description="spend per lead that arrives")
+    seasonality: list[float] | None = Field(
+        default=None, description="12 multipliers of the lead rate, for months 0-11 of the "
+        "simulation and every year after (mean 1; e.g. fitted by revsim fit)")
 
     @model_validator(mode="after")
     def _one_cost(self) -> Inbound:
         if self.marketing_spend_per_month is not None and self.cost_per_lead is not None:
             raise ValueError("give marketing_spend_per_month or cost_per_lead, not both")
+        s = self.seasonality
+        if s is not None:
+            if len(s) != 12:
+                raise LocatedError(("seasonality",), f"expected 12 monthly multipliers, got {len(s)}")
+            if min(s) < 0 or abs(sum(s) / 12 - 1) > 0.01:
+                raise LocatedError(("seasonality",), "expected multipliers >= 0 with mean 1 (they "
+                                   f"shape the year; leads_per_month sets its level), got mean "
+                                   f"{sum(s) / 12:.3g}")
         return self
 
 
