@@ -66,6 +66,7 @@ METRICS = (
     "pilot_success_rate",
     "pilot_conversion",
     "pilot_margin_total",
+    "monthly_burn",
 )
 
 HEADLINE = (
@@ -137,6 +138,9 @@ def seed_metrics(
     sm = float(monthly["sm_spend"].sum())
     out["sm_spend_total"] = sm
     out["cs_spend_total"] = float(monthly["cs_spend"].sum())
+    # the worst month's net burn of the go-to-market: spend its gross profit does not cover
+    burn = monthly["sm_spend"] + monthly["cs_spend"] - monthly["gross_profit"]
+    out["monthly_burn"] = max(0.0, float(burn.max()))
     new_arr = float(monthly["new_arr"].sum())
     out["new_arr_total"] = new_arr
     out["cac"] = _ratio(sm, out["new_customers"])
