@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from sim.plan.command import plan as plan_command
 from sim.scenario.errors import Problem, ScenarioError
 
 app = typer.Typer(
@@ -394,6 +395,9 @@ def schema() -> None:
     from sim.scenario.json_schema import scenario_json_schema
 
     print(json.dumps(scenario_json_schema(), indent=2))
+
+
+app.command("plan")(plan_command)
 
 
 class Terminated(KeyboardInterrupt):
