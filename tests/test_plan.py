@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.plan.api import plan_search
 from sim.plan.evaluate import Estimate, Evaluator, wilson
@@ -330,3 +332,38 @@ def test_dask_executor_gives_the_same_search_as_local_processes():
     assert [(r.decision, r.stage, r.est) for r in dask.outcome.records] == [
         (r.decision, r.stage, r.est) for r in local.outcome.records]
     assert dask.choice.chosen == local.choice.chosen
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
+def test_efficient_plans_are_exactly_those_no_other_plan_beats(points):
+    from sim.plan.output import efficient
+
+    pts = [(float(c), p / 20, i) for i, (c, p) in enumerate(points)]
+    front = set(efficient(pts))
+
+    def beaten(a):  # another plan at most as costly and likelier, or cheaper and as likely
+        return any((b[0] <= a[0] and b[1] > a[1]) or (b[0] < a[0] and b[1] >= a[1])
+                   for b in pts if b[2] != a[2])
+
+    for a in pts:
+        if a[2] in front:
+            assert not beaten(a)
+        elif not any(b[0] == a[0] and b[1] == a[1] and b[2] in front for b in pts):
+            assert beaten(a)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 3)))
+def test_a_decision_sets_the_listed_months_and_keeps_the_others(d):
+    sc = scenario({"probability": 0.7, "minimise": "sm_spend_total",
+                   "hires": {"ae": {"months": [1, 4], "max": 2},
+                             "sdr": {"months": [4], "max": 3}}},
+                  team={"ae": {"start": 2, "hires": {1: 1, 9: 2}},
+                        "sdr": {"start": 1, "hires": {4: 1, 6: 1}}})
+    space = Space.of(sc)
+    m = space.motion_for(d, "x")
+    assert m.team.ae is not None and m.team.sdr is not None
+    assert m.team.ae.hires == {k: v for k, v in {1: d[0], 4: d[1], 9: 2}.items() if v}
+    assert m.team.sdr.hires == {k: v for k, v in {4: d[2], 6: 1}.items() if v}
+    assert space.contains(d)
