@@ -60,11 +60,13 @@ def answer_text(space: Space, choice: Choice, cur: str) -> str:
     c = spec.cost
     ch, td = choice.chosen.fresh, choice.today.fresh
     goal = (f"P(ARR at month {sc.horizon_months} >= {money(sc.target_arr or 0, cur)})")
-    hires = space.label(choice.chosen.decision)
+    is_today = choice.chosen.decision == choice.today.decision
+    hires = space.label(choice.chosen.decision) + (" (today's plan)" if is_today else "")
     figures = (f"{goal} = {_pct(ch.p)} [{_pct(ch.p_low)}, {_pct(ch.p_high)}] on "
-               f"{choice.fresh_seeds:,} fresh seeds, {c} {_money(ch.cost[c], cur)} "
-               f"(today's plan, {space.label(choice.today.decision)}: {_pct(td.p)}, "
-               f"{_money(td.cost[c], cur)})")
+               f"{choice.fresh_seeds:,} fresh seeds, {c} {_money(ch.cost[c], cur)}")
+    if not is_today:
+        figures += (f" (today's plan, {space.label(choice.today.decision)}: {_pct(td.p)}, "
+                    f"{_money(td.cost[c], cur)})")
     caps = ", ".join(f"{m} <= {money(v, cur)}" for m, v in spec.budget.items())
     if not choice.within_caps:
         return (f"No finalist stays within the caps ({caps}) on fresh seeds; the closest: "
@@ -169,7 +171,8 @@ def render_plan_report(space: Space, ev: Evaluator, outcome: SearchOutcome, choi
         sc=sc, spec=spec, motion=space.motion.name, cur=cur, cost=c,
         target=money(sc.target_arr or 0, cur), answer=answer_text(space, choice, cur),
         decisions=decisions, figs={f["file"]: f for f in figs}, front=_front_rows(space, table, cur),
-        buys=buys, per_point=per_point, spread=spread, finalists=fin_rows,
+        buys=buys, per_point=per_point, cheaper=bool(vt) and vt[c].mean < 0,
+        spread=spread, finalists=fin_rows,
         mean_gap=_pp(float(np.mean(gap))) if gap else "n/a", runner=runner,
         work=work_rows(outcome, choice, timing), n_search=outcome.full, n_fresh=n,
         fresh_first=FRESH, caps={m: money(v, cur) for m, v in spec.budget.items()},

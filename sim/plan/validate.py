@@ -6,6 +6,9 @@ on them: its search-stage estimate is biased upward (the optimiser's curse; Smit
 the reference) are therefore re-run on fresh seeds no search decision has seen,
 all on the same fresh seeds, and the plan is chosen on those figures alone:
 
+Today's plan, when it lies inside the searched ranges, is a candidate like the
+finalists.
+
 - cheapest-plan goal: the cheapest finalist whose fresh P(target) reaches the
   probability within the caps; if none does, the target is out of reach and the
   answer is the finalist with the highest fresh P(target) within the caps;
@@ -60,7 +63,7 @@ class Choice:
     chosen: Finalist
     reached: bool  # the chosen plan's fresh P(target) reaches the probability
     within_caps: bool  # ... and its fresh mean costs are within the caps
-    finalists: list[Finalist]
+    finalists: list[Finalist]  # the candidates re-run on fresh seeds (today's, if in the ranges)
     today: Finalist
     runner_up: Finalist | None
     vs_runner_up: dict[str, Paired]  # "p_target", the cost: chosen - runner-up
@@ -103,7 +106,9 @@ def choose(space: Space, ev: Evaluator, outcome: SearchOutcome) -> Choice:
     def within(f: Finalist) -> bool:
         return all(f.fresh.cost[m] <= cap for m, cap in spec.budget.items())
 
-    pool = [f for f in fin if within(f)] or fin
+    # today's plan, when inside the searched ranges, is a candidate on the same footing
+    cands = fin + ([today_f] if space.contains(today) and today not in picks else [])
+    pool = [f for f in cands if within(f)] or cands
     if spec.minimise is not None:
         ok = [f for f in pool if f.fresh.p >= spec.probability]
         if ok:
@@ -113,7 +118,7 @@ def choose(space: Space, ev: Evaluator, outcome: SearchOutcome) -> Choice:
     else:
         ranked = sorted(pool, key=lambda f: (-f.fresh.p, f.fresh.cost[c], f.decision))
     chosen = ranked[0]
-    others = sorted((f for f in fin if f is not chosen),
+    others = sorted((f for f in cands if f is not chosen),
                     key=lambda f: (-f.fresh.p, f.fresh.cost[c], f.decision))
     runner = ranked[1] if len(ranked) > 1 else (others[0] if others else None)
     rows = ev.rows(chosen.decision, n, fresh=True)
@@ -125,7 +130,7 @@ def choose(space: Space, ev: Evaluator, outcome: SearchOutcome) -> Choice:
 
     return Choice(
         chosen=chosen, reached=chosen.fresh.p >= spec.probability, within_caps=within(chosen),
-        finalists=fin, today=today_f, runner_up=runner,
+        finalists=cands, today=today_f, runner_up=runner,
         vs_runner_up=paired(runner.decision, ("reached_target", c)) if runner else {},
         vs_today=paired(today, ("reached_target", c, "arr_end", "bookings_total")),
         fresh_seeds=n)
