@@ -271,6 +271,12 @@ def test_plan_command_resumes_from_its_checkpoint(tmp_path):
     again = search(sc, checkpoint=part)  # a resumed search replays without simulating
     assert again.evaluator.seed_runs == 0 and again.evaluator.replayed > 0
     assert again.choice.chosen.decision == first.choice.chosen.decision
+    # other search settings (more finalists) reuse every replication already run
+    more = sc.model_copy(update={"plan": sc.plan.model_copy(update={  # type: ignore[union-attr]
+        "search": sc.plan.search.model_copy(update={"finalists": 3})})})  # type: ignore[union-attr]
+    third = search(more, checkpoint=part)
+    assert third.evaluator.replayed == again.evaluator.replayed
+    assert third.evaluator.seed_runs <= 24  # at most the fresh seeds of one more finalist
     p = revsim("plan", str(f), "--out", str(tmp_path / "out"), "--workers", "1", "--resume",
                "--quiet")
     assert p.returncode == 0, p.stderr

@@ -133,7 +133,14 @@ class Evaluator:
         from sim import __version__
         from sim.runner.results import scenario_hash
 
-        meta = {"scenario_hash": scenario_hash(self.space.scenario), "package_version": __version__}
+        # a row depends on the scenario and on what a decision means (the plan's motion and
+        # hires), not on the goal, caps or search effort: a search resumed with other
+        # settings reuses every replication already run
+        sc, spec = self.space.scenario, self.space.spec
+        same = sc.model_copy(update={"plan": spec.model_copy(update={
+            "probability": 0.5, "minimise": None, "maximise": None, "budget": {},
+            "search": type(spec.search)()})})
+        meta = {"scenario_hash": scenario_hash(same), "package_version": __version__}
         path = folder / CHECKPOINT_META
         if path.is_file():
             old = json.loads(path.read_text())

@@ -69,11 +69,11 @@ class PlanSearch(Strict):
                        description="seeds a promising plan is run on before it can be chosen")
     validate_seeds: int = Field(default=1000, ge=10, le=1_000_000,
                                 description="fresh seeds the finalists are re-run on")
-    finalists: int = Field(default=5, ge=1, le=100,
+    finalists: int = Field(default=4, ge=1, le=100,
                            description="plans re-run on fresh seeds before one is chosen")
     enumerate_max: int = Field(default=400, ge=1, le=1_000_000,
                                description="search every plan when there are at most this many")
-    trials: int = Field(default=120, ge=1, le=100_000,
+    trials: int = Field(default=100, ge=1, le=100_000,
                         description="plans Optuna proposes when the space is larger")
     monotone: bool = Field(default=True, description="more hires never lower P(target) nor the "
                            "monotone costs: plans that cannot win are skipped")
