@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from sim.plan.command import plan as plan_command
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import Scenario
 
@@ -507,6 +508,7 @@ def schema() -> None:
 from sim.cli_fit import register as _register_fit  # noqa: E402
 
 _register_fit(app)
+app.command("plan")(plan_command)
 
 
 class Terminated(KeyboardInterrupt):

@@ -27,6 +27,7 @@ from pydantic import (
 from sim.scenario.company import Initial, InitialCustomers, InitialDeals, InitialReps, Market
 from sim.scenario.inputs import Correlation, validate_correlations
 from sim.scenario.phases import Phase
+from sim.scenario.plan import PlanSpec
 from sim.scenario.pricing import PRICING_MODELS, Outcome, Services, Usage, ValueShare
 from sim.scenario.product import Conversion, Pilot, Pql, SelfServe
 from sim.scenario.schema_types import (
@@ -404,6 +405,8 @@ class Scenario(Strict):
         default_factory=list,
         description="rank correlations between uncertain inputs of a motion, applied with a "
                     "Gaussian copula to the per-seed draws")
+    plan: PlanSpec | None = Field(
+        default=None, description="the hiring decisions `revsim plan` searches (sim/scenario/plan.py)")
 
     @model_validator(mode="after")
     def _coherent(self) -> Scenario:
@@ -433,3 +436,32 @@ class Scenario(Strict):
         validate_correlations(self.correlations, self.motions)
         return self
 
+    @model_validator(mode="after")
+    def _plan_fits(self) -> Scenario:
+        """The ``plan:`` block names a motion of the file, its roles, months in the horizon."""
+        p = self.plan
+        if p is None:
+            return self
+        if self.target_arr is None:
+            raise LocatedError(("plan",), "a plan aims at P(ARR at the horizon >= target_arr): "
+                               "set target_arr at the top level")
+        names = [m.name for m in self.motions]
+        if p.motion is None and len(names) > 1:
+            raise LocatedError(("plan",), "the scenario has several motions: say which one's "
+                               f"hiring to search with `motion:` (one of: {', '.join(names)})")
+        if p.motion is not None and p.motion not in names:
+            raise LocatedError(("plan", "motion"), f"no motion named {p.motion!r}; expected one "
+                               f"of: {', '.join(names)}")
+        motion = self.motions[names.index(p.motion) if p.motion is not None else 0]
+        roles = motion.team.roles()
+        for role, space in p.hires.items():
+            if role not in roles:
+                raise LocatedError(("plan", "hires", role), (
+                    f"motion '{motion.name}' has no team.{role}; its roles are: "
+                    f"{', '.join(roles) or 'none'}"))
+            for k, m in enumerate(space.months):
+                if m >= self.horizon_months:
+                    raise LocatedError(("plan", "hires", role, "months", k), (
+                        f"month {m} is not inside the {self.horizon_months}-month horizon "
+                        f"(months 0 to {self.horizon_months - 1})"))
+        return self
