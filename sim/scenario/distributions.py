@@ -37,7 +37,12 @@ __all__ = [
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """The smallest and largest value a draw can take (infinite when unbounded)."""
+        return 0.0, math.inf
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
@@ -91,6 +96,10 @@ class Fixed(_Base):
         return np.full(size if size is not None else (), self.value, dtype=float)
 
     @property
+    def support(self) -> tuple[float, float]:
+        return self.value, self.value
+
+    @property
     def mean(self) -> float:
         return self.value
 
@@ -115,6 +124,10 @@ class Uniform(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.uniform(self.low, self.high, size)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
 
     @property
     def mean(self) -> float:
@@ -142,6 +155,10 @@ class Triangular(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.triangular(self.low, self.mode, self.high, size)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
 
     @property
     def mean(self) -> float:
@@ -179,6 +196,10 @@ class Pert(_Base):
         return self.low + (self.high - self.low) * rng.beta(a, b, size)
 
     @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    @property
     def mean(self) -> float:
         return (self.low + 4 * self.mode + self.high) / 6
 
@@ -192,17 +213,35 @@ class Pert(_Base):
         return Pert(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
 
 
+# A normal is cut at 0 by resampling: at least this share of it must lie above 0,
+# or the cut distribution is nothing like the one written (and resampling never ends).
+MIN_NORMAL_MASS = 0.01
+
+
 class Normal(_Base):
     """Normal(mean, sd) truncated at 0 (resampled below zero).
 
-    ``mean`` and ``variance`` are those of the truncated distribution.
+    ``mean`` and ``variance`` are those of the truncated distribution. At least
+    ``MIN_NORMAL_MASS`` of the normal must lie above 0 (checked at validation).
     """
 
     dist: Literal["normal"] = "normal"
     mu: float = Field(alias="mean")
     sd: float = Field(ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _mass(self) -> Normal:
+        above = 0.5 * math.erfc(-self.mu / (self.sd * math.sqrt(2))) if self.sd > 0 else (
+            1.0 if self.mu >= 0 else 0.0)
+        if above < MIN_NORMAL_MASS:
+            raise ValueError(f"a normal here is cut at 0, and only {above:.2g} of normal(mean "
+                             f"{self.mu:g}, sd {self.sd:g}) lies above 0 (at least "
+                             f"{MIN_NORMAL_MASS:.0%} is needed); give a mean above "
+                             f"{-2.33 * self.sd:g} or another distribution")
+        return self
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         n = 1 if size is None else size
@@ -246,7 +285,8 @@ class LogNormal(_Base):
     mu: float = Field(alias="mean", gt=0)
     sd: float = Field(ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     def _log_params(self) -> tuple[float, float]:
         s2 = math.log(1 + (self.sd / self.mu) ** 2)
@@ -272,7 +312,8 @@ class Exponential(_Base):
     dist: Literal["exponential"] = "exponential"
     mu: float = Field(alias="mean", gt=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.exponential(self.mu, size)
@@ -298,6 +339,16 @@ class Beta(_Base):
     low: float = 0.0
     high: float = 1.0
 
+    @model_validator(mode="after")
+    def _order(self) -> Beta:
+        if not self.low < self.high:
+            raise ValueError("beta needs low < high")
+        return self
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
+
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return self.low + (self.high - self.low) * rng.beta(self.a, self.b, size)
 
@@ -318,7 +369,8 @@ class Poisson(_Base):
     dist: Literal["poisson"] = "poisson"
     lam: float = Field(alias="mean", ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.poisson(self.lam, size).astype(float)
