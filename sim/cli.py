@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sim.scenario.errors import Problem, ScenarioError
 
@@ -40,7 +41,7 @@ class Executor(StrEnum):
 
 def _fail(problems: list[Problem]) -> None:
     for p in problems:
-        err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error[/] {escape(str(p))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -77,10 +78,10 @@ def run(
                                            help="First stage of a --precision run.")] = 100,
 ) -> None:
     """Simulate every motion of every file; write a results folder; print the headline table."""
-    import shutil
-
+    from sim.cli_checks import check_options, check_targets, claimed, results_target
     from sim.report.terminal import headline_table
     from sim.runner.checkpoint import Checkpoint
+    from sim.runner.output import partial_of
     from sim.runner.progress import progress_for
     from sim.runner.results import default_results_dir
     from sim.scenario.loader import load_scenario
@@ -92,65 +93,67 @@ def run(
             loaded.append((path, load_scenario(path, seeds=seeds)))
         except ScenarioError as e:
             problems += e.problems
-    if problems:
-        _fail(problems)
-    if scheduler and executor is not Executor.dask:
-        _fail([Problem("--scheduler", None, "", "--scheduler goes with --executor dask")])
-    if precision is not None:
-        _check_metric(metric)
+    _fail_if(problems + check_options(workers, executor.value, scheduler, metric))
     plans = []
     for path, sc in loaded:
-        if out_dir is not None:
-            target = out_dir / sc.name if len(loaded) > 1 else out_dir
-        else:
-            target = default_results_dir(sc)
-        partial = target.with_name(target.name + ".partial")
-        if resume:
-            if out_dir is None:
-                found = Checkpoint.find(target.parent.parent, sc)
-                if found is None:
-                    problems.append(Problem(str(path), None, "", "--resume: no interrupted run of "
-                                            "this scenario under results/; run it without --resume"))
-                    continue
-                partial, target = found, found.with_name(found.name.removesuffix(".partial"))
-            elif not partial.is_dir():
-                problems.append(Problem("--resume", None, "", f"no interrupted run in {partial}"))
+        target = results_target(out_dir, sc.name, len(loaded) > 1, default_results_dir(sc))
+        if resume and out_dir is None:
+            found = Checkpoint.find(target.parent.parent, sc)
+            if found is None:
+                problems.append(Problem(str(path), None, "", "--resume: no interrupted run of "
+                                        "this scenario under results/; run it without --resume"))
                 continue
-        elif partial.exists():
-            problems.append(Problem("--out", None, "", f"an interrupted run is in {partial}: add "
-                                    "--resume to finish it, or choose another --out"))
-        if target.exists():
-            problems.append(Problem("--out", None, "", f"{target} already exists; choose another "
-                                    "folder"))
-        plans.append((path, sc, target, partial))
-    if problems:
-        _fail(problems)
-
+            target = found.with_name(found.name.removesuffix(".partial"))
+        plans.append((path, sc, target))
+    _fail_if(problems + check_targets([(str(p), t) for p, _, t in plans], resume)
+            + _budget([(str(p), sc) for p, sc, _ in plans], workers))
+    from sim.publish import compose
     from sim.runner.api import simulate
 
-    for path, sc, target, partial in plans:
+    for path, sc, target in plans:
+        again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
+        partial = partial_of(target)
         try:
-            with progress_for(sc, quiet) as on_chunk:
-                res = simulate(sc, workers=workers, executor=executor.value, scheduler=scheduler,
-                               on_chunk=on_chunk, checkpoint=partial, precision=precision,
-                               metric=metric, min_seeds=min_seeds)
+            with claimed(target, resume) as claim:
+                with progress_for(sc, quiet) as on_chunk:
+                    res = simulate(sc, workers=workers, executor=executor.value,
+                                   scheduler=scheduler, on_chunk=on_chunk,
+                                   checkpoint=claim.partial, precision=precision, metric=metric,
+                                   min_seeds=min_seeds)
+                saved = compose(res, claim)
         except KeyboardInterrupt as e:
-            again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
-            err.print(f"interrupted: the finished chunks are kept in {partial}; "
-                      f"to finish the run: {again}", highlight=False, soft_wrap=True)
+            err.print(escape(f"interrupted: the finished chunks are kept in {partial}; "
+                             f"to finish the run: {again}"), highlight=False, soft_wrap=True)
             raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
-        saved = res.save(target)
-        shutil.rmtree(partial, ignore_errors=True)
+        except OSError as e:
+            kept = partial.is_dir() and any(partial.glob("chunk-*"))
+            hint = (f"; the finished chunks are kept in {partial}: to finish the run: "
+                    f"{again}" if kept else "")
+            err.print(escape(f"error: could not write the results ({e}); nothing was "
+                             f"published{hint}"), highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         p = res.manifest.get("precision")
         if p:
             worst = max(p["achieved"].values())
             out.print(f"precision: {metric} known to +/-{worst:.2%} of its mean (target "
-                      f"{precision:.2%}) after {p['seeds_run']} seeds", highlight=False)
+                      f"{precision:.2%}) after {p['seeds_run']} seeds", highlight=False,
+                      markup=False)
         if not quiet:
             out.print(headline_table(res))
-        out.print(f"results: {saved}", highlight=False, soft_wrap=True)
+        out.print(f"results: {saved}", highlight=False, soft_wrap=True, markup=False)
         if not quiet:
-            out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True)
+            out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True,
+                      markup=False)
+
+
+def _budget(scenarios: list[tuple[str, object]], workers: int | None) -> list[Problem]:
+    """Sizes past the limits (problems); a heavy run's time and memory estimate (printed)."""
+    from sim.cli_checks import budget
+
+    problems, warnings = budget(scenarios, workers)
+    for w in warnings:
+        err.print(escape(w), highlight=False, soft_wrap=True)
+    return problems
 
 
 @app.command()
@@ -169,7 +172,11 @@ def validate(
         except ScenarioError as e:
             problems += e.problems
             continue
-        out.print(f"[green]ok[/] {path}: {len(sc.motions)} motion(s), "
+        too_big = _budget([(str(path), sc)], None)
+        if too_big:
+            problems += too_big
+            continue
+        out.print(f"[green]ok[/] {escape(str(path))}: {len(sc.motions)} motion(s), "
                   f"{sc.horizon_months} months, {sc.seeds} seeds", highlight=False)
         if show:
             print(resolved_yaml(sc))
@@ -177,12 +184,9 @@ def validate(
         _fail(problems)
 
 
-def _check_metric(metric: str) -> None:
-    from sim.metrics import METRICS
-
-    if metric not in METRICS:
-        _fail([Problem("--metric", None, "", f"unknown metric {metric!r}; expected one of: "
-                       + ", ".join(METRICS))])
+def _fail_if(problems: list[Problem]) -> None:
+    if problems:
+        _fail(problems)
 
 
 def _parse_shocks(items: list[str]) -> dict[str, float]:
@@ -210,14 +214,16 @@ def _parse_shocks(items: list[str]) -> dict[str, float]:
 
 
 def _target_dir(out_dir: Path | None, sc: object, suffix: str) -> Path:
-    from sim.runner.results import default_results_dir
+    from sim.cli_checks import command_target
 
-    target = out_dir if out_dir is not None else default_results_dir(sc)  # type: ignore[arg-type]
-    if out_dir is None:
-        target = target.with_name(f"{target.name}-{suffix}")
-    if target.exists():
-        _fail([Problem("--out", None, "", f"{target} already exists; choose another folder")])
+    target, problems = command_target(out_dir, sc, suffix)
+    _fail_if(problems)
     return target
+
+
+def _interrupted(e: KeyboardInterrupt) -> typer.Exit:
+    err.print("interrupted: nothing was written", highlight=False)
+    return typer.Exit(143 if isinstance(e, Terminated) else 130)
 
 
 @app.command()
@@ -235,12 +241,15 @@ def stress(
     quiet: QuietOpt = False,
 ) -> None:
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
+    from sim.cli_checks import check_options, claimed
+    from sim.publish import compose
     from sim.report.terminal import currency_symbol, section_table
     from sim.scenario.levers import SHOCK_SETS
     from sim.scenario.loader import load_scenario
     from sim.stress import run_stress, stress_section
 
     sc = load_scenario(scenario, seeds=seeds)
+    _fail_if(check_options(workers, executor.value, scheduler))
     shocks: dict[str, float] = {}
     if set_name is not None:
         named = {s.name: s.shocks for s in sc.stress} | {
@@ -254,13 +263,19 @@ def stress(
         _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR or --set NAME (built-in: "
                        + ", ".join(SHOCK_SETS) + ")")])
     target = _target_dir(out_dir, sc, "stress")
-    res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler)
-    section = stress_section(res, currency_symbol(sc.currency))
-    path = res.shocked.save(target, extras=[section])
-    res.deltas.to_csv(path / "stress.csv", index=False)
+    _fail_if(_budget([(str(scenario), sc)], workers))
+    try:
+        with claimed(target) as claim:
+            res = run_stress(sc, shocks, workers=workers, executor=executor.value,
+                             scheduler=scheduler)
+            section = stress_section(res, currency_symbol(sc.currency))
+            path = compose(res.shocked, claim, extras=[section],
+                           files={"stress.csv": res.deltas.to_csv(index=False).encode()})
+    except KeyboardInterrupt as e:
+        raise _interrupted(e) from None
     if not quiet:
         out.print(section_table(section))
-    out.print(f"results: {path}", highlight=False, soft_wrap=True)
+    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -278,24 +293,32 @@ def sensitivity(
     quiet: QuietOpt = False,
 ) -> None:
     """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
+    from sim.cli_checks import check_options, claimed
+    from sim.publish import compose
     from sim.report.terminal import currency_symbol, section_table
     from sim.scenario.loader import load_scenario
     from sim.stress import run_sensitivity, sensitivity_section, tornado_figure
 
-    _check_metric(metric)
     sc = load_scenario(scenario, seeds=seeds)
+    _fail_if(check_options(workers, executor.value, scheduler, metric))
     target = _target_dir(out_dir, sc, "sensitivity")
-    base, table = run_sensitivity(sc, metric, delta, workers=workers, executor=executor.value,
-                                  scheduler=scheduler)
-    png = tornado_figure(table, metric, delta, currency_symbol(sc.currency)) if len(table) else None
-    section = sensitivity_section(table, metric, delta, sc.seeds, currency_symbol(sc.currency), png)
-    path = base.save(target, extras=[section])
-    table.to_csv(path / "sensitivity.csv", index=False)
-    if png is not None:
-        (path / "figures" / "tornado.png").write_bytes(png)
+    _fail_if(_budget([(str(scenario), sc)], workers))
+    try:
+        with claimed(target) as claim:
+            base, table = run_sensitivity(sc, metric, delta, workers=workers,
+                                          executor=executor.value, scheduler=scheduler)
+            cur = currency_symbol(sc.currency)
+            png = tornado_figure(table, metric, delta, cur) if len(table) else None
+            section = sensitivity_section(table, metric, delta, sc.seeds, cur, png)
+            files = {"sensitivity.csv": table.to_csv(index=False).encode()}
+            if png is not None:
+                files["figures/tornado.png"] = png
+            path = compose(base, claim, extras=[section], files=files)
+    except KeyboardInterrupt as e:
+        raise _interrupted(e) from None
     if not quiet:
         out.print(section_table(section))
-    out.print(f"results: {path}", highlight=False, soft_wrap=True)
+    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -310,24 +333,36 @@ def calibrate(
         "--template", help="Only these templates (repeatable).")] = None,
 ) -> None:
     """Every template's simulated figures next to the BENCHMARKS.md ranges; exit 1 if any is outside."""
+    import contextlib
+
     from sim.calibration import BENCHMARKS, calibration_section
     from sim.calibration import calibrate as run_calibration
+    from sim.cli_checks import check_options, claimed
+    from sim.publish import compose
     from sim.report.terminal import section_table
+    from sim.scenario.limits import LIMITS, limit_message
 
     unknown = [t for t in template or [] if t not in BENCHMARKS]
     if unknown:
         _fail([Problem("--template", None, "", f"no benchmarks for {', '.join(unknown)}; "
                        f"expected one of: {', '.join(BENCHMARKS)}")])
-    if out_dir is not None and out_dir.exists():
-        _fail([Problem("--out", None, "", f"{out_dir} already exists; choose another folder")])
+    _fail_if(check_options(workers, executor.value, scheduler))
+    if out_dir is not None:
+        _target_dir(out_dir, None, "calibration")
     n = seeds or 200
+    if not 1 <= n <= LIMITS["seeds"].value:
+        _fail([Problem("--seeds", None, "", limit_message("seeds", n))])
     if not quiet:
         err.print(f"calibrating {len(template or BENCHMARKS)} templates over {n} seeds...")
-    res, table = run_calibration(seeds=n, workers=workers, executor=executor.value,
-                                 scheduler=scheduler, templates=template)
-    if out_dir is not None:
-        res.save(out_dir)
-        table.to_csv(out_dir / "calibration.csv", index=False)
+    try:
+        with contextlib.ExitStack() as stack:
+            claim = stack.enter_context(claimed(out_dir)) if out_dir is not None else None
+            res, table = run_calibration(seeds=n, workers=workers, executor=executor.value,
+                                         scheduler=scheduler, templates=template)
+            if claim is not None:
+                compose(res, claim, files={"calibration.csv": table.to_csv(index=False).encode()})
+    except KeyboardInterrupt as e:
+        raise _interrupted(e) from None
     out.print(section_table(calibration_section(table, n)))
     outside = table[~table.inside]
     if len(outside):
@@ -413,7 +448,7 @@ def main() -> None:
         rc = app(standalone_mode=False)
     except ScenarioError as e:
         for p in e.problems:
-            err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error[/] {escape(str(p))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort) as e:
         err.print("interrupted")
@@ -424,7 +459,8 @@ def main() -> None:
         if callable(show) and isinstance(code, int):
             show()
             sys.exit(code)
-        err.print(f"[bold red]revsim failed:[/] {type(e).__name__}: {e}", highlight=False)
+        err.print(f"[bold red]revsim failed:[/] {escape(f'{type(e).__name__}: {e}')}",
+                  highlight=False)
         sys.exit(1)
     sys.exit(rc if isinstance(rc, int) else 0)
 
