@@ -60,6 +60,9 @@ def check_target(target: Path, what: str = "--out", resume: bool = False) -> lis
         return [Problem(what, None, "", f"{target} already exists; choose another folder "
                         "(revsim never writes into an existing folder)")]
     partial = partial_of(t)
+    if _busy(partial):
+        return [Problem(what, None, "", f"another revsim run is writing {partial} right now; "
+                        "wait for it or choose another folder")]
     if resume and not partial.is_dir():
         return [Problem("--resume", None, "", f"no interrupted run in {partial}")]
     if not resume and (partial.exists() or partial.is_symlink()):
@@ -169,6 +172,21 @@ class OutputClaim:
         keep = any(self.partial.glob("chunk-*"))
         self.release(remove=self.created and not keep)
         return keep
+
+
+def _busy(partial: Path) -> bool:
+    """Whether a live run holds the lock of ``partial`` (checked without writing)."""
+    try:
+        fd = os.open(partial / ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken just now
+    return False
 
 
 def _alive(pid: int) -> bool:
