@@ -189,30 +189,6 @@ def _fail_if(problems: list[Problem]) -> None:
         _fail(problems)
 
 
-def _parse_shocks(items: list[str]) -> dict[str, float]:
-    from sim.scenario.levers import LEVERS
-
-    shocks: dict[str, float] = {}
-    problems = []
-    for item in items:
-        lever, _, factor = item.partition("=")
-        try:
-            f = float(factor)
-        except ValueError:
-            f = -1.0
-        if lever not in LEVERS:
-            problems.append(Problem("--shock", None, "", f"unknown lever {lever!r} in {item!r}; "
-                                    f"expected one of: {', '.join(LEVERS)}"))
-        elif f < 0:
-            problems.append(Problem("--shock", None, "", f"expected LEVER=FACTOR with a factor "
-                                    f">= 0, e.g. win_rate=0.8; got {item!r}"))
-        else:
-            shocks[lever] = f
-    if problems:
-        _fail(problems)
-    return shocks
-
-
 def _target_dir(out_dir: Path | None, sc: object, suffix: str) -> Path:
     from sim.cli_checks import command_target
 
@@ -241,7 +217,7 @@ def stress(
     quiet: QuietOpt = False,
 ) -> None:
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
-    from sim.cli_checks import check_options, claimed
+    from sim.cli_checks import check_options, claimed, parse_shocks
     from sim.publish import compose
     from sim.report.terminal import currency_symbol, section_table
     from sim.scenario.levers import SHOCK_SETS
@@ -258,7 +234,9 @@ def stress(
             _fail([Problem("--set", None, "", f"unknown shock set {set_name!r}; expected one of: "
                            + ", ".join(named))])
         shocks.update(named[set_name])
-    shocks.update(_parse_shocks(shock or []))
+    parsed, problems = parse_shocks(shock or [])
+    _fail_if(problems)
+    shocks.update(parsed)
     if not shocks:
         _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR or --set NAME (built-in: "
                        + ", ".join(SHOCK_SETS) + ")")])

@@ -8,6 +8,7 @@ keeps only finished chunks a ``--resume`` can use.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from sim.runner.output import OutputClaim, check_target, safe_name
 from sim.scenario.errors import Problem
 
 __all__ = ["MAX_WORKERS", "budget", "check_options", "check_targets", "claimed",
-           "command_target", "results_target"]
+           "command_target", "parse_shocks", "results_target"]
 
 # more worker processes than this is a typo, not a machine
 MAX_WORKERS = 1024
@@ -107,3 +108,26 @@ def budget(scenarios: list[tuple[str, object]], workers: int | None
         if est.heavy and not est.problems:
             warnings.append(est.warning())
     return problems, warnings
+
+
+def parse_shocks(items: list[str]) -> tuple[dict[str, float], list[Problem]]:
+    """``--shock LEVER=FACTOR`` options: the shocks, and problems (a factor finite, >= 0)."""
+    from sim.scenario.levers import LEVERS
+
+    shocks: dict[str, float] = {}
+    problems = []
+    for item in items:
+        lever, _, factor = item.partition("=")
+        try:
+            f = float(factor)
+        except ValueError:
+            f = -1.0
+        if lever not in LEVERS:
+            problems.append(Problem("--shock", None, "", f"unknown lever {lever!r} in {item!r}; "
+                                    f"expected one of: {', '.join(LEVERS)}"))
+        elif not math.isfinite(f) or f < 0:
+            problems.append(Problem("--shock", None, "", f"expected LEVER=FACTOR with a finite "
+                                    f"factor >= 0, e.g. win_rate=0.8; got {item!r}"))
+        else:
+            shocks[lever] = f
+    return shocks, problems
