@@ -7,6 +7,7 @@ written; 1 anything else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import StrEnum
@@ -79,9 +80,7 @@ def run(
 ) -> None:
     """Simulate every motion of every file; write a results folder; print the headline table."""
     from sim.cli_checks import check_options, check_targets, claimed, results_target
-    from sim.report.terminal import headline_table
     from sim.runner.checkpoint import Checkpoint
-    from sim.runner.output import partial_of
     from sim.runner.progress import progress_for
     from sim.runner.results import default_results_dir
     from sim.scenario.loader import load_scenario
@@ -110,40 +109,46 @@ def run(
     from sim.publish import compose
     from sim.runner.api import simulate
 
-    for path, sc, target in plans:
-        again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
-        partial = partial_of(target)
-        try:
-            with claimed(target, resume) as claim:
+    with contextlib.ExitStack() as stack:  # every folder claimed before anything runs
+        claims = [stack.enter_context(claimed(t, resume)) for _, _, t in plans]
+        for (path, sc, _), claim in zip(plans, claims, strict=True):
+            again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
+            try:
                 with progress_for(sc, quiet) as on_chunk:
                     res = simulate(sc, workers=workers, executor=executor.value,
                                    scheduler=scheduler, on_chunk=on_chunk,
                                    checkpoint=claim.partial, precision=precision, metric=metric,
                                    min_seeds=min_seeds)
                 saved = compose(res, claim)
-        except KeyboardInterrupt as e:
-            err.print(escape(f"interrupted: the finished chunks are kept in {partial}; "
-                             f"to finish the run: {again}"), highlight=False, soft_wrap=True)
-            raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
-        except OSError as e:
-            kept = partial.is_dir() and any(partial.glob("chunk-*"))
-            hint = (f"; the finished chunks are kept in {partial}: to finish the run: "
-                    f"{again}" if kept else "")
-            err.print(escape(f"error: could not write the results ({e}); nothing was "
-                             f"published{hint}"), highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        p = res.manifest.get("precision")
-        if p:
-            worst = max(p["achieved"].values())
-            out.print(f"precision: {metric} known to +/-{worst:.2%} of its mean (target "
-                      f"{precision:.2%}) after {p['seeds_run']} seeds", highlight=False,
-                      markup=False)
-        if not quiet:
-            out.print(headline_table(res))
-        out.print(f"results: {saved}", highlight=False, soft_wrap=True, markup=False)
-        if not quiet:
-            out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True,
-                      markup=False)
+            except KeyboardInterrupt as e:
+                err.print(escape(f"interrupted: the finished chunks are kept in {claim.partial}; "
+                                 f"to finish the run: {again}"), highlight=False, soft_wrap=True)
+                raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
+            except OSError as e:
+                kept = claim.partial.is_dir() and any(claim.partial.glob("chunk-*"))
+                hint = (f"; the finished chunks are kept in {claim.partial}: to finish the run: "
+                        f"{again}" if kept else "")
+                err.print(escape(f"error: could not write the results ({e}); nothing was "
+                                 f"published{hint}"), highlight=False, soft_wrap=True)
+                raise typer.Exit(1) from None
+            _print_run(res, saved, metric, precision, quiet)
+
+
+def _print_run(res: object, saved: Path, metric: str, precision: float | None,
+               quiet: bool) -> None:
+    from sim.report.terminal import headline_table
+
+    p = res.manifest.get("precision")  # type: ignore[attr-defined]
+    if p:
+        worst = max(p["achieved"].values())
+        out.print(f"precision: {metric} known to +/-{worst:.2%} of its mean (target "
+                  f"{precision:.2%}) after {p['seeds_run']} seeds", highlight=False, markup=False)
+    if not quiet:
+        out.print(headline_table(res))  # type: ignore[arg-type]
+    out.print(f"results: {saved}", highlight=False, soft_wrap=True, markup=False)
+    if not quiet:
+        out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True,
+                  markup=False)
 
 
 def _budget(scenarios: list[tuple[str, object]], workers: int | None) -> list[Problem]:
@@ -311,8 +316,6 @@ def calibrate(
         "--template", help="Only these templates (repeatable).")] = None,
 ) -> None:
     """Every template's simulated figures next to the BENCHMARKS.md ranges; exit 1 if any is outside."""
-    import contextlib
-
     from sim.calibration import BENCHMARKS, calibration_section
     from sim.calibration import calibrate as run_calibration
     from sim.cli_checks import check_options, claimed

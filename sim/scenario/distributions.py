@@ -237,7 +237,8 @@ class Normal(_Base):
         above = 0.5 * math.erfc(-self.mu / (self.sd * math.sqrt(2))) if self.sd > 0 else (
             1.0 if self.mu >= 0 else 0.0)
         if above < MIN_NORMAL_MASS:
-            raise ValueError(f"a normal here is cut at 0, and only {above:.2g} of normal(mean "
+            share = f"only {above:.1%}" if above >= 0.001 else "almost none (under 0.1%)"
+            raise ValueError(f"a normal here is cut at 0, and {share} of normal(mean "
                              f"{self.mu:g}, sd {self.sd:g}) lies above 0 (at least "
                              f"{MIN_NORMAL_MASS:.0%} is needed); give a mean above "
                              f"{-2.33 * self.sd:g} or another distribution")
