@@ -53,11 +53,8 @@ class WorkerError(RuntimeError):
 
 
 def _die_with_parent(parent: int) -> None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the watcher below is enough
-        pass
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the watcher is enough
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
 
