@@ -5,7 +5,10 @@ The public API::
     from sim import load_scenario, simulate
     results = simulate(load_scenario("scenarios/sales_led.yaml"), seeds=200)
     results.runs, results.monthly, results.forecast, results.summary()
-    results.save("results/my-run")
+    results.save("results/my-run")      # the tables, summary and manifest
+
+    from sim.publish import save_results
+    save_results(results, "results/my-run-with-report")  # what `revsim run` writes
 """
 
 from sim.runner.api import simulate

@@ -7,6 +7,7 @@ written; 1 anything else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import StrEnum
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sim.plan.command import plan as plan_command
 from sim.scenario.errors import Problem, ScenarioError
@@ -45,7 +47,7 @@ class Executor(StrEnum):
 
 def _fail(problems: list[Problem]) -> None:
     for p in problems:
-        err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error[/] {escape(str(p))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -140,9 +142,7 @@ def run(
     luck_only: LuckOnlyOpt = False,
 ) -> None:
     """Simulate every motion of every file; write a results folder; print the headline table."""
-    import shutil
-
-    from sim.report.terminal import headline_table
+    from sim.cli_checks import check_options, check_targets, claimed, results_target
     from sim.runner.checkpoint import Checkpoint
     from sim.runner.progress import progress_for
     from sim.runner.results import default_results_dir
@@ -157,68 +157,76 @@ def run(
             _warn(warnings)
         except ScenarioError as e:
             problems += e.problems
-    if problems:
-        _fail(problems)
-    if scheduler and executor is not Executor.dask:
-        _fail([Problem("--scheduler", None, "", "--scheduler goes with --executor dask")])
-    if precision is not None:
-        _check_metric(metric)
+    _fail_if(problems + check_options(workers, executor.value, scheduler, metric))
     plans = []
     for path, sc in loaded:
-        if out_dir is not None:
-            target = out_dir / sc.name if len(loaded) > 1 else out_dir
-        else:
-            target = default_results_dir(sc)
-        partial = target.with_name(target.name + ".partial")
-        if resume:
-            if out_dir is None:
-                found = Checkpoint.find(target.parent.parent, sc)
-                if found is None:
-                    problems.append(Problem(str(path), None, "", "--resume: no interrupted run of "
-                                            "this scenario under results/; run it without --resume"))
-                    continue
-                partial, target = found, found.with_name(found.name.removesuffix(".partial"))
-            elif not partial.is_dir():
-                problems.append(Problem("--resume", None, "", f"no interrupted run in {partial}"))
+        target = results_target(out_dir, sc.name, len(loaded) > 1, default_results_dir(sc))
+        if resume and out_dir is None:
+            found = Checkpoint.find(target.parent.parent, sc)
+            if found is None:
+                problems.append(Problem(str(path), None, "", "--resume: no interrupted run of "
+                                        "this scenario under results/; run it without --resume"))
                 continue
-        elif partial.exists():
-            problems.append(Problem("--out", None, "", f"an interrupted run is in {partial}: add "
-                                    "--resume to finish it, or choose another --out"))
-        if target.exists():
-            problems.append(Problem("--out", None, "", f"{target} already exists; choose another "
-                                    "folder"))
-        plans.append((path, sc, target, partial))
-    if problems:
-        _fail(problems)
-
+            target = found.with_name(found.name.removesuffix(".partial"))
+        plans.append((path, sc, target))
+    _fail_if(problems + check_targets([(str(p), t) for p, _, t in plans], resume)
+            + _budget([(str(p), sc) for p, sc, _ in plans], workers))
+    from sim.publish import compose
     from sim.runner.api import simulate
 
-    for path, sc, target, partial in plans:
-        try:
-            with progress_for(sc, quiet) as on_chunk:
-                res = simulate(sc, workers=workers, executor=executor.value, scheduler=scheduler,
-                               on_chunk=on_chunk, checkpoint=partial, precision=precision,
-                               metric=metric, min_seeds=min_seeds, luck_only=luck_only)
-        except KeyboardInterrupt as e:
+    with contextlib.ExitStack() as stack:  # every folder claimed before anything runs
+        claims = [stack.enter_context(claimed(t, resume)) for _, _, t in plans]
+        for (path, sc, _), claim in zip(plans, claims, strict=True):
             again = f"revsim run {path} --resume" + (f" --out {out_dir}" if out_dir else "")
-            err.print(f"interrupted: the finished chunks are kept in {partial}; "
-                      f"to finish the run: {again}", highlight=False, soft_wrap=True)
-            raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
-        saved = res.save(target)
-        from sim.scenario.checks import unused_after_run
+            try:
+                with progress_for(sc, quiet) as on_chunk:
+                    res = simulate(sc, workers=workers, executor=executor.value,
+                                   scheduler=scheduler, on_chunk=on_chunk,
+                                   checkpoint=claim.partial, precision=precision, metric=metric,
+                                   min_seeds=min_seeds)
+                saved = compose(res, claim)
+            except KeyboardInterrupt as e:
+                err.print(escape(f"interrupted: the finished chunks are kept in {claim.partial}; "
+                                 f"to finish the run: {again}"), highlight=False, soft_wrap=True)
+                raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
+            except OSError as e:
+                kept = claim.partial.is_dir() and any(claim.partial.glob("chunk-*"))
+                hint = (f"; the finished chunks are kept in {claim.partial}: to finish the run: "
+                        f"{again}" if kept else "")
+                err.print(escape(f"error: could not write the results ({e}); nothing was "
+                                 f"published{hint}"), highlight=False, soft_wrap=True)
+                raise typer.Exit(1) from None
+            from sim.scenario.checks import unused_after_run
 
-        _warn([Problem(str(path), None, "", w) for w in unused_after_run(sc, res.runs)])
-        shutil.rmtree(partial, ignore_errors=True)
-        p = res.manifest.get("precision")
-        if p:
-            worst = max(p["achieved"].values())
-            out.print(f"precision: {metric} known to +/-{worst:.2%} of its mean (target "
-                      f"{precision:.2%}) after {p['seeds_run']} seeds", highlight=False)
-        if not quiet:
-            out.print(headline_table(res))
-        out.print(f"results: {saved}", highlight=False, soft_wrap=True)
-        if not quiet:
-            out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True)
+            _warn([Problem(str(path), None, "", w) for w in unused_after_run(sc, res.runs)])
+            _print_run(res, saved, metric, precision, quiet)
+
+
+def _print_run(res: object, saved: Path, metric: str, precision: float | None,
+               quiet: bool) -> None:
+    from sim.report.terminal import headline_table
+
+    p = res.manifest.get("precision")  # type: ignore[attr-defined]
+    if p:
+        worst = max(p["achieved"].values())
+        out.print(f"precision: {metric} known to +/-{worst:.2%} of its mean (target "
+                  f"{precision:.2%}) after {p['seeds_run']} seeds", highlight=False, markup=False)
+    if not quiet:
+        out.print(headline_table(res))  # type: ignore[arg-type]
+    out.print(f"results: {saved}", highlight=False, soft_wrap=True, markup=False)
+    if not quiet:
+        out.print(f"report:  {saved / 'report.html'}", highlight=False, soft_wrap=True,
+                  markup=False)
+
+
+def _budget(scenarios: list[tuple[str, object]], workers: int | None) -> list[Problem]:
+    """Sizes past the limits (problems); a heavy run's time and memory estimate (printed)."""
+    from sim.cli_checks import budget
+
+    problems, warnings = budget(scenarios, workers)
+    for w in warnings:
+        err.print(escape(w), highlight=False, soft_wrap=True)
+    return problems
 
 
 @app.command(epilog=_epilog(
@@ -239,7 +247,11 @@ def validate(
             problems += e.problems
             continue
         _warn(warnings)
-        out.print(f"[green]ok[/] {path}: {len(sc.motions)} motion(s), "
+        too_big = _budget([(str(path), sc)], None)
+        if too_big:
+            problems += too_big
+            continue
+        out.print(f"[green]ok[/] {escape(str(path))}: {len(sc.motions)} motion(s), "
                   f"{sc.horizon_months} months, {sc.seeds} seeds", highlight=False)
         if show:
             print(resolved_yaml(sc))
@@ -247,47 +259,22 @@ def validate(
         _fail(problems)
 
 
-def _check_metric(metric: str) -> None:
-    from sim.metrics import METRICS
-
-    if metric not in METRICS:
-        _fail([Problem("--metric", None, "", f"unknown metric {metric!r}; expected one of: "
-                       + ", ".join(METRICS))])
-
-
-def _parse_shocks(items: list[str]) -> dict[str, float]:
-    from sim.scenario.levers import LEVERS
-
-    shocks: dict[str, float] = {}
-    problems = []
-    for item in items:
-        lever, _, factor = item.partition("=")
-        try:
-            f = float(factor)
-        except ValueError:
-            f = -1.0
-        if lever not in LEVERS:
-            problems.append(Problem("--shock", None, "", f"unknown lever {lever!r} in {item!r}; "
-                                    f"expected one of: {', '.join(LEVERS)}"))
-        elif f < 0:
-            problems.append(Problem("--shock", None, "", f"expected LEVER=FACTOR with a factor "
-                                    f">= 0, e.g. win_rate=0.8; got {item!r}"))
-        else:
-            shocks[lever] = f
+def _fail_if(problems: list[Problem]) -> None:
     if problems:
         _fail(problems)
-    return shocks
 
 
 def _target_dir(out_dir: Path | None, sc: object, suffix: str) -> Path:
-    from sim.runner.results import default_results_dir
+    from sim.cli_checks import command_target
 
-    target = out_dir if out_dir is not None else default_results_dir(sc)  # type: ignore[arg-type]
-    if out_dir is None:
-        target = target.with_name(f"{target.name}-{suffix}")
-    if target.exists():
-        _fail([Problem("--out", None, "", f"{target} already exists; choose another folder")])
+    target, problems = command_target(out_dir, sc, suffix)
+    _fail_if(problems)
     return target
+
+
+def _interrupted(e: KeyboardInterrupt) -> typer.Exit:
+    err.print("interrupted: nothing was written", highlight=False)
+    return typer.Exit(143 if isinstance(e, Terminated) else 130)
 
 
 @app.command(epilog=_epilog(
@@ -312,12 +299,15 @@ def stress(
     luck_only: LuckOnlyOpt = False,
 ) -> None:
     """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
+    from sim.cli_checks import check_options, claimed, parse_shocks
+    from sim.publish import compose
     from sim.report.terminal import currency_symbol, section_table
     from sim.scenario.checks import unused_lever_motions
     from sim.scenario.levers import SHOCK_SETS
     from sim.stress import all_sets_section, run_stress, run_stress_sets, stress_section
 
     sc = _load(scenario, seeds=seeds)
+    _fail_if(check_options(workers, executor.value, scheduler))
     named = {k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}} | {
         s.name: s.shocks for s in sc.stress}
     if all_sets:
@@ -325,14 +315,20 @@ def stress(
             _fail([Problem("--all-sets", None, "", "runs every shock set: give it without "
                            "--set or --shock")])
         target = _target_dir(out_dir, sc, "stress")
-        base, table = run_stress_sets(sc, named, workers=workers, executor=executor.value,
-                                      scheduler=scheduler)
-        section = all_sets_section(table, sc.seeds, currency_symbol(sc.currency))
-        path = base.save(target, extras=[section])
-        table.to_csv(path / "stress.csv", index=False)
+        _fail_if(_budget([(str(scenario), sc)], workers))
+        try:
+            with claimed(target) as claim:
+                base, table = run_stress_sets(sc, named, workers=workers,
+                                              executor=executor.value, scheduler=scheduler,
+                                              luck_only=luck_only)
+                section = all_sets_section(table, sc.seeds, currency_symbol(sc.currency))
+                path = compose(base, claim, extras=[section],
+                               files={"stress.csv": table.to_csv(index=False).encode()})
+        except KeyboardInterrupt as e:
+            raise _interrupted(e) from None
         if not quiet:
             out.print(section_table(section))
-        out.print(f"results: {path}", highlight=False, soft_wrap=True)
+        out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
         return
     shocks: dict[str, float] = {}
     if set_name is not None:
@@ -340,8 +336,9 @@ def stress(
             _fail([Problem("--set", None, "", f"unknown shock set {set_name!r}; expected one of: "
                            + ", ".join(named))])
         shocks.update(named[set_name])
-    given = _parse_shocks(shock or [])
-    for lever in given:
+    parsed, problems = parse_shocks(shock or [])
+    _fail_if(problems)
+    for lever in parsed:
         idle = unused_lever_motions(sc, lever)
         if len(idle) == len(sc.motions):
             _fail([Problem("--shock", None, "", f"lever {lever!r} governs nothing in any motion "
@@ -349,19 +346,24 @@ def stress(
         if idle:
             _warn([Problem("--shock", None, "", f"lever {lever!r} changes nothing in "
                            f"{', '.join(idle)}")])
-    shocks.update(given)
+    shocks.update(parsed)
     if not shocks:
         _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR, --set NAME or --all-sets "
                        "(built-in sets: " + ", ".join(SHOCK_SETS) + ")")])
     target = _target_dir(out_dir, sc, "stress")
-    res = run_stress(sc, shocks, workers=workers, executor=executor.value, scheduler=scheduler,
-                     luck_only=luck_only)
-    section = stress_section(res, currency_symbol(sc.currency))
-    path = res.shocked.save(target, extras=[section])
-    res.deltas.to_csv(path / "stress.csv", index=False)
+    _fail_if(_budget([(str(scenario), sc)], workers))
+    try:
+        with claimed(target) as claim:
+            res = run_stress(sc, shocks, workers=workers, executor=executor.value,
+                             scheduler=scheduler, luck_only=luck_only)
+            section = stress_section(res, currency_symbol(sc.currency))
+            path = compose(res.shocked, claim, extras=[section],
+                           files={"stress.csv": res.deltas.to_csv(index=False).encode()})
+    except KeyboardInterrupt as e:
+        raise _interrupted(e) from None
     if not quiet:
         out.print(section_table(section))
-    out.print(f"results: {path}", highlight=False, soft_wrap=True)
+    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command(epilog=_epilog(
@@ -383,23 +385,32 @@ def sensitivity(
     luck_only: LuckOnlyOpt = False,
 ) -> None:
     """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
+    from sim.cli_checks import check_options, claimed
+    from sim.publish import compose
     from sim.report.terminal import currency_symbol, section_table
     from sim.stress import run_sensitivity, sensitivity_section, tornado_figure
 
-    _check_metric(metric)
     sc = _load(scenario, seeds=seeds)
+    _fail_if(check_options(workers, executor.value, scheduler, metric))
     target = _target_dir(out_dir, sc, "sensitivity")
-    base, table = run_sensitivity(sc, metric, delta, workers=workers, executor=executor.value,
-                                  scheduler=scheduler, luck_only=luck_only)
-    png = tornado_figure(table, metric, delta, currency_symbol(sc.currency)) if len(table) else None
-    section = sensitivity_section(table, metric, delta, sc.seeds, currency_symbol(sc.currency), png)
-    path = base.save(target, extras=[section])
-    table.to_csv(path / "sensitivity.csv", index=False)
-    if png is not None:
-        (path / "figures" / "tornado.png").write_bytes(png)
+    _fail_if(_budget([(str(scenario), sc)], workers))
+    try:
+        with claimed(target) as claim:
+            base, table = run_sensitivity(sc, metric, delta, workers=workers,
+                                          executor=executor.value, scheduler=scheduler,
+                                          luck_only=luck_only)
+            cur = currency_symbol(sc.currency)
+            png = tornado_figure(table, metric, delta, cur) if len(table) else None
+            section = sensitivity_section(table, metric, delta, sc.seeds, cur, png)
+            files = {"sensitivity.csv": table.to_csv(index=False).encode()}
+            if png is not None:
+                files["figures/tornado.png"] = png
+            path = compose(base, claim, extras=[section], files=files)
+    except KeyboardInterrupt as e:
+        raise _interrupted(e) from None
     if not quiet:
         out.print(section_table(section))
-    out.print(f"results: {path}", highlight=False, soft_wrap=True)
+    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command(epilog=_epilog("Example:\n  revsim calibrate --seeds 200"))
@@ -417,22 +428,32 @@ def calibrate(
     exit 1 if a median is outside (a stated conflict between two ranges is not)."""
     from sim.calibration import BENCHMARKS, calibration_section
     from sim.calibration import calibrate as run_calibration
+    from sim.cli_checks import check_options, claimed
+    from sim.publish import compose
     from sim.report.terminal import section_table
+    from sim.scenario.limits import LIMITS, limit_message
 
     unknown = [t for t in template or [] if t not in BENCHMARKS]
     if unknown:
         _fail([Problem("--template", None, "", f"no benchmarks for {', '.join(unknown)}; "
                        f"expected one of: {', '.join(BENCHMARKS)}")])
-    if out_dir is not None and out_dir.exists():
-        _fail([Problem("--out", None, "", f"{out_dir} already exists; choose another folder")])
+    _fail_if(check_options(workers, executor.value, scheduler))
+    if out_dir is not None:
+        _target_dir(out_dir, None, "calibration")
     n = seeds or 200
+    if not 1 <= n <= LIMITS["seeds"].value:
+        _fail([Problem("--seeds", None, "", limit_message("seeds", n))])
     if not quiet:
         err.print(f"calibrating {len(template or BENCHMARKS)} templates over {n} seeds...")
-    res, table = run_calibration(seeds=n, workers=workers, executor=executor.value,
-                                 scheduler=scheduler, templates=template)
-    if out_dir is not None:
-        res.save(out_dir)
-        table.to_csv(out_dir / "calibration.csv", index=False)
+    try:
+        with contextlib.ExitStack() as stack:
+            claim = stack.enter_context(claimed(out_dir)) if out_dir is not None else None
+            res, table = run_calibration(seeds=n, workers=workers, executor=executor.value,
+                                         scheduler=scheduler, templates=template)
+            if claim is not None:
+                compose(res, claim, files={"calibration.csv": table.to_csv(index=False).encode()})
+    except KeyboardInterrupt as e:
+        raise _interrupted(e) from None
     out.print(section_table(calibration_section(table, n)))
     for r in table[table.status == "conflict"].itertuples():
         out.print(f"[yellow]conflict[/] {r.template}: {r.note}", highlight=False)
@@ -528,7 +549,7 @@ def main() -> None:
         rc = app(standalone_mode=False)
     except ScenarioError as e:
         for p in e.problems:
-            err.print(f"[bold red]error[/] {p}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error[/] {escape(str(p))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort) as e:
         err.print("interrupted")
@@ -539,7 +560,8 @@ def main() -> None:
         if callable(show) and isinstance(code, int):
             show()
             sys.exit(code)
-        err.print(f"[bold red]revsim failed:[/] {type(e).__name__}: {e}", highlight=False)
+        err.print(f"[bold red]revsim failed:[/] {escape(f'{type(e).__name__}: {e}')}",
+                  highlight=False)
         sys.exit(1)
     sys.exit(rc if isinstance(rc, int) else 0)
 

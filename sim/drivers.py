@@ -40,6 +40,7 @@ from sim.metrics import HEADLINE
 from sim.runner.results import Results
 
 __all__ = [
+    "drivers_of",
     "DRIVER_METRICS",
     "LUCK",
     "MIN_SEEDS",
@@ -341,3 +342,12 @@ def _merge(conds: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
         prev = out.get((k, side))
         out[(k, side)] = t if prev is None else (min(prev, t) if side == "below" else max(prev, t))
     return [(k, side, t) for (k, side), t in out.items()]
+
+
+def drivers_of(res: Results) -> pd.DataFrame:
+    """The run's drivers table: saved or estimated before, else estimated now (and kept)."""
+    d = res.drivers
+    if d is None:
+        d = drivers_table(res)
+        res.set_drivers(d)
+    return d

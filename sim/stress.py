@@ -256,15 +256,22 @@ def sensitivity_section(table: pd.DataFrame, metric: str, delta: float, seeds: i
 
 def tornado_figure(table: pd.DataFrame, metric: str, delta: float, currency: str = "$") -> bytes:
     """One tornado per motion: change in the metric with each lever down and up, with CIs."""
-    from io import BytesIO
-
-    from matplotlib.figure import Figure
+    import matplotlib as mpl
     from matplotlib.ticker import FuncFormatter
 
     from sim.report.terminal import fmt_value
-    from sim.report.wording import label as metric_label
 
     ticks = FuncFormatter(lambda v, _pos: fmt_value(metric, v, currency))
+    with mpl.rc_context({"text.parse_math": False}):  # motion names are text, never math
+        return _tornado(table, metric, delta, ticks)
+
+
+def _tornado(table: pd.DataFrame, metric: str, delta: float, ticks: Any) -> bytes:
+    from io import BytesIO
+
+    from matplotlib.figure import Figure
+
+    from sim.report.wording import label as metric_label
 
     motions = list(dict.fromkeys(table["motion"]))
     fig = Figure(figsize=(8, 1.2 + 0.45 * table.groupby("motion").size().max() * len(motions)),

@@ -66,3 +66,126 @@ def test_invalid_scenarios_raise_scenario_errors_only(data):
             assert p.line is not None or p.path  # every problem is placed in the file
     # some mutations are valid (a number swapped for another in range, a null where
     # null means "off"): those must simply load
+
+
+# --- non-finite values and out-of-support distributions: always refused -------------
+
+NON_FINITE = st.sampled_from([".nan", ".inf", "-.inf", "1e400", "-1e400"])
+
+
+def _numeric_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every number in a template, distribution parameters included."""
+    out = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _numeric_paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _numeric_paths(v, (*prefix, i))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        out.append(prefix)
+    return out
+
+
+def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
+    node: Any = data
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+
+
+def _yaml_text(motion: dict[str, Any], marker: str, literal: str) -> str:
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    buf = StringIO()
+    YAML().dump({"name": "broken", "motions": [motion]}, buf)
+    return buf.getvalue().replace(f"'{marker}'", literal).replace(marker, literal)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), NON_FINITE)
+def test_a_non_finite_number_anywhere_is_refused_at_its_key(data, literal):
+    tpl = data.draw(st.sampled_from(template_names()))
+    motion = {"template": tpl, **load_template(tpl)}
+    motion.pop("description", None)
+    path = data.draw(st.sampled_from(_numeric_paths(motion)))
+    _set(motion, path, "NONFINITE")
+    text = _yaml_text(motion, "NONFINITE", literal)
+    try:
+        scenario_from_yaml_text(text, "gen.yaml")
+    except ScenarioError as e:
+        keys = [str(k) for k in path]
+        assert any(all(k in p.path for k in keys[-1:]) for p in e.problems), (path, e)
+        return
+    raise AssertionError(f"{literal} at {path} of template {tpl} was accepted")
+
+
+def _prob_check() -> Any:
+    from sim.scenario.schema_types import Prob
+
+    return next(m for m in Prob.__metadata__ if hasattr(m, "func"))
+
+
+def _prob_paths(model: Any, node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths in a template's data of the fields typed ``Prob`` (a probability or share)."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    check = _prob_check()
+    out = []
+    if not isinstance(node, dict):
+        return out
+    for k, v in node.items():
+        info = model.model_fields.get(k)
+        if info is None:
+            continue
+        if any(m is check for m in info.metadata):
+            out.append((*prefix, k))
+            continue
+        kinds = [info.annotation, *get_args(info.annotation)]
+        sub = next((t for t in kinds if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if sub is not None:
+            out += _prob_paths(sub, v, (*prefix, k))
+        elif isinstance(v, list):
+            inner = [a for t in kinds for a in get_args(t)]
+            item = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)),
+                        None)
+            if item is not None:
+                for i, x in enumerate(v):
+                    out += _prob_paths(item, x, (*prefix, k, i))
+    return out
+
+
+OUT_OF_SUPPORT = st.sampled_from([
+    {"dist": "uniform", "low": -0.5, "high": 0.6},
+    {"dist": "beta", "a": 2, "b": 2, "low": -3, "high": 4},
+    {"dist": "normal", "mean": 0.5, "sd": 0.1},
+    {"dist": "triangular", "low": 0.2, "mode": 0.9, "high": 1.3},
+    {"dist": "lognormal", "mean": 0.2, "sd": 0.1},
+    {"dist": "poisson", "mean": 0.3},
+])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), OUT_OF_SUPPORT)
+def test_a_distribution_reaching_outside_a_probability_is_refused(data, dist):
+    from sim.scenario.schema import Motion
+
+    tpl = data.draw(st.sampled_from(template_names()))
+    motion = {"template": tpl, **load_template(tpl)}
+    motion.pop("description", None)
+    paths = _prob_paths(Motion, motion)
+    assert paths, tpl
+    path = data.draw(st.sampled_from(paths))
+    _set(motion, path, dist)
+    text = _yaml_text(motion, "unused-marker", "")
+    try:
+        scenario_from_yaml_text(text, "gen.yaml")
+    except ScenarioError as e:
+        assert any(str(path[-1]) in p.path and "between 0 and 1" in p.message
+                   for p in e.problems), (path, e)
+        return
+    raise AssertionError(f"{dist} at {path} of template {tpl} was accepted")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from sim import ScenarioError, load_scenario, simulate
-from sim.runner import executors
+from sim.runner import pool
 from sim.runner.parts import run_part
 
 
@@ -64,7 +64,7 @@ def _dying_chunk(scenario, c):
 def test_a_worker_that_dies_has_its_chunk_run_again(sc, tmp_path, monkeypatch):
     whole = simulate(sc, workers=1, chunk_size=3)
     monkeypatch.setenv("REVSIM_TEST_DIE_MARKER", str(tmp_path / "died"))
-    monkeypatch.setattr(executors, "run_part", _dying_chunk)
+    monkeypatch.setattr(pool, "run_part", _dying_chunk)
     res = simulate(sc, workers=2, chunk_size=3)
     assert (tmp_path / "died").exists()
     assert res.manifest["retries"] >= 1

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.drivers import LUCK, input_label, learn_first, plan_breaks
+from sim.drivers import LUCK, drivers_of, input_label, learn_first, plan_breaks
 from sim.report.style import DPI, PALETTE, money
 from sim.runner.results import Results
 
@@ -44,7 +44,7 @@ def drivers_figure(res: Results) -> bytes | None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    d = res.drivers
+    d = drivers_of(res)
     motions = [m for m in res.motions() if not _top(d, m).dropna(subset=["share"]).empty]
     if not motions:
         return None
@@ -86,7 +86,7 @@ def _share_se(n: int) -> float:
 
 
 def _spread_section(res: Results) -> dict[str, Any]:
-    d = res.drivers
+    d = drivers_of(res)
     n = len(res.runs[res.runs.motion == res.motions()[0]]) if not res.runs.empty else 0
     m_luck = int(res.manifest.get("luck_replicate_seeds", 0) or 0)
     rows = []

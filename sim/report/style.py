@@ -34,6 +34,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#7
            "#555555")
 
 _STYLE = {
+    # user text (motion and scenario names) is never read as math: "$10k and $20k" stays text
+    "text.parse_math": False,
     "font.family": "DejaVu Sans",
     "font.size": 10,
     "axes.titlesize": 12,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from sim.metrics import HEADLINE
@@ -88,11 +89,11 @@ def headline_table(res: Results) -> Table:
     if res.scenario.target_arr is not None:
         metrics += ["reached_target", "months_to_arr_target"]
     metrics += ["sm_spend_total", "monthly_burn"]
-    t = Table(title=f"{res.scenario.name}: median, and P10 to P90 below it, over "
+    t = Table(title=f"{escape(res.scenario.name)}: median, and P10 to P90 below it, over "
               f"{res.scenario.seeds} seeds (P(target): share of seeds)", title_justify="left")
     t.add_column("metric")
     for m in res.motions():
-        t.add_column(m, justify="right")
+        t.add_column(escape(m), justify="right")
     for metric in metrics:
         cells = []
         for m in res.motions():
@@ -107,8 +108,9 @@ def headline_table(res: Results) -> Table:
             unit = " mo" if metric in _MONTHS else " d" if metric in _DAYS else ""
             if unit:
                 lo, hi = lo.removesuffix(unit), hi.removesuffix(unit)
-            cells.append(f"{fmt_value(metric, r['p50'], cur)}\n[dim]{lo} to {hi}[/]")
-        t.add_row(LABELS.get(metric, metric), *cells)
+            cells.append(f"{escape(fmt_value(metric, r['p50'], cur))}\n"
+                         f"[dim]{escape(lo)} to {escape(hi)}[/]")
+        t.add_row(escape(LABELS.get(metric, metric)), *cells)
     return t
 
 
@@ -118,7 +120,8 @@ def section_table(section: dict[str, Any]) -> Table:
     Stress, sensitivity and calibration build their rows once; the report page and
     the terminal show the same cells.
     """
-    t = Table(*section["headers"], title=section["title"], title_justify="left")
+    t = Table(*(escape(str(h)) for h in section["headers"]), title=escape(section["title"]),
+              title_justify="left")
     for row in section["rows"]:
-        t.add_row(*(str(c) for c in row))
+        t.add_row(*(escape(str(c)) for c in row))
     return t

@@ -60,7 +60,9 @@ def simulate(
     twice, four times as many... up to the scenario's ``seeds``, and the run stops
     at the first stage where the 95% CI half-width of ``metric``'s mean is at most
     ``precision x |mean|`` for every motion. Stopping only at these predefined
-    stage boundaries keeps the sequential rule from chasing noise chunk by chunk.
+    stage boundaries keeps the sequential rule from chasing noise chunk by chunk;
+    chunks never straddle a boundary, so the stopping point is the same on any
+    number of workers, chunk size or executor.
 
     ``luck``: the luck replicate of every seed (0, the default, is the ordinary
     run; k >= 1 keeps each seed's input draws and gives it fresh luck).
@@ -80,15 +82,19 @@ def simulate(
         sc = central_scenario(sc)
     n_workers = cpu_count() if workers is None else max(1, int(workers))
     size = chunk_size or default_chunk_size(sc.seeds, n_workers)
+    stops = _stages(sc.seeds, min_seeds) if precision is not None else [sc.seeds]
     done: list[int] = []
+    tag = scenario_hash(sc)
     if checkpoint is not None:
-        cp = Checkpoint.open(Path(checkpoint), sc, size)
-        size = cp.chunk_size  # a resumed run keeps the interrupted run's chunk plan
-        done = cp.finished()
+        cp = Checkpoint.open(Path(checkpoint), sc, size, stops)
+        size, stops = cp.chunk_size, cp.stops  # a resumed run keeps its chunk plan
+        plan = plan_chunks(sc.seeds, size, stops, luck)
+        # each part checked against the plan, luck re-runs included (raises if not)
+        done = cp.finished(plan + _luck_plan(sc, plan, luck, luck_seeds))
         store = cp.parts
     else:
-        store = PartStore()  # a temporary folder, removed with the results
-    plan = plan_chunks(sc.seeds, size, luck)
+        plan = plan_chunks(sc.seeds, size, stops, luck)
+        store = PartStore(tag=tag)  # a temporary folder, removed with the results
     motions = [m.name for m in sc.motions]
     replicate = _luck_plan(sc, plan, luck, luck_seeds)
 
@@ -102,7 +108,7 @@ def simulate(
     have = set(done)
     achieved: dict[str, float] = {}
     seeds_run = sc.seeds
-    for stop in _stages(sc.seeds, size, min_seeds if precision is not None else sc.seeds):
+    for stop in stops:
         todo = [c for c in plan if c.stop <= stop and c.index not in have]
         todo += [c for c in replicate if c.index not in have]
         have.update(run_chunks(sc, todo, n_workers, executor, scheduler, finished, stats))
@@ -120,7 +126,7 @@ def simulate(
 
     manifest = {
         "scenario_name": sc.name,
-        "scenario_hash": scenario_hash(sc),
+        "scenario_hash": tag,
         "root_seed": sc.seed,
         "seeds": sc.seeds,
         "motions": [m.name for m in sc.motions],
@@ -157,9 +163,12 @@ def _luck_plan(sc: Scenario, plan: list[Chunk], luck: int, luck_seeds: int | Non
             for c in plan if c.start < n]
 
 
-def _stages(seeds: int, chunk: int, first: int) -> list[int]:
-    """Seed counts after which a precision-driven run may stop: first, 2x, 4x, ... seeds."""
-    out, n = [], max(chunk, -(-first // chunk) * chunk)
+def _stages(seeds: int, first: int) -> list[int]:
+    """Seed counts after which a precision-driven run may stop: first, 2x, 4x, ... seeds.
+
+    Fixed seed counts, the same for any number of workers or chunk size (chunks are
+    cut at them), so where a run stops depends on its seeds alone."""
+    out, n = [], max(1, first)
     while n < seeds:
         out.append(n)
         n *= 2

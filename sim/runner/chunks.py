@@ -40,9 +40,16 @@ class ChunkResult:
     inputs: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def plan_chunks(seeds: int, chunk_size: int, luck: int = 0) -> list[Chunk]:
+def plan_chunks(seeds: int, chunk_size: int, stops: list[int] | tuple[int, ...] = (),
+                luck: int = 0) -> list[Chunk]:
+    """Chunks of ``chunk_size`` seeds; none straddles a stop (a seed count after which a
+    ``--precision`` run may end), so the stops do not depend on chunking or workers.
+    ``luck``: the luck replicate every chunk runs (0: the seeds' own streams)."""
     size = max(1, chunk_size)
-    return [Chunk(i, s, min(s + size, seeds), luck) for i, s in enumerate(range(0, seeds, size))]
+    cuts = sorted({0, seeds, *(s for s in stops if 0 < s < seeds)})
+    starts = [s for a, b in zip(cuts, cuts[1:], strict=False) for s in range(a, b, size)]
+    ends = [min(s + size, next(c for c in cuts if c > s)) for s in starts]
+    return [Chunk(i, a, b, luck) for i, (a, b) in enumerate(zip(starts, ends, strict=True))]
 
 
 def default_chunk_size(seeds: int, workers: int) -> int:

@@ -12,12 +12,11 @@ import os
 import random
 import string
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sim.runner.chunks import Chunk
 from sim.runner.parts import ChunkPart, run_part
+from sim.runner.pool import run_pool
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import Scenario
 
@@ -36,34 +35,13 @@ def _inline(scenario: Scenario, chunks: list[Chunk]) -> Iterator[ChunkPart]:
         yield run_part(scenario, c)
 
 
-def _local(scenario: Scenario, chunks: list[Chunk], workers: int,
-           stats: dict[str, int], max_retries: int = 2) -> Iterator[ChunkPart]:
-    """A process pool; if a worker dies, the chunks it did not finish run again."""
-    todo = list(chunks)
-    while todo:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)))
-        futures = {pool.submit(run_part, scenario, c): c for c in todo}
-        done: set[int] = set()
-        try:
-            for f in as_completed(futures):
-                r = f.result()
-                done.add(r.chunk.index)
-                yield r
-            todo = []
-        except BrokenProcessPool:
-            todo = [c for c in todo if c.index not in done]
-            stats["retries"] = stats.get("retries", 0) + 1
-            if stats["retries"] > max_retries:
-                raise
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
 # Dask's nanny forces glibc's malloc trim threshold down to 64 KiB in its workers
 # (``distributed.nanny.pre-spawn-environ``); the engine allocates many small numpy
 # arrays and runs about 15% slower under it (benchmarks/README.md). The statistical
 # profiler, sampling every worker thread every 10 ms, costs a few % more. revsim's
 # own LocalCluster switches both off; a user's cluster can do the same in its config.
+SCHEDULER_TIMEOUT = "10s"
+
 WORKER_CONFIG: dict[str, Any] = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
@@ -98,7 +76,11 @@ def _dask(
             "the dask executor needs dask.distributed: pip install 'revsim[dask]'"))]) from None
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise ScenarioError([Problem("--scheduler", None, "", (
+                f"cannot reach a Dask scheduler at {scheduler}: {e}"))]) from None
     else:
         cluster = local_cluster(workers, LocalCluster)
         client = Client(cluster)
@@ -142,8 +124,8 @@ def run_chunks(
 ) -> list[int]:
     """Run ``chunks``, handing each to ``on_done`` as it finishes; the indices run.
 
-    ``stats["retries"]`` counts chunks re-run because their worker died (local: pools
-    restarted; Dask: tasks rescheduled by the scheduler)."""
+    ``stats["retries"]`` counts chunks re-run because their worker died (local: see
+    ``sim.runner.pool``; Dask: tasks rescheduled by the scheduler)."""
     stats = {} if stats is None else stats
     if not chunks:
         return []
@@ -152,7 +134,7 @@ def run_chunks(
     elif workers <= 1 or len(chunks) <= 1:
         it = _inline(scenario, chunks)
     else:
-        it = _local(scenario, chunks, min(workers, len(chunks)), stats)
+        it = run_pool(scenario, chunks, min(workers, len(chunks)), stats)
     out = []
     for r in it:
         out.append(r.chunk.index)

@@ -2,7 +2,8 @@
 
 A worker (local pool or Dask) encodes its chunk's tables as Parquet itself and
 returns the bytes; the client only writes them into ``chunk-NNNNN/`` (a
-temporary name, then renamed, so a part that exists is whole). The results files are
+temporary name, then renamed, so a part that exists is whole), with ``part.json``
+recording its chunk index, seed range and scenario hash, checked on resume. The results files are
 then assembled part by part (``write``) with one chunk in memory at a time, so
 the client's memory does not grow with the number of seeds.
 
@@ -14,6 +15,7 @@ parts in chunk order, which gives the same order as sorting the whole table.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -30,9 +32,10 @@ import pyarrow.parquet as pq
 from sim.runner.chunks import Chunk, ChunkResult, run_chunk
 from sim.scenario.schema import Scenario
 
-__all__ = ["TABLES", "ChunkPart", "PartStore", "encode", "run_part"]
+__all__ = ["PART_RECORD", "TABLES", "ChunkPart", "PartStore", "encode", "run_part"]
 
 TABLES = ("runs", "monthly", "forecast", "funnel", "inputs")
+PART_RECORD = "part.json"  # a part's chunk index, seed range and scenario hash
 _KEYS = ("month", "quarter", "stage_index")
 
 
@@ -75,7 +78,8 @@ def run_part(scenario: Scenario, chunk: Chunk) -> ChunkPart:
 class PartStore:
     """A folder of ``chunk-NNNNN/`` part folders, one Parquet file per table in each."""
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, tag: str = ""):
+        self.tag = tag  # the scenario hash, recorded in each part
         self._tmp = None
         if folder is None:  # parts of a run without a checkpoint: removed with the store
             self._tmp = tempfile.TemporaryDirectory(prefix="revsim-parts-")
@@ -98,9 +102,38 @@ class PartStore:
         tmp.mkdir()
         for name, data in part.tables.items():
             (tmp / f"{name}.parquet").write_bytes(data)
+        c = part.chunk
+        (tmp / PART_RECORD).write_text(json.dumps({
+            "index": c.index, "start": c.start, "stop": c.stop, "scenario_hash": self.tag}))
         if final.exists():  # a chunk re-run after a retry: same seeds, same numbers
             shutil.rmtree(final)
         tmp.rename(final)
+
+    def check(self, index: int, chunk: Chunk | None) -> str | None:
+        """What is wrong with part ``index`` against the planned ``chunk`` (None: whole):
+        its record (seed range, scenario hash) and every table's Parquet footer."""
+        d = self._dir(index)
+        try:
+            rec = json.loads((d / PART_RECORD).read_text())
+        except (OSError, ValueError):
+            return f"{d.name} has no readable {PART_RECORD} (its seed range is unknown)"
+        if chunk is None:
+            return f"{d.name} is not in this run's chunk plan (a part of another run?)"
+        want = {"index": chunk.index, "start": chunk.start, "stop": chunk.stop,
+                "scenario_hash": self.tag}
+        have = {k: rec.get(k) for k in want}
+        if have != want:
+            return (f"{d.name} holds seeds {have['start']}-{have['stop']} of chunk "
+                    f"{have['index']} (scenario {str(have['scenario_hash'])[:8]}), but this run "
+                    f"plans seeds {chunk.start}-{chunk.stop} there (scenario {self.tag[:8]})")
+        for table in TABLES:
+            try:
+                meta = pq.read_metadata(self.path(index, table))
+            except (OSError, pa.ArrowException) as e:
+                return f"{d.name}/{table}.parquet is damaged ({e})"
+            if table == "runs" and meta.num_rows % max(1, chunk.stop - chunk.start):
+                return f"{d.name}/runs.parquet has {meta.num_rows} rows, not a row per seed"
+        return None
 
     def path(self, index: int, table: str) -> Path:
         return self._dir(index) / f"{table}.parquet"

@@ -1,15 +1,14 @@
 """Results of a run: DataFrames for notebooks, and the results folder on disk.
 
-The folder (INTERFACE.md "Results folder") is written under a temporary name
-beside its final place and renamed when complete, so a folder that exists is
-whole.
+The runner writes the folder's tables (INTERFACE.md "Results folder") into a
+staging folder; the report and other files are added by the layers above, and
+one rename publishes it (``sim.runner.output``), so a folder that exists is whole.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from sim.metrics import summarize
+from sim.runner.output import OutputClaim, safe_name
 from sim.runner.parts import PartStore, quantiles
 from sim.scenario.schema import Scenario
 
@@ -95,16 +95,16 @@ class Results:
         return self._table("inputs")
 
     @property
-    def drivers(self) -> pd.DataFrame:
-        """What drives the spread: ``motion, metric, driver, share`` (``sim.drivers``)."""
-        if self._drivers is None:
-            if self._saved is not None and (self._saved / "drivers.csv").is_file():
-                self._drivers = pd.read_csv(self._saved / "drivers.csv")
-            else:
-                from sim.drivers import drivers_table
-
-                self._drivers = drivers_table(self)
+    def drivers(self) -> pd.DataFrame | None:
+        """What drives the spread, ``motion, metric, driver, share``, once estimated
+        (``sim.drivers.drivers_of`` estimates it; a saved folder holds drivers.csv)."""
+        if self._drivers is None and self._saved is not None and (
+                self._saved / "drivers.csv").is_file():
+            self._drivers = pd.read_csv(self._saved / "drivers.csv")
         return self._drivers
+
+    def set_drivers(self, table: pd.DataFrame) -> None:
+        self._drivers = table
 
     def summary(self) -> pd.DataFrame:
         """Per (motion, metric): mean with 95% CI, sd, P10, P50, P90 across seeds."""
@@ -151,52 +151,43 @@ class Results:
         else:
             pd.DataFrame().to_parquet(dest, index=False)
 
-    def save(self, directory: str | Path, overwrite: bool = False, report: bool = True,
-             extras: list[dict[str, Any]] | None = None) -> Path:
-        """Write the results folder atomically (report, figures and comparison included).
+    def write_tables(self, folder: Path) -> None:
+        """Write the tables, summary and manifest into ``folder`` (an empty staging folder,
+        see ``sim.runner.output``); from then on the tables are read from there.
 
         The Parquet tables are assembled from the run's parts one part at a time.
-        ``extras``: further report sections (stress deltas, the sensitivity tornado).
-        """
+        The report and other files are composed by the layers above the runner."""
+        self.runs.to_parquet(folder / "runs.parquet", index=False)
+        for name in ("monthly", "forecast", "funnel", "inputs"):
+            self._write_table(name, folder / f"{name}.parquet")
+        self.luck_runs.to_parquet(folder / "luck.parquet", index=False)
+        self._saved = folder
+        self.summary().to_csv(folder / "summary.csv", index=False)
+        manifest = dict(self.manifest)
+        manifest["scenario"] = self.scenario.model_dump(mode="json", by_alias=True)
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+    def moved_to(self, folder: Path) -> None:
+        """The folder the tables were written to was renamed to ``folder``."""
+        self._saved = folder
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the tables to a new results folder, atomically (``sim.runner.output``).
+
+        ``sim.publish.save_results`` writes the whole folder, report included."""
         final = Path(directory)
-        if final.exists() and not overwrite:
+        if final.exists():
             raise FileExistsError(f"{final} already exists")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".{final.name}.writing-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
+        claim = OutputClaim.claim(final, what=str(final))
         before = self._saved
         try:
-            self.runs.to_parquet(tmp / "runs.parquet", index=False)
-            for name in ("monthly", "forecast", "funnel", "inputs"):
-                self._write_table(name, tmp / f"{name}.parquet")
-            self.luck_runs.to_parquet(tmp / "luck.parquet", index=False)
-            self.drivers.to_csv(tmp / "drivers.csv", index=False)
-            # from here on the tables are read from the folder, not from the parts
-            self._saved = tmp
-            self.summary().to_csv(tmp / "summary.csv", index=False)
-            manifest = dict(self.manifest)
-            manifest["scenario"] = self.scenario.model_dump(mode="json", by_alias=True)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-            if report:
-                self._write_report(tmp, extras)
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
-            self._saved = final
+            self.write_tables(claim.staging())
+            self.moved_to(claim.publish())
         except BaseException:
             self._saved = before
-            shutil.rmtree(tmp, ignore_errors=True)
+            claim.abandon()
             raise
         return final
-
-    def _write_report(self, final: Path, extras: list[dict[str, Any]] | None) -> None:
-        from sim.calibration import benchmark_section
-        from sim.report.html import write_report
-
-        section = benchmark_section(self)
-        write_report(self, final, [*(extras or []), *([section] if section else [])])
 
     @classmethod
     def load(cls, directory: str | Path) -> Results:
@@ -213,8 +204,7 @@ class Results:
 
 def default_results_dir(scenario: Scenario, root: str | Path = "results") -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in scenario.name)
-    return Path(root) / safe / f"{stamp}-{scenario_hash(scenario)[:8]}"
+    return Path(root) / safe_name(scenario.name) / f"{stamp}-{scenario_hash(scenario)[:8]}"
 
 
 def assemble(scenario: Scenario, parts: PartStore, indices: list[int],

@@ -8,11 +8,11 @@ long a lost account cools off before it can be approached again.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from sim.scenario.schema_types import RoleName, Strict
+from sim.scenario.schema_types import RoleName, Strict, limited
 
 __all__ = ["Initial", "InitialAccount", "InitialCustomers", "InitialDeals", "InitialReps",
            "Market"]
@@ -21,7 +21,7 @@ __all__ = ["Initial", "InitialAccount", "InitialCustomers", "InitialDeals", "Ini
 class InitialCustomers(Strict):
     """Customers the company already has: ``count`` sharing ``arr`` (total), or a list."""
 
-    count: int = Field(default=0, ge=0)
+    count: Annotated[int, limited("accounts")] = Field(default=0, ge=0)
     arr: float = Field(default=0.0, ge=0, description="total ARR of the counted customers")
     contract: Literal["monthly", "annual"] = "annual"
     max_age_months: float = Field(
@@ -38,13 +38,13 @@ class InitialAccount(Strict):
 
 class InitialReps(Strict):
     role: RoleName
-    count: int = Field(default=1, ge=1)
+    count: Annotated[int, limited("reps")] = Field(default=1, ge=1)
     tenure_months: float = Field(ge=0)
 
 
 class InitialDeals(Strict):
     stage: str
-    count: int = Field(default=1, ge=1)
+    count: Annotated[int, limited("accounts")] = Field(default=1, ge=1)
     days_in_stage: float = Field(default=0.0, ge=0)
     acv: float | None = Field(default=None, gt=0, description="default: drawn from deal.acv")
 

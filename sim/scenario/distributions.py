@@ -52,7 +52,12 @@ __all__ = [
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """The smallest and largest value a draw can take (infinite when unbounded)."""
+        return 0.0, math.inf
 
     level: float | Dist | None = Field(
         default=None,
@@ -182,6 +187,10 @@ class Fixed(_Base):
         return np.full(size if size is not None else (), self.value, dtype=float)
 
     @property
+    def support(self) -> tuple[float, float]:
+        return self.value, self.value
+
+    @property
     def base_mean(self) -> float:
         return self.value
 
@@ -206,6 +215,10 @@ class Uniform(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.uniform(self.low, self.high, size)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
 
     @property
     def base_mean(self) -> float:
@@ -233,6 +246,10 @@ class Triangular(_Base):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.triangular(self.low, self.mode, self.high, size)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
 
     @property
     def base_mean(self) -> float:
@@ -270,6 +287,10 @@ class Pert(_Base):
         return self.low + (self.high - self.low) * rng.beta(a, b, size)
 
     @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    @property
     def base_mean(self) -> float:
         return (self.low + 4 * self.mode + self.high) / 6
 
@@ -283,17 +304,36 @@ class Pert(_Base):
         return Pert(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
 
 
+# A normal is cut at 0 by resampling: at least this share of it must lie above 0,
+# or the cut distribution is nothing like the one written (and resampling never ends).
+MIN_NORMAL_MASS = 0.01
+
+
 class Normal(_Base):
     """Normal(mean, sd) truncated at 0 (resampled below zero).
 
-    ``mean`` and ``variance`` are those of the truncated distribution.
+    ``mean`` and ``variance`` are those of the truncated distribution. At least
+    ``MIN_NORMAL_MASS`` of the normal must lie above 0 (checked at validation).
     """
 
     dist: Literal["normal"] = "normal"
     mu: float = Field(alias="mean")
     sd: float = Field(ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _mass(self) -> Normal:
+        above = 0.5 * math.erfc(-self.mu / (self.sd * math.sqrt(2))) if self.sd > 0 else (
+            1.0 if self.mu >= 0 else 0.0)
+        if above < MIN_NORMAL_MASS:
+            share = f"only {above:.1%}" if above >= 0.001 else "almost none (under 0.1%)"
+            raise ValueError(f"a normal here is cut at 0, and {share} of normal(mean "
+                             f"{self.mu:g}, sd {self.sd:g}) lies above 0 (at least "
+                             f"{MIN_NORMAL_MASS:.0%} is needed); give a mean above "
+                             f"{-2.33 * self.sd:g} or another distribution")
+        return self
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         n = 1 if size is None else size
@@ -337,7 +377,8 @@ class LogNormal(_Base):
     mu: float = Field(alias="mean", gt=0)
     sd: float = Field(ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     def _log_params(self) -> tuple[float, float]:
         s2 = math.log(1 + (self.sd / self.mu) ** 2)
@@ -374,7 +415,8 @@ class Exponential(_Base):
     dist: Literal["exponential"] = "exponential"
     mu: float = Field(alias="mean", gt=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.exponential(self.mu, size)
@@ -403,6 +445,16 @@ class Beta(_Base):
     low: float = 0.0
     high: float = 1.0
 
+    @model_validator(mode="after")
+    def _order(self) -> Beta:
+        if not self.low < self.high:
+            raise ValueError("beta needs low < high")
+        return self
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
+
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return self.low + (self.high - self.low) * rng.beta(self.a, self.b, size)
 
@@ -423,7 +475,8 @@ class Poisson(_Base):
     dist: Literal["poisson"] = "poisson"
     lam: float = Field(alias="mean", ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         return rng.poisson(self.lam, size).astype(float)

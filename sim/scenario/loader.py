@@ -25,6 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from sim.scenario.distributions import DIST_NAMES, Dist
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.merge import deep_merge, to_plain
+from sim.scenario.limits import LIMITS, MAX_FILE_BYTES, MAX_YAML_NODES, limit_message
 from sim.scenario.schema import LocatedError, Scenario
 from sim.scenario.templates import load_template, template_names
 
@@ -41,14 +42,63 @@ def _yaml() -> YAML:
 
 
 def parse_yaml(text: str, file: str) -> Any:
-    """Parse YAML text; syntax errors and duplicate keys become a ScenarioError."""
+    """Parse YAML text; syntax errors, duplicate keys, oversized text and alias bombs
+    become a ScenarioError."""
+    _check_size(len(text.encode("utf-8", "replace")), file)
     try:
-        return _yaml().load(text)
+        data = _yaml().load(text)
     except MarkedYAMLError as e:
         line, what = _yaml_problem(e)
         raise ScenarioError([Problem(file, line, "", f"not valid YAML: {what}")]) from None
     except YAMLError as e:
         raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
+    except RecursionError:
+        raise ScenarioError([Problem(file, None, "", "not valid YAML: nested too deeply")]) from None
+    _check_expansion(data, file)
+    return data
+
+
+def _check_size(n_bytes: int, file: str) -> None:
+    if n_bytes > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(file, None, "", (
+            f"the file is {n_bytes / 2**20:.1f} MB; a scenario file is at most "
+            f"{MAX_FILE_BYTES // 2**20} MB (a page of settings is a few KB)"))])
+
+
+def _check_expansion(root: Any, file: str) -> None:
+    """Refuse a document whose aliases (``*name``) expand past ``MAX_YAML_NODES`` values
+    or refer to themselves. The parser shares an aliased node rather than copying it, so
+    sizes are counted once per distinct node (memoised) and the check is quick even on
+    a bomb that would expand to billions."""
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in busy:
+            raise ScenarioError([Problem(file, None, "", (
+                "a YAML alias (*name) refers to a mapping or list that contains it; "
+                "write the values out"))])
+        busy.add(key)
+        children = node.values() if isinstance(node, dict) else node
+        total = 1 + sum(size(c) for c in children)
+        busy.discard(key)
+        sizes[key] = total
+        if total > MAX_YAML_NODES:
+            raise ScenarioError([Problem(file, None, "", (
+                f"the YAML aliases (&name, *name) expand to more than {MAX_YAML_NODES:,} keys "
+                f"and values; a scenario is at most that large once expanded (aliases may "
+                f"repeat a block, not multiply it)"))])
+        return total
+
+    try:
+        size(root)
+    except RecursionError:
+        raise ScenarioError([Problem(file, None, "", "the YAML is nested too deeply")]) from None
 
 
 def _yaml_problem(e: MarkedYAMLError) -> tuple[int | None, str]:
@@ -121,6 +171,9 @@ def _describe(err: dict[str, Any], loc: tuple[Any, ...] = (), node: Any = None) 
         return "unknown key (check the spelling; see `revsim templates show` for valid keys)"
     if kind == "missing":
         return "required key is missing"
+    if kind == "finite_number":
+        return (f"expected a finite number, got {shown} (.nan and .inf are not numbers, and a "
+                "literal past about 1.8e308 reads as infinity)")
     if kind in ("float_parsing", "float_type"):
         return f"expected a number, got {shown}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
@@ -374,8 +427,6 @@ def scenario_from_yaml_text(text: str, file: str = "<scenario>", seeds: int | No
     merged, templates, problems = _merge_motions(data, file)
     plain = to_plain(data)
     plain["motions"] = merged
-    if seeds is not None:
-        plain["seeds"] = seeds
     try:
         scenario = Scenario.model_validate(plain)
     except ValidationError as e:
@@ -388,6 +439,11 @@ def scenario_from_yaml_text(text: str, file: str = "<scenario>", seeds: int | No
         raise ScenarioError(sorted(problems + found, key=lambda p: (p.line or 0, p.path))) from None
     if problems:
         raise ScenarioError(problems)
+    if seeds is not None:  # the file's own value was validated above; the flag replaces it
+        if not 1 <= seeds <= LIMITS["seeds"].value:
+            raise ScenarioError([Problem("--seeds", None, "", limit_message("seeds", seeds)
+                                         if seeds > 1 else f"expected at least 1, got {seeds}")])
+        scenario = scenario.model_copy(update={"seeds": int(seeds)})
     return scenario
 
 
@@ -397,6 +453,7 @@ def load_scenario(path: str | Path, seeds: int | None = None) -> Scenario:
     if not p.is_file():
         raise ScenarioError([Problem(str(path), None, "", "no such file")])
     try:
+        _check_size(p.stat().st_size, str(path))  # refused before it is read
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(path), None, "", f"cannot read the file: {e}")]) from None

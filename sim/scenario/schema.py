@@ -15,7 +15,7 @@ year for ARR and ACV, currency per month for monthly spend.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -26,6 +26,7 @@ from pydantic import (
 
 from sim.scenario.company import Initial, InitialCustomers, InitialDeals, InitialReps, Market
 from sim.scenario.inputs import Correlation, validate_correlations
+from sim.scenario.limits import LIMITS, limit_message
 from sim.scenario.phases import Phase
 from sim.scenario.plan import PlanSpec
 from sim.scenario.pricing import PRICING_MODELS, Outcome, Services, Usage, ValueShare
@@ -42,6 +43,7 @@ from sim.scenario.schema_types import (
     Prob,
     RoleName,
     Strict,
+    limited,
 )
 from sim.scenario.sources import FounderNetwork, Inbound, Outbound, Partners, Signups, Sources
 
@@ -94,7 +96,8 @@ __all__ = [
 class Role(Strict):
     """One role's headcount plan, ramp, cost and capacity."""
 
-    start: NonNeg = Field(default=0.0, description="tenured (fully ramped) reps at month 0")
+    start: Annotated[NonNeg, limited("reps")] = Field(
+        default=0.0, description="tenured (fully ramped) reps at month 0")
     hires: dict[int, int] = Field(default_factory=dict, description="month -> number hired")
     ramp_months: NonNeg = 0.0
     ramp_start: Prob = Field(default=1.0, description="productivity at hire, rising to 1.0")
@@ -106,7 +109,7 @@ class Role(Strict):
     commission_rate: Prob = 0.0
     attrition_annual: Prob = 0.0
     backfill_lag_months: NonNeg = 2.0
-    max_open_deals: NonNeg | None = Field(
+    max_open_deals: Annotated[NonNeg, limited("max_open_deals")] | None = Field(
         default=None, description="concurrent opportunities a fully ramped owner carries"
     )
     deals_per_quarter: NonNeg | None = Field(
@@ -122,6 +125,9 @@ class Role(Strict):
                 raise ValueError(f"hire month {month} is before month 0")
             if count < 0:
                 raise ValueError(f"hires in month {month} must be >= 0, got {count}")
+        total = sum(v.values())
+        if total > LIMITS["reps"].value:
+            raise ValueError(limit_message("reps", total))
         return v
 
 
@@ -388,8 +394,8 @@ class StressSet(Strict):
 class Scenario(Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    horizon_months: int = Field(default=36, ge=1, le=240)
-    seeds: int = Field(default=1000, ge=1)
+    horizon_months: Annotated[int, limited("horizon_months")] = Field(default=36, ge=1)
+    seeds: Annotated[int, limited("seeds")] = Field(default=1000, ge=1)
     seed: int = Field(default=0, ge=0)
     currency: str = "USD"
     target_arr: float | None = Field(default=None, gt=0)
