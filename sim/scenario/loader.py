@@ -24,8 +24,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from sim.scenario.distributions import DIST_NAMES, Dist
 from sim.scenario.errors import Problem, ScenarioError
-from sim.scenario.merge import deep_merge, to_plain
 from sim.scenario.limits import LIMITS, MAX_FILE_BYTES, MAX_YAML_NODES, limit_message
+from sim.scenario.merge import deep_merge, to_plain
 from sim.scenario.schema import LocatedError, Scenario
 from sim.scenario.templates import load_template, template_names
 
