@@ -114,12 +114,13 @@ def _timeline(space: Space, choice: Choice) -> Figure:
     for i, role in enumerate(roles):
         ax = fig.add_subplot(len(roles), 1, i + 1)
         start = float(np.round(np.mean(_start(team[role].start))))
-        for d, color, label in ((choice.today.decision, TODAY, "today"),
-                                (choice.chosen.decision, CHOSEN, "chosen")):
+        for d, color, label in ((choice.today.decision, TODAY, "today's plan"),
+                                (choice.chosen.decision, CHOSEN, "chosen plan")):
             plan = space.hires(d)[role]
             on = start + np.array([sum(c for m, c in plan.items() if m <= t) for t in months])
-            ax.step(months, on, where="post", color=color, lw=2.0 if label == "chosen" else 1.4,
-                    ls="-" if label == "chosen" else "--", label=f"{label}'s plan")
+            chosen = color == CHOSEN
+            ax.step(months, on, where="post", color=color, lw=2.0 if chosen else 1.4,
+                    ls="-" if chosen else "--", label=label)
         ax.set_title(role, fontsize=10)
         ax.set_ylabel("on board")
         ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
