@@ -49,6 +49,10 @@ HIGHER_IS_BETTER = frozenset({
 LOWER_IS_BETTER = frozenset({
     "cac",
     "cac_payback_months",
+    "cac_sales_assisted",
+    "cac_self_serve",
+    "cac_payback_sales_assisted",
+    "cac_payback_self_serve",
     "forecast_mape",
     "forecast_wape",
     "months_to_arr_target",
