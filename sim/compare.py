@@ -44,6 +44,7 @@ HIGHER_IS_BETTER = frozenset({
     "pilot_conversion", "pilot_margin_total", "recurring_revenue", "services_margin",
     "pilot_margin",
     "recurring_gross_margin", "win_rate_to_production",
+    "recovered_spend",  # spend recovered within the horizon, like reaching the target
 })
 
 LOWER_IS_BETTER = frozenset({
