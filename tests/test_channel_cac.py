@@ -107,3 +107,26 @@ def test_pure_sales_led_has_no_self_serve_cac_and_its_sales_cac_is_the_blend():
     assert runs["cac_payback_self_serve"].isna().all()
     assert (runs["cac_sales_assisted"] == runs["cac"]).all()
     assert (runs["cac_payback_sales_assisted"] == runs["cac_payback_months"]).all()
+
+
+def test_pqls_closed_by_sales_are_sales_assisted_customers():
+    """Sign-ups only, with product-qualified leads worked by the AE ($120K a year): the
+    PQL wins count as sales-assisted customers, the upgrades as self-serve."""
+    motion = {**HYBRID,
+              "sources": {"signups": HYBRID["sources"]["signups"]},
+              "pql": {"threshold": 5, "reference_threshold": 5, "usage_start": 1,
+                      "usage_growth_monthly": 0.5, "conversion": 0.5, "min_days_active": 0,
+                      "early_touch_penalty": 0.0, "acv": 10_000}}
+    sc = make_scenario(motion, horizon_months=12)
+    run = run_one(sc, 2)
+    monthly = monthly_series(run)
+    m = seed_metrics(run, monthly, {"quarter": np.zeros(0), "forecast": np.zeros(0),
+                                    "actual": np.zeros(0)}, None)
+    C = run.customers
+    new = ~C["initial"] & (C["start"] <= run.horizon)
+    n_pql = int((new & (C["source"] == SOURCE_ID["pql"])).sum())
+    n_ss = int((new & (C["source"] == SOURCE_ID["signups"])).sum())
+    assert n_pql > 0 and n_ss > 0 and n_pql + n_ss == m["new_customers"]
+    ss_spend = 12 * 5_000 + 0.5 * monthly["signups"].sum()
+    assert math.isclose(m["cac_self_serve"], ss_spend / n_ss, rel_tol=1e-9)
+    assert math.isclose(m["cac_sales_assisted"], 120_000 / n_pql, rel_tol=1e-9)
