@@ -44,11 +44,16 @@ HIGHER_IS_BETTER = frozenset({
     "pilot_conversion", "pilot_margin_total", "recurring_revenue", "services_margin",
     "pilot_margin",
     "recurring_gross_margin", "win_rate_to_production",
+    "recovered_spend",  # spend recovered within the horizon, like reaching the target
 })
 
 LOWER_IS_BETTER = frozenset({
     "cac",
     "cac_payback_months",
+    "cac_sales_assisted",
+    "cac_self_serve",
+    "cac_payback_sales_assisted",
+    "cac_payback_self_serve",
     "forecast_mape",
     "forecast_wape",
     "months_to_arr_target",

@@ -18,7 +18,7 @@ from sim.engine.params import num
 from sim.engine.records import LOST, WON
 from sim.engine.sources import SOURCE_ID
 
-__all__ = ["METRICS", "HEADLINE", "forecast_error", "seed_metrics", "spend_metrics",
+__all__ = ["METRICS", "HEADLINE", "channel_cac", "forecast_error", "seed_metrics", "spend_metrics",
            "summarize", "t_quantile"]
 
 METRICS = (
@@ -33,6 +33,10 @@ METRICS = (
     "cs_spend_total",
     "cac",
     "cac_payback_months",
+    "cac_sales_assisted",
+    "cac_self_serve",
+    "cac_payback_sales_assisted",
+    "cac_payback_self_serve",
     "ltv_to_cac",
     "win_rate",
     "cycle_days_median",
@@ -137,6 +141,47 @@ def _margins(run: SeedRun, monthly: dict[str, np.ndarray], out: dict[str, float]
     if not plain and math.isfinite(out["recurring_gross_margin"]):
         gm = out["recurring_gross_margin"]
     out["gross_margin_used"] = gm
+
+
+def _payback(spend: float, new_arr: float, gm: float) -> float:
+    """Months of gross profit on new recurring ARR to repay ``spend``: +inf ("never")
+    when there is spend but no new recurring ARR or no positive margin."""
+    if spend > 0 and (gm <= 0 or new_arr <= 0):
+        return math.inf
+    return _ratio(spend, new_arr * gm / 12.0)
+
+
+def channel_cac(monthly: dict[str, np.ndarray], out: dict[str, float]) -> None:
+    """CAC and CAC payback per acquisition channel, beside the blend.
+
+    Self-serve spend is the sign-up source's marketing and cost per sign-up; its
+    customers are the self-serve upgrades (won on the product path without sales).
+    Sales-assisted spend is every other S&M cost (selling roles' selling share,
+    commission, every other source's marketing and tooling, partner fees, pilot net
+    loss, other S&M); its customers every other new customer (PQLs closed by sales
+    among them). cac_X = spend_X / customers_X; cac_payback_X = spend_X / (new
+    recurring ARR_X x recurring margin / 12), +inf with spend but no new recurring
+    ARR or no positive margin; both NaN for a channel with no spend and no customers.
+    The two channels' spend and customers add up to the blend's.
+    """
+    gm = out["gross_margin_used"]
+    sm_ss = float(monthly["sm_spend_self_serve"].sum())
+    cust_ss = float(monthly["new_customers_self_serve"].sum())
+    arr_ss = float(monthly["new_arr_self_serve"].sum())
+    sm_sa = out["sm_spend_total"] - sm_ss
+    if abs(sm_sa) <= 1e-9 * out["sm_spend_total"]:  # rounding of a sum with no other part
+        sm_sa = 0.0
+    parts = {
+        "self_serve": (sm_ss, cust_ss, arr_ss),
+        "sales_assisted": (sm_sa, out["new_customers"] - cust_ss,
+                           out["new_arr_total"] - arr_ss),
+    }
+    for name, (spend, customers, new_arr) in parts.items():
+        if spend <= 0 and customers <= 0:
+            out[f"cac_{name}"] = out[f"cac_payback_{name}"] = math.nan
+            continue
+        out[f"cac_{name}"] = _ratio(spend, customers)
+        out[f"cac_payback_{name}"] = _payback(spend, new_arr, gm)
 
 
 def forecast_error(fc: dict[str, np.ndarray]) -> dict[str, float]:
@@ -275,8 +320,8 @@ def seed_metrics(
     out["cac"] = _ratio(sm, out["new_customers"])
     # a motion losing money on every unit of recurring revenue, or spending with no new
     # recurring ARR to show for it (services fees only), never pays its CAC back
-    never = sm > 0 and (gm <= 0 or new_arr <= 0)
-    out["cac_payback_months"] = math.inf if never else _ratio(sm, new_arr * gm / 12.0)
+    out["cac_payback_months"] = _payback(sm, new_arr, gm)
+    channel_cac(monthly, out)
     # ACV is contract value: first-year bookings per new customer (a services engagement's
     # fee, an outcome deal's projection); LTV runs on the recurring ARR a customer brings
     out["avg_new_acv"] = _ratio(out["bookings_total"], out["new_customers"])

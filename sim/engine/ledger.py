@@ -30,7 +30,8 @@ MONTHLY_COLUMNS = (
        "sm_spend", "marketing_spend", "commission", "partner_fees", "cs_spend", "fees", "cogs",
        "platform_fees", "gross_profit", "revenue_self_serve", "revenue_sales", "phase",
        "revenue_recurring", "revenue_one_off", "revenue_services", "revenue_pilot",
-       "cogs_recurring", "cogs_one_off", "cogs_services", "pilot_loss"]
+       "cogs_recurring", "cogs_one_off", "cogs_services", "pilot_loss",
+       "sm_spend_self_serve", "new_customers_self_serve", "new_arr_self_serve"]
     + [f"headcount_{r}" for r in ROLES] + ["headcount"]
 )
 
@@ -92,6 +93,10 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     new_arr = np.where(np.isnan(C["new_arr"]), C["arr0"], C["new_arr"])[new]
     t_rec = np.where(np.isnan(C["recurring_from"]), C["start"], C["recurring_from"])[new]
     out["new_arr"] = _hist(t_rec, n, new_arr)
+    # the product path's own customers: self-serve upgrades (a PQL closed by sales is not one)
+    ss_new = C["source"][new] == SOURCE_ID["signups"]
+    out["new_customers_self_serve"] = _hist(C["start"][new][ss_new], n)
+    out["new_arr_self_serve"] = _hist(t_rec[ss_new], n, new_arr[ss_new])
     for k in ("arr", "churned_arr", "expansion_arr", "contraction_arr", "customers",
               "queued", "fees", "platform_fees", "revenue_self_serve", "revenue_services",
               "cogs_services"):
@@ -118,6 +123,7 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
     # spend follows the motion in effect each month; a source a phase writes
     # starts its spend curve at the phase's start, like its leads
     marketing = np.zeros(n)
+    self_serve = np.zeros(n)
     month_of = np.arange(n)
     motions = run.phase_motions or [m]
     starts = np.round(run.extras.get("phase_starts", np.zeros(1)) / MONTH_DAYS).astype(int)
@@ -130,7 +136,11 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
         now = in_phase == j
         if now.any():
             marketing[now] = _marketing(mj, out, month_of, origin)[now]
+            self_serve[now] = _signup_spend(mj, out, month_of, origin)[now]
     out["marketing_spend"] = marketing
+    # the product path's acquisition spend (the sign-up source's); every other S&M
+    # cost (selling roles, commission, other sources, partners, pilots) is sales-assisted
+    out["sm_spend_self_serve"] = self_serve
     out["commission"] = run.commission.copy()
     out["partner_fees"] = run.partner_fees.copy()
     # a pilot's delivery cost is S&M only where it exceeds the pilot's fee
@@ -160,7 +170,7 @@ def _marketing(m: Motion, out: dict[str, np.ndarray], month: np.ndarray,
             marketing += num(src.inbound.cost_per_lead) * out["leads_inbound"]
     if src.outbound is not None:
         marketing += num(src.outbound.tooling_cost_per_month)
-    if src.signups is not None:
+    if src.signups is not None:  # the terms of _signup_spend, added one by one
         g = num(src.signups.growth_per_month)
         marketing += num(src.signups.marketing_spend_per_month) * (1 + g) ** (
             month - origin["signups"])
@@ -168,6 +178,19 @@ def _marketing(m: Motion, out: dict[str, np.ndarray], month: np.ndarray,
     marketing += channel_spend(src, n)
     marketing += num(m.costs.other_sm_per_month)
     return marketing
+
+
+def _signup_spend(m: Motion, out: dict[str, np.ndarray], month: np.ndarray,
+                  origin: dict[str, int]) -> np.ndarray:
+    """The sign-up source's spend of motion ``m`` in each month: its marketing and its
+    cost per sign-up (the product path's acquisition spend)."""
+    spend = np.zeros(month.size)
+    src = m.sources.signups
+    if src is not None:
+        g = num(src.growth_per_month)
+        spend += num(src.marketing_spend_per_month) * (1 + g) ** (month - origin["signups"])
+        spend += num(src.cost_per_signup) * out["signups"]
+    return spend
 
 
 def funnel(run: SeedRun) -> dict[str, np.ndarray]:

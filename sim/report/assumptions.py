@@ -68,6 +68,16 @@ DEFINITIONS: dict[str, str] = {
     "cac_payback_months": "CAC payback = sm_spend_total / (new_arr_total x recurring gross "
                           "margin / 12), where new_arr_total is the recurring ARR new customers "
                           "start on (one-off fees excluded).",
+    "cac_sales_assisted": "Sales-assisted CAC = S&M spend other than the sign-up source's "
+                          "(selling roles, commission, other sources, partners, pilots' net "
+                          "loss, other S&M) / new customers other than self-serve upgrades "
+                          "(PQLs closed by sales among them).",
+    "cac_self_serve": "Self-serve CAC = the sign-up source's marketing and cost per sign-up / "
+                      "customers who upgraded on the product path without sales.",
+    "cac_payback_sales_assisted": "Sales-assisted CAC payback = sales-assisted spend / (their "
+                                  "new recurring ARR x recurring gross margin / 12).",
+    "cac_payback_self_serve": "Self-serve CAC payback = self-serve spend / (self-serve new "
+                              "recurring ARR x recurring gross margin / 12).",
     "ltv_to_cac": "LTV:CAC = (new recurring ARR per new customer x recurring gross margin / "
                   "annual churn) / CAC; annual churn is the logo churn of the customers active "
                   "12 months before the end (the share who left since), floored at 5% "

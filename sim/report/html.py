@@ -46,6 +46,7 @@ from sim.report.drivers import uncertainty_sections
 from sim.report.figures import CAPTIONS, currency_symbol, funnel_table, make_figures, money
 from sim.report.figures import motion_colors as _motion_colors
 from sim.report.narrative import what_this_says
+from sim.report.pilots import pilot_section
 from sim.report.style import PHASE_MARKED, PHASE_NOTE
 from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label
 
@@ -62,10 +63,24 @@ EXTRA_HEADLINE = ("new_customers", "win_rate", "ltv_to_cac")
 # (services, baseline and pilot fees), and the path from opportunity to production.
 ONE_OFF_HEADLINE = ("one_off_revenue",)
 PILOT_HEADLINE = ("win_rate_to_production", "cycle_days_to_production")
+# CAC and payback per channel, after the blend, when some motion has both channels.
+CHANNEL_HEADLINE = ("cac_self_serve", "cac_sales_assisted", "cac_payback_self_serve",
+                    "cac_payback_sales_assisted")
+
+
+def _blends_channels(runs: pd.DataFrame) -> bool:
+    """Some motion has both a self-serve and a sales-assisted CAC in some seed."""
+    if "cac_self_serve" not in runs or "cac_sales_assisted" not in runs:
+        return False
+    both = runs["cac_self_serve"].notna() & runs["cac_sales_assisted"].notna()
+    return bool(both.any())
 
 
 def _shown_metrics(runs: pd.DataFrame) -> list[str]:
     metrics = list(HEADLINE) + [m for m in EXTRA_HEADLINE if m not in HEADLINE]
+    if _blends_channels(runs):
+        at = metrics.index("cac_payback_months") + 1
+        metrics[at:at] = CHANNEL_HEADLINE
     if "one_off_revenue" in runs and bool((runs["one_off_revenue"].fillna(0) != 0).any()):
         metrics += ONE_OFF_HEADLINE
     if "pilots_started" in runs and bool((runs["pilots_started"].fillna(0) > 0).any()):
@@ -389,6 +404,7 @@ def render_report(res: Results, figures: dict[str, bytes],
         "differences": _differences(res) if len(sc.motions) > 1 else [],
         "variance": _variance_rows(res, cur),
         "funnel": _funnel_rows(res),
+        "pilots": pilot_section(res, cur),
         "definitions": _definitions(res),
         "settings": scenario_settings(res, cur),
         "versions": versions(res),

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from sim.runner.results import Results
 
-__all__ = ["what_this_says"]
+__all__ = ["channel_sentence", "what_this_says"]
 
 
 # what an infinite value of a metric means in words ("never"): the sentence, the verb
@@ -229,8 +229,9 @@ def what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
     else:
         paras.append(f"We simulated {names} over {sc.horizon_months} months, {n:,} times, to "
                      "see the range of outcomes the plan can produce.")
+    channels = channel_sentence(summary, motions, cur)
     if sc.compare:
-        return pair_paragraphs(res, cmp, cur, n)
+        return pair_paragraphs(res, cmp, cur, n) + ([channels] if channels else [])
     leaders: dict[str, str | None] = {}
     known = set(summary["metric"])
     for metric in _STORY:
@@ -268,7 +269,41 @@ def what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
                     text += (f" The gap is within the noise (paired 95% CI of {escape(a)} minus "
                              f"{escape(b)}: {ci}).")
         paras.append(text)
+    if channels:
+        paras.append(channels)
     return paras
+
+
+def channel_sentence(summary: pd.DataFrame, motions: list[str], cur: str) -> str:
+    """For each motion that wins customers both on the product path and through sales:
+    its blended CAC and each channel's CAC and payback (medians over seeds), so a blend
+    of cheap sign-ups and costly sales deals does not pass for cheaper selling (HTML)."""
+    s = summary.set_index(["motion", "metric"])
+
+    def med(m: str, metric: str) -> float | None:
+        if (m, metric) not in s.index or not s.loc[(m, metric), "n"]:
+            return None
+        return float(s.loc[(m, metric), "p50"])
+
+    bits = []
+    for m in motions:
+        ss, sa, blend = (med(m, "cac_self_serve"), med(m, "cac_sales_assisted"),
+                         med(m, "cac"))
+        if ss is None or sa is None or blend is None:
+            continue
+        pb = [med(m, f"cac_payback_{k}") for k in ("self_serve", "sales_assisted")]
+        paid = ""
+        if pb[0] is not None and pb[1] is not None:
+            paid = (f"; they pay back in {fmt('cac_payback_self_serve', pb[0], cur)} and "
+                    f"{fmt('cac_payback_sales_assisted', pb[1], cur)}")
+        bits.append(f"{escape(m)}'s blended CAC of {fmt('cac', blend, cur)} mixes self-serve "
+                    f"customers at {fmt('cac_self_serve', ss, cur)} with sales-assisted ones at "
+                    f"{fmt('cac_sales_assisted', sa, cur)}{paid}")
+    if not bits:
+        return ""
+    return ('<span class="tag">CAC by channel</span> ' + "; ".join(bits) + " (medians over "
+            "seeds). Adding sign-ups lowers the blend without making a sales deal any cheaper: "
+            "judge each channel by its own CAC and payback.")
 
 
 _METRICS = (("arr_end", "ending ARR", "higher"), ("bookings_total", "bookings", "higher"),

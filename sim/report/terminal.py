@@ -19,7 +19,8 @@ _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to
             "gross_margin", "gross_margin_first_year", "self_serve_revenue_share",
             "recurring_gross_margin", "services_margin", "pilot_margin", "win_rate_to_production",
             "recovered_spend"}
-_MONTHS = {"cac_payback_months", "months_to_arr_target", "months_to_recover_spend"}
+_MONTHS = {"cac_payback_months", "cac_payback_sales_assisted", "cac_payback_self_serve",
+           "months_to_arr_target", "months_to_recover_spend"}
 _DAYS = {"cycle_days_median", "wait_days_mean", "cycle_days_to_production"}
 _COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
            "signups_total", "pqls", "pilots_started"}
@@ -35,6 +36,10 @@ LABELS = {
     "grr": "GRR",
     "cac": "CAC",
     "cac_payback_months": "CAC payback",
+    "cac_sales_assisted": "CAC, sales-assisted",
+    "cac_self_serve": "CAC, self-serve",
+    "cac_payback_sales_assisted": "CAC payback, sales-assisted",
+    "cac_payback_self_serve": "CAC payback, self-serve",
     "forecast_wape": "Forecast error (WAPE)",
     "forecast_mape": "Forecast error (MAPE)",
     "new_customers": "New customers",
