@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,13 +172,16 @@ class Results:
         """The folder the tables were written to was renamed to ``folder``."""
         self._saved = folder
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the tables to a new results folder, atomically (``sim.runner.output``).
-
-        ``sim.publish.save_results`` writes the whole folder, report included."""
+    def save(self, directory: str | Path, tables_only: bool = False) -> Path:
+        """Write a new results folder, atomically (``sim.runner.output``): what ``revsim
+        run`` writes, report included, when the package installed its publisher (importing
+        ``sim`` does: ``sim.publish.save_results``); else, or with ``tables_only``, the
+        tables, summary and manifest. The runner never imports the report itself."""
         final = Path(directory)
         if final.exists():
             raise FileExistsError(f"{final} already exists")
+        if PUBLISHER and not tables_only:
+            return PUBLISHER[0](self, final)
         claim = OutputClaim.claim(final, what=str(final))
         before = self._saved
         try:
@@ -200,6 +204,10 @@ class Results:
                   luck_runs=pd.read_parquet(luck) if luck.is_file() else None)
         res._saved = d  # the other tables are read when first asked for
         return res
+
+
+# How a whole results folder is written (the layer above the report registers it).
+PUBLISHER: list[Callable[[Results, Path], Path]] = []
 
 
 def default_results_dir(scenario: Scenario, root: str | Path = "results") -> Path:
