@@ -1,4 +1,4 @@
-"""Each template's simulated figures next to the published benchmarks (BENCHMARKS.md).
+"""Each template's simulated figures next to the published benchmarks (docs/benchmarks.md: every range with its source).
 
 ``BENCHMARKS`` lists, per template, the figures a strategist holds the defaults
 against: the metric (a column of runs.parquet, or a per-seed figure computed
@@ -312,7 +312,8 @@ def benchmark_section(res: Results) -> dict[str, Any] | None:
         return None
     return {"id": "benchmarks", "title": "Simulated figures next to published benchmarks",
             "intro": "Each motion's median and P10 to P90 over the seeds beside the range its "
-                     "template is calibrated to (BENCHMARKS.md). The inputs are uncertain, so "
+                     "template is calibrated to (docs/benchmarks.md in the revsim repository "
+                     "lists every range and its source document). The inputs are uncertain, so "
                      "a spread wider than the range is honest; the median is what is judged. "
                      "Overrides in the scenario can move a motion outside its template's range "
                      "on purpose." + (" Conflicts: " + " ".join(notes) if notes else ""),

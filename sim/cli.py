@@ -424,7 +424,7 @@ def calibrate(
     template: Annotated[list[str] | None, typer.Option(
         "--template", help="Only these templates (repeatable).")] = None,
 ) -> None:
-    """Every template's simulated figures (median, P10-P90) next to the BENCHMARKS.md ranges;
+    """Every template's simulated figures (median, P10-P90) next to the docs/benchmarks.md ranges;
     exit 1 if a median is outside (a stated conflict between two ranges is not)."""
     from sim.calibration import BENCHMARKS, calibration_section
     from sim.calibration import calibrate as run_calibration
