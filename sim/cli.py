@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sim.cli_help import epilog, lever_help, metric_help
 from sim.plan.command import plan as plan_command
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import Scenario
@@ -84,43 +85,11 @@ LuckOnlyOpt = Annotated[bool, typer.Option(
                         "is luck alone.")]
 
 
-def _epilog(*blocks: str) -> str:
-    """Help text after the options: each block kept as written (click's \\b marker)."""
-    return "\n\n".join("\b\n" + b for b in blocks)
-
-
-def _listing(title: str, names: list[str] | tuple[str, ...], width: int = 76) -> str:
-    lines, line = [f"{title}:"], " "
-    for n in names:
-        if len(line) + len(n) + 2 > width:
-            lines.append(line.rstrip())
-            line = " "
-        line += f" {n},"
-    lines.append(line.rstrip(","))
-    return "\n".join(lines)
-
-
-def _lever_help() -> str:
-    from sim.scenario.levers import LEVERS, SHOCK_SETS
-
-    sets = [f"  {k}: " + ", ".join(f"{lv}={f:g}" for lv, f in v.items())
-            for k, v in SHOCK_SETS.items()]
-    return (_listing("Levers (LEVER=FACTOR multiplies every parameter the lever governs)",
-                     list(LEVERS)) + "\n" + "Built-in shock sets (--set NAME):\n"
-            + "\n".join(sets))
-
-
-def _metric_help() -> str:
-    from sim.metrics import METRICS
-
-    return _listing("Metrics (columns of runs.parquet)", METRICS)
-
-
-@app.command(epilog=_epilog(
+@app.command(epilog=epilog(
     "Examples:\n  revsim run scenarios/compare_motions.yaml --seeds 500\n"
     "  revsim run a.yaml b.yaml --out results/today --workers 2\n"
     "  revsim run plan.yaml --precision 0.01 --metric arr_end --seeds 4000\n"
-    "  revsim run plan.yaml --resume --out results/today", _metric_help()))
+    "  revsim run plan.yaml --resume --out results/today", metric_help()))
 def run(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
     seeds: SeedsOpt = None,
@@ -229,7 +198,7 @@ def _budget(scenarios: list[tuple[str, object]], workers: int | None) -> list[Pr
     return problems
 
 
-@app.command(epilog=_epilog(
+@app.command(epilog=epilog(
     "Examples:\n  revsim validate scenarios/*.yaml\n  revsim validate plan.yaml --show"))
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
@@ -277,10 +246,10 @@ def _interrupted(e: KeyboardInterrupt) -> typer.Exit:
     return typer.Exit(143 if isinstance(e, Terminated) else 130)
 
 
-@app.command(epilog=_epilog(
+@app.command(epilog=epilog(
     "Examples:\n  revsim stress plan.yaml --set downturn\n"
     "  revsim stress plan.yaml --shock lead_volume=0.7 --shock win_rate=0.85\n"
-    "  revsim stress plan.yaml --all-sets", _lever_help()))
+    "  revsim stress plan.yaml --all-sets", lever_help()))
 def stress(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     shock: Annotated[list[str] | None, typer.Option(
@@ -366,10 +335,10 @@ def stress(
     out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
-@app.command(epilog=_epilog(
+@app.command(epilog=epilog(
     "Examples:\n  revsim sensitivity plan.yaml --metric arr_end --delta 0.2\n"
     "  revsim sensitivity plan.yaml --metric cac_payback_months --seeds 200",
-    _lever_help(), _metric_help()))
+    lever_help(), metric_help()))
 def sensitivity(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     metric: Annotated[str, typer.Option("--metric", help="The metric to rank levers by.")] = (
@@ -413,7 +382,7 @@ def sensitivity(
     out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
-@app.command(epilog=_epilog("Example:\n  revsim calibrate --seeds 200"))
+@app.command(epilog=epilog("Example:\n  revsim calibrate --seeds 200"))
 def calibrate(
     seeds: SeedsOpt = None,
     workers: WorkersOpt = None,
@@ -496,7 +465,7 @@ def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) 
     sys.stdout.write(template_fragment(name))
 
 
-@app.command(epilog=_epilog("Example:\n  revsim report results/compare-motions/20261130T090000Z-1a2b3c4d"))
+@app.command(epilog=epilog("Example:\n  revsim report results/compare-motions/20261130T090000Z-1a2b3c4d"))
 def report(
     results_dir: Annotated[Path, typer.Argument(help="A results folder written by revsim run.")],
 ) -> None:
