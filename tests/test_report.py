@@ -359,7 +359,7 @@ def test_retention_labels_never_overlap_and_forecast_error_has_a_panel_per_motio
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from sim.report.figures import _forecast_error, _retention
-    from sim.report.style import _Ctx
+    from sim.report.style import ChartContext
 
     n = 30
     names = [f"m{i}" for i in range(7)]
@@ -382,7 +382,7 @@ def test_retention_labels_never_overlap_and_forecast_error_has_a_panel_per_motio
         def motions(self):
             return names
 
-    c = _Ctx.__new__(_Ctx)
+    c = ChartContext.__new__(ChartContext)
     c.res, c.motions, c.colors = Res(), names, {m: "#333333" for m in names}
     fig = _retention(c)
     renderer = FigureCanvasAgg(fig).get_renderer()
