@@ -38,7 +38,7 @@ from sim.report.style import (
     to_png,
 )
 from sim.report.terminal import LABELS, currency_symbol
-from sim.report.timeline import mark_phases, segment_revenue
+from sim.report.timeline import mark_phases, segment_motions, segment_revenue
 from sim.scenario.schema import ROLES
 
 if TYPE_CHECKING:
@@ -322,7 +322,9 @@ def _metric_label(metric: str) -> str:
 
 
 def _segments(c: ChartContext) -> Figure | None:
-    n = sum(1 for _ in c.motions)
+    n = len(segment_motions(c.res))
+    if not n:
+        return None
     fig = segment_revenue(c.res, c.colors, new_figure((FIGSIZE[0], 2.6 + 1.6 * min(n, 4))))
     if fig is None:
         return None
