@@ -95,7 +95,7 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     "cac_payback_distribution.png": (
         "CAC payback",
         "Months of gross profit from new ARR needed to repay sales and marketing spend; "
-        "shorter is better.",
+        "shorter is better. How it spreads across seeds, each motion's median marked.",
     ),
     "retention.png": (
         "Revenue retention",
@@ -105,7 +105,8 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     "forecast_error.png": (
         "Forecast error by quarter",
         "(forecast - actual) / actual bookings per quarter, one panel per motion on a shared "
-        "scale; above 0 the forecast was too high.",
+        "scale: line at the median over seeds, band P10 to P90; above 0 the forecast was too "
+        "high.",
     ),
     "funnel.png": (
         "Funnel by stage",
