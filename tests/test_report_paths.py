@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sim import simulate
+from sim.calibration import calibration_section
 from sim.report.assumptions import flow
 from sim.report.html import write_report
 from sim.report.style import new_figure
@@ -91,6 +92,18 @@ def test_flow_keeps_only_the_stages_a_deal_can_enter():
                                            "50% of activated accounts pay"]
     # a sales-only motion has no product path
     assert flow(_motion("sales_led"), "$")["product"] is None
+    # an AE role nobody fills costs nothing and is not listed, unless a phase hires one
+    # or the company starts with one
+    def ae_lines(staffed: frozenset[str] = frozenset(), **kw: object) -> list[str]:
+        m = _motion("hybrid", **kw)
+        return [x for x in flow(m, "$", staffed=staffed)["team"] if x.startswith("ae:")]
+
+    assert ae_lines()[0].startswith("ae: $150K a year each")
+    none = {"team": {"ae": {"start": 0, "hires": {}}}}
+    assert ae_lines(**none) == []
+    assert len(ae_lines(**none, phases=[{"start_month": 6,
+                                         "team": {"ae": {"hires": {6: 1}}}}])) == 1
+    assert len(ae_lines(staffed=frozenset({"ae"}), **none)) == 1
 
 
 def test_segment_chart_leaves_out_a_segment_nobody_books(res):
@@ -138,3 +151,12 @@ def test_stress_and_sensitivity_tables_say_they_show_means():
     sec = sensitivity_section(tornado, "arr_end", 0.2, 4, "$")
     assert sec["headers"][3:] == ["baseline (mean)", "x0.8 (mean)", "x1.2 (mean)",
                                   "swing (of the means)"]
+
+
+def test_calibration_table_says_its_figure_is_the_median():
+    table = pd.DataFrame({"template": ["plg"], "metric": ["cac"], "p50": [400.0],
+                          "p10": [300.0], "p90": [500.0], "low": [200.0], "high": [800.0],
+                          "status": ["inside"], "band": ["within"], "source": ["003"]})
+    sec = calibration_section(table, 20)
+    assert sec["headers"][2:4] == ["median (P50)", "P10 to P90"]
+    assert sec["headers"][6] == "P10-P90 against the range"

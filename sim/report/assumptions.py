@@ -254,13 +254,15 @@ def _product_path(motion: Any, cur: str) -> dict[str, Any] | None:
     }
 
 
-def flow(motion: Any, cur: str, open_deals: bool = False) -> dict[str, Any]:
+def flow(motion: Any, cur: str, open_deals: bool = False,
+         staffed: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The paths a motion uses, each with what its customer pays.
 
     The sales path (sources, stages from the first one a deal can enter, the deal's
     price) is shown only when something feeds it: a source other than sign-ups, PQLs,
     or ``open_deals`` carried in. The product path (sign-ups, activation, upgrade, seats
-    x price per seat) is shown when the motion has sign-ups.
+    x price per seat) is shown when the motion has sign-ups. ``staffed``: roles of the
+    reps the company starts with (see ``team_cost_lines``).
     """
     entry = _sales_entry(motion, open_deals)
     sources = []
@@ -303,20 +305,22 @@ def flow(motion: Any, cur: str, open_deals: bool = False) -> dict[str, Any]:
         "customer": customer if entry is not None else [],
         "product": _product_path(motion, cur),
         "phases": [_phase_line(ph) for ph in motion.phases],
-        "team": team_cost_lines(motion, cur),
+        "team": team_cost_lines(motion, cur, staffed),
     }
 
 
-def team_cost_lines(motion: Any, cur: str) -> list[str]:
+def team_cost_lines(motion: Any, cur: str, staffed: frozenset[str] = frozenset()) -> list[str]:
     """Each paid role's cost and the share of it counted as S&M (``selling_share``).
 
     CAC and payback divide S&M spend, so the share of a founder's (or any selling
-    role's) cost counted as selling is an assumption the reader must see.
+    role's) cost counted as selling is an assumption the reader must see. A role nobody
+    ever fills (none at start, no hire in any phase, not among ``staffed``, the roles
+    of the reps the company starts with) costs nothing and is left out.
     """
     lines = []
     for role, r in motion.team.roles().items():
         cost = _dist_mean(r.cost_per_year)
-        if not cost > 0:
+        if not cost > 0 or not (role in staffed or _ever_staffed(motion, role)):
             continue
         each = f"{role}: {money(cost, cur)} a year each"
         if role in SELLING_ROLES:
@@ -327,6 +331,15 @@ def team_cost_lines(motion: Any, cur: str) -> list[str]:
         else:
             lines.append(f"{each}, not S&M")
     return lines
+
+
+def _ever_staffed(motion: Any, role: str) -> bool:
+    """Whether ``motion`` (or one of its phases) has someone in ``role`` at start or hires."""
+    for m in (motion, *motion.phase_motions):
+        r = m.team.roles().get(role)
+        if r is not None and (r.start > 0 or any(n > 0 for n in r.hires.values())):
+            return True
+    return False
 
 
 def _pilot_lines(motion: Any, cur: str) -> list[str]:

@@ -361,7 +361,8 @@ def render_report(res: Results, figures: dict[str, bytes],
     for m in sc.motions:
         motions.append({
             "name": m.name, "template": m.template, "color": colors[m.name],
-            "description": m.description, "flow": flow(m, cur, open_deals=bool(sc.initial.pipeline)),
+            "description": m.description, "flow": flow(m, cur, open_deals=bool(sc.initial.pipeline),
+                         staffed=frozenset(r.role for r in sc.initial.reps)),
             "overrides": template_overrides(m),
         })
     phased = any(m.phases for m in sc.motions)
