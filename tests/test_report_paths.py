@@ -64,7 +64,8 @@ def test_plg_flow_shows_the_product_path_and_no_unused_sales_path(html):
 def test_hybrid_flow_shows_both_paths_and_the_pql_route(html):
     card = _card(html, "hy")
     assert "Product path of" in card and "Sales path of" in card
-    assert "<b>PQL route</b>" in card and "ACV $12K mean" in card
+    assert "<b>PQL route</b>" in card and "to sales at discovery; 29% convert at ACV $12K mean" in card
+    assert "<b>PQLs</b>from the product path, enter at discovery" in card
     # inbound leads enter at qualify; the sales customer pays the deal ACV or the PQL ACV
     assert "<b>inbound</b>" in card and "<b>qualify</b>" in card
     assert "<b>sales customer</b>ACV $15K mean<br>PQL deals: ACV $12K mean" in card

@@ -211,12 +211,17 @@ def _sales_entry(motion: Any, open_deals: bool) -> int | None:
         if any(getattr(m.sources, n, None) is not None for n in _SALES_SOURCES):
             return 0
         if m.pql is not None and m.sources.signups is not None:
-            names = [st.name for st in m.stages]
-            e = m.pql.entry_stage
-            idx = names.index(e) if e is not None else min(m.qualification_index + 1,
-                                                             len(names) - 1)
+            idx = _pql_entry(m)
             entry = idx if entry is None else min(entry, idx)
     return entry
+
+
+def _pql_entry(motion: Any) -> int:
+    """Index of the stage a PQL enters: ``pql.entry_stage``, or the one after qualification."""
+    names = [st.name for st in motion.stages]
+    e = motion.pql.entry_stage
+    return names.index(e) if e is not None else min(motion.qualification_index + 1,
+                                                     len(names) - 1)
 
 
 def _product_path(motion: Any, cur: str) -> dict[str, Any] | None:
@@ -240,14 +245,16 @@ def _product_path(motion: Any, cur: str) -> dict[str, Any] | None:
                 "monthly billing",
                 f"churn {pct(d(ss.monthly_churn), 1)} / month",
                 f"seat growth {pct(d(ss.expansion_rate_annual))} / year"]
-    pql = None
+    pql = entry = None
     if motion.pql is not None:
         q = motion.pql
         acv = q.acv if q.acv is not None else motion.deal.acv
-        pql = (f"at {_num(q.threshold)} seats active, after {q.min_days_active:g} d, to sales; "
-               f"{pct(d(q.conversion))} convert at ACV {money(d(acv), cur)} mean")
+        entry = motion.stages[_pql_entry(motion)].name
+        pql = (f"at {_num(q.threshold)} seats active, after {q.min_days_active:g} d, to sales "
+               f"at {entry}; {pct(d(q.conversion))} convert at ACV {money(d(acv), cur)} mean")
     rate = d(su.signups_per_month)
     return {
+        "entry": entry,
         "signups": f"{_num(round(rate, 2))} signups / month" if math.isfinite(rate) else "",
         "activation": pct(d(su.activation_rate)),
         "upgrade": upgrade, "customer": customer, "pql": pql,
