@@ -227,7 +227,8 @@ def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
              "outside": "[bold red]OUTSIDE[/]"}
     return {
         "id": "calibration", "title": f"Calibration over {seeds} seeds, 36 months",
-        "headers": ["template", "figure", "P50", "P10 to P90", "benchmark", "", "P10-P90",
+        "headers": ["template", "figure", "median (P50)", "P10 to P90", "benchmark", "",
+                    "P10-P90 against the range",
                     "source"],
         "rows": [[r.template, r.metric, figure_beside(r.metric, r.p50, r.low, r.high),
                   f"{fmt_figure(r.metric, r.p10)} to {fmt_figure(r.metric, r.p90)}",

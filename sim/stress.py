@@ -126,8 +126,8 @@ def all_sets_section(table: pd.DataFrame, seeds: int, currency: str) -> dict[str
                  + f"), each change paired seed by seed over {seeds} seeds. Figures are means "
                  "over the seeds (P(target): the share of seeds reaching the target). The "
                  "rest of this page shows the baseline.",
-        "headers": ["set", "motion", "metric", "baseline (mean)", "shocked (mean)", "change",
-                    "95% CI"],
+        "headers": ["set", "motion", "metric", "baseline (mean)", "shocked (mean)",
+                    "change (mean, paired)", "95% CI"],
         "rows": rows,
         "note": "Every headline metric of every set is in stress.csv.",
     }
@@ -224,8 +224,8 @@ def stress_section(res: StressResult, currency: str) -> dict[str, Any]:
                  f"change paired seed by seed over {seeds} seeds. Baseline and shocked "
                  "figures are means over the seeds (P(target): the share of seeds reaching "
                  "the target).",
-        "headers": ["motion", "metric", "baseline (mean)", "shocked (mean)", "change",
-                    "95% CI"],
+        "headers": ["motion", "metric", "baseline (mean)", "shocked (mean)",
+                    "change (mean, paired)", "95% CI"],
         "rows": [[r.motion, LABELS.get(r.metric, r.metric), f(r.metric, r.baseline),
                   f(r.metric, r.shocked), fmt_diff(r.metric, r.change, currency),
                   ci(r.metric, r.ci_low, r.ci_high)]
@@ -246,7 +246,8 @@ def sensitivity_section(table: pd.DataFrame, metric: str, delta: float, seeds: i
                  f"seeds as the baseline; levers ranked by the swing they cause in the mean "
                  f"of {label(metric)} (baseline, {lo} and {hi} are means over the seeds).",
         "png": png,
-        "headers": ["motion", "rank", "lever", "baseline (mean)", lo, hi, "swing"],
+        "headers": ["motion", "rank", "lever", "baseline (mean)", f"{lo} (mean)", f"{hi} (mean)",
+                    "swing (of the means)"],
         "rows": [[r.motion, r.rank, r.lever, fmt_value(metric, r.baseline, currency),
                   fmt_value(metric, r.down, currency), fmt_value(metric, r.up, currency),
                   fmt_value(metric, r.swing, currency)]

@@ -242,7 +242,7 @@ def _pair_paragraph(a: list[float], b: list[float]) -> str:
 def test_pair_without_never_reads_as_before():
     # d = -2 in every seed: the interval is [-2, -2], A shorter in all 10 seeds
     text = _pair_paragraph([10.0] * 10, [12.0] * 10)
-    assert text == (f"{_PAIR_HEAD}: CAC payback 10.0 mo against 12.0 mo on average, 2.0 mo "
+    assert text == (f"{_PAIR_HEAD}: CAC payback 10.0 mo against 12.0 mo (means over the seeds), 2.0 mo "
                     "shorter (95% CI of the difference -2.00 mo to -2.00 mo; shorter in 100% "
                     "of seeds): clear.")
     assert "never" not in text
@@ -255,7 +255,8 @@ def test_pair_with_never_on_one_side_says_so_and_scopes_the_average():
         f"{_PAIR_HEAD}. B never pays back its CAC in 30% of seeds, A in none "
         "(a recurring gross margin that is not positive, or no new recurring ARR). Counting every seed (a payback beats never), A's CAC "
         "payback is shorter in 100% of them: a clear difference. Where both pay back (7 of "
-        "10 seeds), CAC payback is 10.0 mo for A against 12.0 mo for B on average (95% CI "
+        "10 seeds), CAC payback is 10.0 mo for A against 12.0 mo for B, as means over "
+        "those seeds (95% CI "
         "of the difference -2.00 mo to -2.00 mo).")
 
 
@@ -265,7 +266,7 @@ def test_pair_where_one_side_never_pays_back_at_all_is_not_left_out():
         f"{_PAIR_HEAD}. B never pays back its CAC in any seed, A in none "
         "(a recurring gross margin that is not positive, or no new recurring ARR). Counting every seed (a payback beats never), A's CAC payback "
         "is shorter in 100% of them: a clear difference. In no seed do both pay back, so "
-        "there is no average to compare.")
+        "there is no mean to compare.")
 
 
 def test_pair_clear_on_finite_seeds_and_never_only_on_the_other_side():
@@ -277,10 +278,11 @@ def test_pair_clear_on_finite_seeds_and_never_only_on_the_other_side():
     assert text == (
         f"{_PAIR_HEAD}. B never pays back its CAC in 9% of seeds, A in none "
         "(a recurring gross margin that is not positive, or no new recurring ARR). Counting every seed (a payback beats never), B's CAC payback "
-        "is shorter in 55% of them; still A is clearly better: its CAC payback is shorter on "
-        "average where both pay back, and it pays back in every seed where B does. Where both "
-        "pay back (20 of 22 seeds), CAC payback is 10.6 mo for A against 14.0 mo for B on "
-        "average (95% CI of the difference -6.0 mo to -0.8 mo).")
+        "is shorter in 55% of them; still A is clearly better: its CAC payback is shorter "
+        "(mean over the seeds) where both pay back, and it pays back in every seed where B "
+        "does. Where both pay back (20 of 22 seeds), CAC payback is 10.6 mo for A against "
+        "14.0 mo for B, as means over those seeds (95% CI of the difference -6.0 mo to "
+        "-0.8 mo).")
 
 
 def test_leader_paragraph_names_motions_that_never_pay_back():
@@ -298,7 +300,8 @@ def test_leader_paragraph_names_motions_that_never_pay_back():
 
     lead = ('<span class="tag">Efficiency</span> <strong>A</strong> pays back its CAC '
             "soonest (median 4.0 mo against 6.0 mo for B). Seed for seed its CAC payback is "
-            "2.0 mo shorter than B's on average (95% CI 2.00 mo to 2.00 mo), and shorter in "
+            "2.0 mo shorter than B's (mean of the paired differences; 95% CI 2.00 mo to "
+            "2.00 mo), and shorter in "
             "100% of seeds: a clear difference.")
     # C pays back in 5 months (between A and B) but never in 2 of 8 seeds: its mean is
     # +inf, so it ranks last, and the paragraph says why it is not in the lead
@@ -359,7 +362,7 @@ def test_retention_labels_never_overlap_and_forecast_error_has_a_panel_per_motio
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from sim.report.figures import _forecast_error, _retention
-    from sim.report.style import _Ctx
+    from sim.report.style import ChartContext
 
     n = 30
     names = [f"m{i}" for i in range(7)]
@@ -382,7 +385,7 @@ def test_retention_labels_never_overlap_and_forecast_error_has_a_panel_per_motio
         def motions(self):
             return names
 
-    c = _Ctx.__new__(_Ctx)
+    c = ChartContext.__new__(ChartContext)
     c.res, c.motions, c.colors = Res(), names, {m: "#333333" for m in names}
     fig = _retention(c)
     renderer = FigureCanvasAgg(fig).get_renderer()

@@ -40,6 +40,7 @@ def test_shocked_report_leads_with_the_comparison_and_labels_the_shocked_plan(tm
     assert "Headline results: shocked plan" in html
     assert 'class="variant">Shocked plan: lead_volume x0.7' in html
     assert "baseline (mean)" in html and "shocked (mean)" in html
+    assert "change (mean, paired)" in html
     # every chart's title says it shows the shocked plan
     titles = [t for t in html.split("<figcaption>")[1:]]
     assert titles and all(t.lstrip().startswith("<strong>Shocked plan:") for t in titles), titles[0][:80]

@@ -20,25 +20,25 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from sim.compare import target_probability
-from sim.report.funnel import _funnel, funnel_table
+from sim.report.funnel import funnel_figure, funnel_table
 from sim.report.style import (
-    _MPL,
-    _STYLE,
     CAPTIONS,
     DPI,
     FIGSIZE,
+    MPL_VERSION,
     PALETTE,
-    _Ctx,
-    _figure,
-    _finite,
-    _money_axis,
-    _png,
-    _quantiles,
+    STYLE,
+    ChartContext,
+    finite_values,
     money,
+    money_axis,
     motion_colors,
+    new_figure,
+    quantiles_by,
+    to_png,
 )
 from sim.report.terminal import LABELS, currency_symbol
-from sim.report.timeline import mark_phases, segment_revenue
+from sim.report.timeline import mark_phases, segment_motions, segment_revenue
 from sim.scenario.schema import ROLES
 
 if TYPE_CHECKING:
@@ -60,11 +60,11 @@ __all__ = [
 # --- charts ------------------------------------------------------------------------
 
 
-def _arr_fan(c: _Ctx) -> Figure | None:
+def _arr_fan(c: ChartContext) -> Figure | None:
     qa = c.res.monthly_quantiles("arr")  # one column read, not the whole monthly table
     if qa.empty or not np.isfinite(qa[["p10", "p50", "p90"]].to_numpy(dtype=float)).any():
         return None
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     for motion in c.motions:
         q = qa[qa["motion"] == motion].set_index("month").sort_index()
@@ -85,7 +85,7 @@ def _arr_fan(c: _Ctx) -> Figure | None:
     ax.set_xlim(0, c.horizon)
     ax.set_ylim(bottom=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _money_axis(ax.yaxis, c.cur)
+    money_axis(ax.yaxis, c.cur)
     ax.set_xlabel("Month")
     ax.set_ylabel(f"ARR ({c.cur.strip()} per year)")
     ax.set_title(f"ARR by month: median and P10-P90 band over {c.seeds}")
@@ -94,16 +94,16 @@ def _arr_fan(c: _Ctx) -> Figure | None:
     return fig
 
 
-def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
-                  fmt: Callable[[float], str], money_axis: bool) -> Figure | None:
+def _distribution(c: ChartContext, metric: str, title: str, xlabel: str,
+                  fmt: Callable[[float], str], money_scale: bool) -> Figure | None:
     runs = c.res.runs
     if runs.empty or metric not in runs:
         return None
-    data = {mo: _finite(runs.loc[runs["motion"] == mo, metric]) for mo in c.motions}
+    data = {mo: finite_values(runs.loc[runs["motion"] == mo, metric]) for mo in c.motions}
     data = {k: v for k, v in data.items() if v.size}
     if not data:
         return None
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     allx = np.concatenate(list(data.values()))
     if len(data) <= 3:
@@ -126,11 +126,11 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
         ax.set_ylim(0, ax.get_ylim()[1] * (1.2 + 0.08 * len(data)))
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, 1.0))
         ax.grid(axis="x", visible=False)
-        if money_axis:
-            _money_axis(ax.xaxis, c.cur)
+        if money_scale:
+            money_axis(ax.xaxis, c.cur)
     else:
         names = list(data)[::-1]
-        horizontal = ({"orientation": "horizontal"} if _MPL >= (3, 10) else {"vert": False})
+        horizontal = ({"orientation": "horizontal"} if MPL_VERSION >= (3, 10) else {"vert": False})
         bp = ax.boxplot([data[n] for n in names], whis=(10, 90), showfliers=False,
                         patch_artist=True, widths=0.55, medianprops={"color": "black", "lw": 1.6},
                         **horizontal)
@@ -139,8 +139,8 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
             patch.set_alpha(0.55)
         ax.set_yticks(range(1, len(names) + 1), names)
         ax.grid(axis="y", visible=False)
-        if money_axis:
-            _money_axis(ax.xaxis, c.cur)
+        if money_scale:
+            money_axis(ax.xaxis, c.cur)
         ax.text(1.0, -0.16, "box: P25-P75, whiskers: P10-P90, line: median",
                 transform=ax.transAxes, ha="right", fontsize=8, color="#555555")
     ax.set_xlabel(xlabel)
@@ -148,7 +148,7 @@ def _distribution(c: _Ctx, metric: str, title: str, xlabel: str,
     return fig
 
 
-def _retention(c: _Ctx) -> Figure | None:
+def _retention(c: ChartContext) -> Figure | None:
     """GRR and NRR side by side, one row per motion: no two labels share a row."""
     runs = c.res.runs
     cols = [k for k in ("grr", "nrr") if k in runs and np.isfinite(
@@ -156,13 +156,13 @@ def _retention(c: _Ctx) -> Figure | None:
     if not cols:
         return None
     k = len(c.motions)
-    fig = _figure((FIGSIZE[0], max(2.4, 1.3 + 0.42 * k)))
+    fig = new_figure((FIGSIZE[0], max(2.4, 1.3 + 0.42 * k)))
     axes = fig.subplots(1, len(cols), sharey=True, squeeze=False)[0]
     y = np.arange(k)[::-1]
     for ax, metric in zip(axes, cols, strict=True):
         lo, hi = 1.0, 1.0
         for j, mo in enumerate(c.motions):
-            x = _finite(runs.loc[runs["motion"] == mo, metric])
+            x = finite_values(runs.loc[runs["motion"] == mo, metric])
             if not x.size:
                 continue
             p10, p50, p90 = np.percentile(x, [10, 50, 90])
@@ -187,7 +187,7 @@ def _retention(c: _Ctx) -> Figure | None:
     return fig
 
 
-def _forecast_error(c: _Ctx) -> Figure | None:
+def _forecast_error(c: ChartContext) -> Figure | None:
     """One small panel per motion (bands of many motions stacked on one axis hid each
     other), on a shared scale."""
     f = c.res.forecast
@@ -204,12 +204,12 @@ def _forecast_error(c: _Ctx) -> Figure | None:
     n = len(shown)
     ncols = min(n, 3)
     nrows = -(-n // ncols)
-    fig = _figure((FIGSIZE[0], 1.0 + 2.3 * nrows))
+    fig = new_figure((FIGSIZE[0], 1.0 + 2.3 * nrows))
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
     quarters = sorted(int(q) for q in f["quarter"].unique())
     for ax, mo in zip(axes, shown, strict=False):
         g = f[f["motion"] == mo]
-        q = _quantiles(g, "quarter", "err")
+        q = quantiles_by(g, "quarter", "err")
         col = c.colors[mo]
         ax.fill_between(q.index, q["p10"], q["p90"], color=col, alpha=0.25, lw=0)
         ax.plot(q.index, q["p50"], color=col, lw=2, marker="o", ms=3)
@@ -232,7 +232,7 @@ def _forecast_error(c: _Ctx) -> Figure | None:
     return fig
 
 
-def _headcount_spend(c: _Ctx) -> Figure | None:
+def _headcount_spend(c: ChartContext) -> Figure | None:
     # one column at a time, not the whole monthly table; a median of whole people
     hc = c.res.monthly_quantiles("headcount", (0.5,), "lower")
     if hc.empty:  # results saved before the total column: sum the roles' columns
@@ -247,7 +247,7 @@ def _headcount_spend(c: _Ctx) -> Figure | None:
     has_sm = not sm.empty and np.isfinite(sm["p50"].to_numpy(dtype=float)).any()
     if not (has_hc or has_sm):
         return None
-    fig = _figure((FIGSIZE[0], 6.6))
+    fig = new_figure((FIGSIZE[0], 6.6))
     axes = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.25))
     for mo in c.motions:
         col = c.colors[mo]
@@ -270,7 +270,7 @@ def _headcount_spend(c: _Ctx) -> Figure | None:
     ax1.set_title("Sales & marketing spend per month (median, P10-P90 band)")
     ax1.set_xlabel("Month")
     ax1.set_ylabel(f"Spend ({c.cur.strip()} per month)")
-    _money_axis(ax1.yaxis, c.cur)
+    money_axis(ax1.yaxis, c.cur)
     ax1.set_ylim(bottom=0)
     ax1.set_xlim(0, c.horizon)
     ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -282,7 +282,7 @@ def _headcount_spend(c: _Ctx) -> Figure | None:
     return fig
 
 
-def _p_target(c: _Ctx) -> Figure | None:
+def _p_target(c: ChartContext) -> Figure | None:
     target = c.res.scenario.target_arr
     if target is None:
         return None
@@ -293,7 +293,7 @@ def _p_target(c: _Ctx) -> Figure | None:
     tp = tp.set_index("motion")
     names = [m for m in c.motions if m in tp.index]
     height = float(np.clip(1.4 + 0.55 * len(names), 2.6, 6.0))
-    fig = _figure((FIGSIZE[0], height))
+    fig = new_figure((FIGSIZE[0], height))
     ax = fig.add_subplot()
     ys = np.arange(len(names))
     for y, mo in zip(ys, names, strict=True):
@@ -321,13 +321,15 @@ def _metric_label(metric: str) -> str:
     return LABELS.get(metric, metric.replace("_", " "))
 
 
-def _segments(c: _Ctx) -> Figure | None:
-    n = sum(1 for _ in c.motions)
-    fig = segment_revenue(c.res, c.colors, _figure((FIGSIZE[0], 2.6 + 1.6 * min(n, 4))))
+def _segments(c: ChartContext) -> Figure | None:
+    n = len(segment_motions(c.res))
+    if not n:
+        return None
+    fig = segment_revenue(c.res, c.colors, new_figure((FIGSIZE[0], 2.6 + 1.6 * min(n, 4))))
     if fig is None:
         return None
     for ax in fig.axes:
-        _money_axis(ax.yaxis, c.cur)
+        money_axis(ax.yaxis, c.cur)
         ax.set_xlim(0, c.horizon)
         mark_phases(ax, [mk for mk in c.phases if ax.get_title().startswith(mk.motion + ":")],
                     c.colors, label=False)
@@ -339,7 +341,7 @@ def make_figures(res: Results, variant: str | None = None) -> dict[str, bytes]:
 
     ``variant`` (e.g. "shocked plan"): a changed plan the charts show, tagged on each.
     """
-    c = _Ctx(res)
+    c = ChartContext(res)
     horizon = res.scenario.horizon_months
     builders: list[tuple[str, Callable[[], Figure | None]]] = [
         ("arr_fan.png", lambda: _arr_fan(c)),
@@ -348,19 +350,19 @@ def make_figures(res: Results, variant: str | None = None) -> dict[str, bytes]:
             c, "bookings_total", f"{_metric_label('bookings_total')} over {horizon} months: "
             f"distribution across {c.seeds}",
             f"Total bookings over {horizon} months ({c.cur.strip()})",
-            lambda v: money(v, c.cur, digits=2), money_axis=True)),
+            lambda v: money(v, c.cur, digits=2), money_scale=True)),
         ("cac_payback_distribution.png", lambda: _distribution(
             c, "cac_payback_months", f"{_metric_label('cac_payback_months')}: distribution "
             f"across {c.seeds}", "CAC payback (months; shorter is better)",
-            lambda v: f"{v:.1f} months", money_axis=False)),
+            lambda v: f"{v:.1f} months", money_scale=False)),
         ("retention.png", lambda: _retention(c)),
         ("forecast_error.png", lambda: _forecast_error(c)),
-        ("funnel.png", lambda: _funnel(c)),
+        ("funnel.png", lambda: funnel_figure(c)),
         ("headcount_spend.png", lambda: _headcount_spend(c)),
         ("segments.png", lambda: _segments(c)),
     ]
     out: dict[str, bytes] = {}
-    with mpl.rc_context(_STYLE):  # type: ignore[arg-type]
+    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
         for name, build in builders:
             fig = build()
             if fig is not None:
@@ -368,5 +370,5 @@ def make_figures(res: Results, variant: str | None = None) -> dict[str, bytes]:
                     fig.text(0.995, 0.995, variant.upper(), ha="right", va="top", fontsize=9,
                              fontweight="bold", color="#b3261e", usetex=False,
                              parse_math=False)
-                out[name] = _png(fig)
+                out[name] = to_png(fig)
     return out

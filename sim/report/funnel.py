@@ -13,9 +13,9 @@ from matplotlib.ticker import FuncFormatter
 if TYPE_CHECKING:
 
     from sim.runner.results import Results
-from sim.report.style import FIGSIZE, _Ctx, _figure
+from sim.report.style import FIGSIZE, ChartContext, new_figure
 
-__all__ = ["funnel_table"]
+__all__ = ["funnel_figure", "funnel_table"]
 
 
 def funnel_table(res: Results) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def funnel_table(res: Results) -> pd.DataFrame:
     return out.sort_values(["_o", "stage_index"]).drop(columns="_o").reset_index(drop=True)
 
 
-def _funnel(c: _Ctx) -> Figure | None:
+def funnel_figure(c: ChartContext) -> Figure | None:
     t = funnel_table(c.res)
     if t.empty or not (t["entered"] > 0).any():
         return None
@@ -82,7 +82,7 @@ def _funnel(c: _Ctx) -> Figure | None:
             y += 0.4
     n_bars = len(rows)
     height = float(np.clip(1.2 + 0.26 * n_bars, 3.5, 16.0))
-    fig = _figure((FIGSIZE[0], height))
+    fig = new_figure((FIGSIZE[0], height))
     ax = fig.add_subplot()
     tt = t.set_index(["motion", "stage"])
     xmax = float(t["entered"].max())

@@ -159,7 +159,7 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
         _mark(cells, motions, probs, "reached_target", cmp, res.scenario.compare)
         rows.append({"metric": "reached_target",
                      "label": f"P(ARR at least {money(target, cur)})",
-                     "hint": "higher is better", "cells": cells})
+                     "hint": "share of seeds; higher is better", "cells": cells})
         metric = "months_to_arr_target"
         cells, means = [], {}
         for m in motions:
@@ -171,7 +171,7 @@ def _headline(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, tp: pd.Dat
                           "range": f"{fmt(metric, r['months_p10'], cur)} - "
                                    f"{fmt(metric, r['months_p90'], cur)}", "best": ""})
         rows.append({"metric": metric, "label": "Month target is first reached",
-                     "hint": "seeds that reach it", "cells": cells})
+                     "hint": "median of the seeds that reach it", "cells": cells})
     rows += _cost_rows(res, s, cur)
     return {"rows": rows}
 
@@ -376,7 +376,8 @@ def render_report(res: Results, figures: dict[str, bytes],
     for m in sc.motions:
         motions.append({
             "name": m.name, "template": m.template, "color": colors[m.name],
-            "description": m.description, "flow": flow(m, cur),
+            "description": m.description, "flow": flow(m, cur, open_deals=bool(sc.initial.pipeline),
+                         staffed=frozenset(r.role for r in sc.initial.reps)),
             "overrides": template_overrides(m),
         })
     phased = any(m.phases for m in sc.motions)

@@ -72,15 +72,15 @@ def _never_sentences(metric: str, c: dict, a: str, b: str, noun: str, better: st
         text += ": a clear difference."
     else:  # clear where both get there, and the other side alone is ever "never"
         w, loser = (a, b) if side == "a" else (b, a)
-        text += (f"; still {escape(w)} is clearly better: its {noun} {is_} {better} on average "
+        text += (f"; still {escape(w)} is clearly better: its {noun} {is_} {better} (mean over the seeds) "
                  f"where both {verb}, and it {verb_s} in every seed where {escape(loser)} "
                  "does.")
     n, m = int(c["n"]), int(c["n_compared"])
     if n == 0:
-        return text + f" In no seed do both {verb}, so there is no average to compare."
+        return text + f" In no seed do both {verb}, so there is no mean to compare."
     where = f"Where both {verb} ({n:,} of {m:,} seeds)"
     means = (f"{noun} {is_} {fmt(metric, c['mean_a'], cur)} for {escape(a)} against "
-             f"{fmt(metric, c['mean_b'], cur)} for {escape(b)} on average")
+             f"{fmt(metric, c['mean_b'], cur)} for {escape(b)}, as means over those seeds")
     if not math.isfinite(c["diff_ci_low"]):
         return text + f" {where}, {means}."
     return text + (f" {where}, {means} (95% CI of the difference "
@@ -166,10 +166,12 @@ def _leader_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, met
     share = pct(c["share_a_better"])
     vs = f" than {escape(second)}'s" if len(motions) > 2 else ""
     if c["better"] == "a":
-        text += (f" Seed for seed its {noun} {amount} {better}{vs} on average (95% CI {ci}), "
+        text += (f" Seed for seed its {noun} {amount} {better}{vs} (mean of the paired "
+                 f"differences; 95% CI {ci}), "
                  f"and {better} in {share} of seeds: a clear difference.")
         return text + others, lead
-    text += (f" Seed for seed its {noun} only {amount} {better}{vs} on average (95% CI {ci}, "
+    text += (f" Seed for seed its {noun} only {amount} {better}{vs} (mean of the paired "
+                 f"differences; 95% CI {ci}, "
              f"which includes zero), and {better} in {share} of seeds: no clear difference.")
     return text + others, None
 
@@ -192,7 +194,7 @@ def _cost_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, grow:
         default=None)
     head = (f'<span class="tag">Trade-off</span> {escape(grow)} grows most and spends '
             f"{fmt('sm_spend_total', spend[grow], cur)} on sales and marketing over {h} months "
-            f"(median), with a peak monthly burn of "
+            f"(median), with a median peak monthly burn of "
             f"{fmt('monthly_burn', med(grow, 'monthly_burn'), cur)}")
     if other is None:
         return head + "."
@@ -251,10 +253,11 @@ def what_this_says(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame,
         bits = []
         for _, r in tp.iterrows():
             when = ("" if not math.isfinite(r["months_p50"]) else
-                    f"; first reached around month {r['months_p50']:.0f}")
+                    f"; first reached in month {r['months_p50']:.0f}, the median over the "
+                    "seeds that reach it")
             bits.append(f"{escape(r['motion'])} {pct(r['p_target'])} (95% CI "
                         f"{pct(r['p_ci_low'])} to {pct(r['p_ci_high'])}{when})")
-        text = (f'<span class="tag">Target</span> Chance of ending month {sc.horizon_months} '
+        text = (f'<span class="tag">Target</span> Chance (share of seeds) of ending month {sc.horizon_months} '
                 f"with ARR of at least {money(sc.target_arr, cur)}: " + ", ".join(bits) + ".")
         if len(tp) == 2:
             a, b = str(tp.iloc[0]["motion"]), str(tp.iloc[1]["motion"])
@@ -334,7 +337,7 @@ def pair_paragraphs(res: Results, cmp: pd.DataFrame, cur: str, n: int) -> list[s
             verdict = "clear" if c["better"] else "not clear (the interval includes zero)"
             bits.append(
                 f"{noun} {fmt(metric, c['mean_a'], cur)} against "
-                f"{fmt(metric, c['mean_b'], cur)} on average, "
+                f"{fmt(metric, c['mean_b'], cur)} (means over the seeds), "
                 f"{fmt_diff(metric, abs(c['diff_mean']), cur, signed=False)} {word} "
                 f"(95% CI of the difference {fmt_ci(metric, c['diff_ci_low'], c['diff_ci_high'], cur)}; "
                 f"{word} in {pct(c['share_a_better'] if adv >= 0 else 1 - c['share_a_better'])} "

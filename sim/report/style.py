@@ -22,18 +22,36 @@ if TYPE_CHECKING:
 
     from sim.runner.results import Results
 
-__all__ = ["CAPTIONS", "PHASE_MARKED", "PHASE_NOTE", "DPI", "FIGSIZE", "PALETTE", "MoneyFormatter", "money", "motion_colors"]
+__all__ = [
+    "CAPTIONS",
+    "DPI",
+    "FIGSIZE",
+    "MPL_VERSION",
+    "PALETTE",
+    "PHASE_MARKED",
+    "PHASE_NOTE",
+    "STYLE",
+    "ChartContext",
+    "MoneyFormatter",
+    "finite_values",
+    "money",
+    "money_axis",
+    "motion_colors",
+    "new_figure",
+    "quantiles_by",
+    "to_png",
+]
 
 
 DPI = 110
-_MPL = tuple(int(p) for p in mpl.__version__.split(".")[:2] if p.isdigit())
+MPL_VERSION = tuple(int(p) for p in mpl.__version__.split(".")[:2] if p.isdigit())
 FIGSIZE = (8.0, 4.5)
 
 # Okabe-Ito colour-blind-safe palette (yellow left out: unreadable on white).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#7F6A3B",
            "#555555")
 
-_STYLE = {
+STYLE = {
     # user text (motion and scenario names) is never read as math: "$10k and $20k" stays text
     "text.parse_math": False,
     "font.family": "DejaVu Sans",
@@ -79,7 +97,7 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     "cac_payback_distribution.png": (
         "CAC payback",
         "Months of gross profit from new ARR needed to repay sales and marketing spend; "
-        "shorter is better.",
+        "shorter is better. How it spreads across seeds, each motion's median marked.",
     ),
     "retention.png": (
         "Revenue retention",
@@ -89,7 +107,8 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     "forecast_error.png": (
         "Forecast error by quarter",
         "(forecast - actual) / actual bookings per quarter, one panel per motion on a shared "
-        "scale; above 0 the forecast was too high.",
+        "scale: line at the median over seeds, band P10 to P90; above 0 the forecast was too "
+        "high.",
     ),
     "funnel.png": (
         "Funnel by stage",
@@ -133,13 +152,13 @@ def motion_colors(motions: list[str]) -> dict[str, str]:
 # --- helpers -----------------------------------------------------------------------
 
 
-def _figure(size: tuple[float, float] = FIGSIZE) -> Figure:
+def new_figure(size: tuple[float, float] = FIGSIZE) -> Figure:
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _png(fig: Figure) -> bytes:
+def to_png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white",
                 metadata={"Software": None})
@@ -175,16 +194,16 @@ class MoneyFormatter(Formatter):
         return f"{'-' if v < 0 else ''}{self.cur}{a:,.{digits}f}"
 
 
-def _money_axis(axis: Axis, cur: str) -> None:
+def money_axis(axis: Axis, cur: str) -> None:
     axis.set_major_formatter(MoneyFormatter(cur))
 
 
-def _finite(s: pd.Series) -> np.ndarray:
+def finite_values(s: pd.Series) -> np.ndarray:
     x = s.to_numpy(dtype=float)
     return x[np.isfinite(x)]
 
 
-def _quantiles(df: pd.DataFrame, by: str, col: str) -> pd.DataFrame:
+def quantiles_by(df: pd.DataFrame, by: str, col: str) -> pd.DataFrame:
     """P10, P50, P90 of ``col`` per value of ``by`` (columns p10, p50, p90)."""
     g = df.groupby(by)[col]
     return pd.DataFrame({"p10": g.quantile(0.1), "p50": g.quantile(0.5),
@@ -196,7 +215,7 @@ def _seeds_note(res: Results) -> str:
     return f"{n:,} seeds"
 
 
-class _Ctx:
+class ChartContext:
     """What every chart needs: the results, motion order, colours, currency."""
 
     def __init__(self, res: Results):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from sim.runner.results import Results
 
-__all__ = ["PhaseMark", "mark_phases", "phase_marks", "segment_revenue"]
+__all__ = ["PhaseMark", "mark_phases", "phase_marks", "segment_motions", "segment_revenue"]
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,36 @@ def mark_phases(ax: Axes, marks: list[PhaseMark], colors: dict[str, str],
                     textcoords="offset points", fontsize=7.5, color=col)
 
 
+def segment_motions(res: Results) -> list[str]:
+    """Motions with both segments: self-serve and sales-assisted customers in some seed.
+
+    A segment is there when it booked a customer in some seed (self-serve upgrades;
+    sales wins, PQLs and pilot conversions), or, for the sales-assisted segment, when the
+    company starts with customers. Revenue alone does not make a segment: a motion that
+    never books a sales deal has no sales-assisted customers to draw.
+    """
+    m = res.monthly
+    need = {"motion", "seed", "bookings_new", "bookings_self_serve"}
+    if m.empty or not need <= set(m.columns):
+        return []
+    carried = res.scenario.initial.customers
+    has_initial = carried.count > 0 or bool(carried.accounts)
+    g = m.groupby(["motion", "seed"])[["bookings_new", "bookings_self_serve"]].sum()
+    ss = g["bookings_self_serve"] > 0
+    sa = (g["bookings_new"] - g["bookings_self_serve"]) > 1e-6 * g["bookings_new"].abs()
+    ss_any = ss.groupby(level="motion").any()
+    sa_any = sa.groupby(level="motion").any()
+    return [mo for mo in res.motions()
+            if bool(ss_any.get(mo, False)) and (bool(sa_any.get(mo, False)) or has_initial)]
+
+
 def segment_revenue(res: Results, colors: dict[str, str], figure: Figure) -> Figure | None:
     """Median monthly revenue by segment (self-serve, sales) of each motion that has both."""
     ss = res.monthly_quantiles("revenue_self_serve", (0.5, 1.0))
     sa = res.monthly_quantiles("revenue_sales", (0.5, 1.0))
     if ss.empty or sa.empty:
         return None
-    both = [mo for mo in res.motions()
-            if (ss.loc[ss["motion"] == mo, "p100"] > 0).any()
-            and (sa.loc[sa["motion"] == mo, "p100"] > 0).any()]
+    both = segment_motions(res)
     if not both:
         return None
     axes = figure.subplots(len(both), 1, sharex=True, squeeze=False)[:, 0]
