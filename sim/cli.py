@@ -152,7 +152,7 @@ def run(
                     res = simulate(sc, workers=workers, executor=executor.value,
                                    scheduler=scheduler, on_chunk=on_chunk,
                                    checkpoint=claim.partial, precision=precision, metric=metric,
-                                   min_seeds=min_seeds)
+                                   min_seeds=min_seeds, luck_only=luck_only)
                 saved = compose(res, claim)
             except KeyboardInterrupt as e:
                 err.print(escape(f"interrupted: the finished chunks are kept in {claim.partial}; "
