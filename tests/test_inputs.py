@@ -15,6 +15,7 @@ import pytest
 from scipy import stats
 
 from sim import load_scenario, simulate
+from sim.drivers import drivers_of
 from sim.engine.model import simulate_seed
 from sim.engine.params import draw_inputs, seed_inputs
 from sim.engine.rng import Streams
@@ -35,7 +36,7 @@ from sim.scenario.inputs import (
     rank_to_normal,
     uncertain_inputs,
 )
-from sim.scenario.loader import scenario_from_dict
+from sim.scenario.loader import deep_merge, scenario_from_dict
 
 STAGES = [
     {"name": "qualify", "duration": 5, "advance": 0.165},
@@ -46,18 +47,30 @@ STAGES = [
 ]
 
 
+def _fixed(template: str, **motion: object) -> dict:
+    """A motion of ``template`` with every input the template makes uncertain fixed at its
+    central value, then ``motion`` merged on top: the only uncertain inputs are the ones a
+    test gives."""
+    sc = central_scenario(scenario_from_dict({"name": "fixed", "horizon_months": 12,
+                                              "motions": [{"template": template}]}))
+    base = sc.motions[0].model_dump(mode="json", by_alias=True, exclude_none=True)
+    base.pop("based_on", None)
+    return deep_merge(base, motion)
+
+
 def _scenario(**top: object) -> dict:
     return {
         "name": "inputs", "horizon_months": 12, "seeds": 20, "seed": 11,
         "motions": [
-            {"template": "sales_led",
-             "sources": {"inbound": {"leads_per_month": {"dist": "pert", "low": 150,
-                                                         "mode": 220, "high": 300}}},
-             "stages": STAGES,
-             "retention": {"monthly_churn": {"dist": "uniform", "low": 0.008, "high": 0.016},
-                           "early_churn": 0.03}},
-            {"template": "sales_led", "name": "other",
-             "retention": {"monthly_churn": {"dist": "uniform", "low": 0.008, "high": 0.016}}},
+            _fixed("sales_led",
+                   sources={"inbound": {"leads_per_month": {"dist": "pert", "low": 150,
+                                                            "mode": 220, "high": 300}}},
+                   stages=STAGES,
+                   retention={"monthly_churn": {"dist": "uniform", "low": 0.008, "high": 0.016},
+                              "early_churn": 0.03}),
+            _fixed("sales_led", name="other",
+                   retention={"monthly_churn": {"dist": "uniform", "low": 0.008,
+                                                "high": 0.016}}),
         ],
         **top,
     }
@@ -95,14 +108,14 @@ def test_common_inputs_across_motions() -> None:
 
 
 def test_phase_inputs_get_a_phase_prefix_and_carry_over() -> None:
-    data = {"name": "ph", "horizon_months": 24, "seeds": 3, "seed": 2, "motions": [{
-        "template": "founder_led",
-        "retention": {"monthly_churn": {"dist": "uniform", "low": 0.005, "high": 0.015}},
-        "phases": [
+    data = {"name": "ph", "horizon_months": 24, "seeds": 3, "seed": 2, "motions": [_fixed(
+        "founder_led",
+        retention={"monthly_churn": {"dist": "uniform", "low": 0.005, "high": 0.015}},
+        phases=[
             {"start_month": 6, "retention": {"early_churn": {"dist": "uniform", "low": 0.05,
                                                              "high": 0.1}}},
             {"start_month": 12, "deal": {"acv": 60000}},
-        ]}]}
+        ])]}
     sc = scenario_from_dict(data)
     m = sc.motions[0]
     own = [[(u.key, is_own) for u, is_own in items] for items in phase_inputs(m)]
@@ -167,7 +180,7 @@ def test_luck_only_sets_every_input_to_its_mean() -> None:
     assert res.manifest["luck_only"] is True
     assert list(res.inputs.columns) == ["motion", "seed"]
     assert res.luck_runs.empty
-    d = res.drivers
+    d = drivers_of(res)
     assert set(d.driver) == {"luck"}
     assert (d[d.metric == "arr_end"].share == 1.0).all()
 
