@@ -328,7 +328,9 @@ def seed_metrics(
     new_arr_per_customer = _ratio(new_arr, out["new_customers"])
     annual_churn = out["annual_churn_rate"]
     churn_for_ltv = max(annual_churn, LTV_CHURN_FLOOR) if math.isfinite(annual_churn) else math.nan
-    ltv = _ratio(new_arr_per_customer * gm, churn_for_ltv)
+    # no recurring ARR is worth nothing, whatever the churn (also when no cohort tells it)
+    ltv = 0.0 if new_arr_per_customer == 0 else _ratio(new_arr_per_customer * gm,
+                                                       churn_for_ltv)
     out["ltv_to_cac"] = _ratio(ltv, out["cac"])
     # opportunities closed in the horizon
     is_opp = np.isfinite(L["created"])

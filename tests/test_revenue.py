@@ -42,10 +42,12 @@ def test_services_fees_are_one_off_and_payback_runs_on_the_follow_on_arr() -> No
     # then a 24,000 subscription at the 80% product margin
     sv = {"duration_months": 3, "max_concurrent": 1, "productized_share": 0.0,
           "services_margin": 0.4, "follow_on_probability": 1.0, "follow_on_acv": 24_000}
+    # 24 months: the follow-on customer is in the retention cohort (live 12 months before
+    # the end), whose churn LTV reads
     m, mo, _ = _metrics({"deal": {"pricing": "services", "acv": None, "services": sv},
-                         "team": AE_COST}, **_one_deal(120_000))
+                         "team": AE_COST}, months=24, **_one_deal(120_000))
     end = 10 + 3 * M
-    recurring = 24_000 * (12 * M - end) / 365
+    recurring = 24_000 * (24 * M - end) / 365
     assert m["services_revenue"] == pytest.approx(120_000)
     assert m["one_off_revenue"] == pytest.approx(120_000)
     assert m["services_margin"] == pytest.approx(0.4)
@@ -57,11 +59,12 @@ def test_services_fees_are_one_off_and_payback_runs_on_the_follow_on_arr() -> No
     assert m["new_arr_total"] == pytest.approx(24_000)
     assert m["expansion_arr_total"] == 0
     assert m["bookings_total"] == pytest.approx(120_000)  # the engagement is booked
-    # payback = S&M / (new recurring ARR x its margin / 12) = 120,000 / 1,600
-    assert m["sm_spend_total"] == pytest.approx(120_000)
-    assert m["cac_payback_months"] == pytest.approx(75.0)
-    # LTV = 24,000 x 0.8 / 5% (no churn: the floor) = 384,000; CAC = 120,000
-    assert m["ltv_to_cac"] == pytest.approx(3.2)
+    # payback = S&M / (new recurring ARR x its margin / 12) = 240,000 / 1,600 (two years
+    # of one AE at 120,000 a year)
+    assert m["sm_spend_total"] == pytest.approx(240_000)
+    assert m["cac_payback_months"] == pytest.approx(150.0)
+    # LTV = 24,000 x 0.8 / 5% (no churn: the floor) = 384,000; CAC = 240,000
+    assert m["ltv_to_cac"] == pytest.approx(1.6)
 
 
 def test_outcome_new_arr_is_the_run_rate_billed_at_signing() -> None:
