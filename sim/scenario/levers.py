@@ -29,11 +29,23 @@ def _scale(value: Any, factor: float, key: str) -> Any:
         scaled = value.scaled(factor)
         if key in PROBABILITIES and scaled.mean > 1:
             return Fixed(value=1.0)
+        if key in PROBABILITIES and scaled.support[1] > 1:
+            return _capped_at_one(scaled)
         return scaled
     x = float(value) * factor
     if key == "backfill_lag_months":
         return float(round(x))
     return min(x, 1.0) if key in PROBABILITIES else x
+
+
+def _capped_at_one(d: Distribution) -> Distribution:
+    """A scaled probability whose range passes 1 (its mean does not): its bounds cut at 1,
+    so the lever saturates at certainty rather than describing an impossible rate."""
+    bounds = {f: min(float(getattr(d, f)), 1.0) for f in ("low", "mode", "high")
+              if hasattr(d, f)}
+    if not bounds or bounds.get("low", 0.0) >= 1.0:
+        return Fixed(value=1.0)
+    return d.model_copy(update=bounds)
 
 
 def _expand(motion: dict[str, Any], path: str) -> list[tuple[Any, ...]]:
