@@ -41,7 +41,7 @@ def scenarios(draw):
                                 "growth_per_month": draw(st.floats(-0.02, 0.05)),
                                 "fit_rate": draw(prob), "cost_per_lead": 10}},
         "stages": stages,
-        "team": {"ae": {"start": draw(st.integers(1, 3)), "max_open_deals": 10_000,
+        "team": {"ae": {"start": draw(st.integers(1, 3)), "max_open_deals": 1000,
                         "ramp_months": draw(st.floats(0, 4)), "ramp_start": draw(prob),
                         "ramp_win_factor": draw(prob)}},
         "qualification": {"strictness": draw(prob)},

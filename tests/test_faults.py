@@ -187,9 +187,11 @@ def test_a_lost_checkpoint_record_resumed_with_another_chunking_is_refused(small
     with pytest.raises(ScenarioError, match="chunk-00001 holds seeds 8-16"):
         simulate(small, workers=1, chunk_size=5, checkpoint=cp)
     assert not (cp / "checkpoint.json").exists()  # a refused resume writes nothing
-    # the same chunking is trusted again: every part checks out
+    # the same chunking is trusted again: every part checks out, the run's 6 chunks of 8
+    # seeds and the 3 chunks re-running its first 20 seeds with fresh luck (the template's
+    # inputs are uncertain, so the run has luck re-runs)
     res = simulate(small, workers=1, chunk_size=8, checkpoint=cp)
-    assert res.manifest["resumed_chunks"] == 6
+    assert res.manifest["resumed_chunks"] == 6 + 3
 
 
 def test_a_corrupt_part_is_named_not_a_bare_arrow_error(small, tmp_path):

@@ -246,7 +246,7 @@ def test_pilot_decision_paths_match_the_pilot_desk(clause):
     desk = PilotDesk(m.pilot, Streams(1, 0), lambda t, row: None)
     n = 20_000
     for i in range(n):
-        desk.sell(i, 0.0)
+        desk.sell(i, 0.0, math.nan, 100_000.0)  # fee drawn by the desk; any production ACV
     P = desk.P
     conv = P.column("converted")
     p_hat = conv.mean()
