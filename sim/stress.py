@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from sim.runner.api import simulate
 from sim.runner.results import Results
 from sim.scenario.levers import LEVERS, apply_levers, governed_paths, shock_scenario
 from sim.scenario.schema import Motion, Scenario
+
+if TYPE_CHECKING:
+    from sim.report.glyphs import ChartNames
 
 __all__ = ["ALL_SETS_METRICS", "StressResult", "all_sets_section", "paired_deltas",
            "run_sensitivity", "run_stress", "run_stress_sets", "sensitivity_section",
@@ -260,14 +263,19 @@ def tornado_figure(table: pd.DataFrame, metric: str, delta: float, currency: str
     import matplotlib as mpl
     from matplotlib.ticker import FuncFormatter
 
+    from sim.report.glyphs import ChartNames
     from sim.report.terminal import fmt_value
 
     ticks = FuncFormatter(lambda v, _pos: fmt_value(metric, v, currency))
-    with mpl.rc_context({"text.parse_math": False}):  # motion names are text, never math
-        return _tornado(table, metric, delta, ticks)
+    # motion names are text, never math; fonts for their glyphs, or neutral labels
+    names = ChartNames({"motion": list(dict.fromkeys(table["motion"]))})
+    rc: dict[str, Any] = {"text.parse_math": False, **names.rc}
+    with mpl.rc_context(rc):  # type: ignore[arg-type]
+        return _tornado(table, metric, delta, ticks, names)
 
 
-def _tornado(table: pd.DataFrame, metric: str, delta: float, ticks: Any) -> bytes:
+def _tornado(table: pd.DataFrame, metric: str, delta: float, ticks: Any,
+             names: ChartNames) -> bytes:
     from io import BytesIO
 
     from matplotlib.figure import Figure
@@ -296,6 +304,7 @@ def _tornado(table: pd.DataFrame, metric: str, delta: float, ticks: Any) -> byte
                      fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right", frameon=False)
+    names.apply(fig)
     fig.tight_layout()
     buf = BytesIO()
     fig.savefig(buf, format="png")
