@@ -165,7 +165,7 @@ def _breaks_section(res: Results) -> dict[str, Any] | None:
                      "simplest box of uncertain inputs (one or two conditions, from a depth-2 "
                      "decision tree) that holds most of them where misses are most common: the "
                      "conditions under which the plan is most likely to fail.",
-            "headers": ["motion", "misses", "where"], "rows": rows}
+            "headers": ["motion", "misses (share of seeds)", "where"], "rows": rows}
 
 
 def uncertainty_sections(res: Results) -> list[dict[str, Any]]:
