@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,25 @@ from sim.runner.results import Results
 from sim.scenario.levers import LEVERS, apply_levers, governed_paths, shock_scenario
 from sim.scenario.schema import Motion, Scenario
 
+if TYPE_CHECKING:
+    from sim.report.glyphs import ChartNames
+
 __all__ = ["ALL_SETS_METRICS", "StressResult", "all_sets_section", "paired_deltas",
            "run_sensitivity", "run_stress", "run_stress_sets", "sensitivity_section",
            "stress_section", "tornado_figure"]
+
+
+# a figure only some seeds have: which seeds its means are over (the report says so)
+ONLY_SOME_SEEDS = {"months_to_arr_target": "seeds that reach it"}
+SOME_SEEDS_NOTE = ("Months to target: means over the seeds that reach the target, the change "
+                   "over the seeds where both plans reach it.")
+
+
+def _row_label(metric: str) -> str:
+    from sim.report.terminal import LABELS
+
+    scope = ONLY_SOME_SEEDS.get(metric)
+    return LABELS.get(metric, metric) + (f" (mean of the {scope})" if scope else "")
 
 
 def _mean_ci(d: np.ndarray) -> tuple[float, float, float]:
@@ -104,14 +120,14 @@ ALL_SETS_METRICS = ("arr_end", "bookings_total", "cac_payback_months", "sm_spend
 
 def all_sets_section(table: pd.DataFrame, seeds: int, currency: str) -> dict[str, Any]:
     """Every shock set against the baseline, in one table (the report's first section)."""
-    from sim.report.terminal import LABELS, fmt_value
+    from sim.report.terminal import fmt_value
     from sim.report.wording import fmt_ci, fmt_diff
 
     rows = []
     for r in table[table.metric.isin(ALL_SETS_METRICS)].itertuples():
         ci = ("n/a" if not (math.isfinite(r.ci_low) and math.isfinite(r.ci_high))
               else fmt_ci(r.metric, r.ci_low, r.ci_high, currency))
-        rows.append([r.set, r.motion, LABELS.get(r.metric, r.metric),
+        rows.append([r.set, r.motion, _row_label(r.metric),
                      fmt_value(r.metric, r.baseline, currency),
                      fmt_value(r.metric, r.shocked, currency),
                      fmt_diff(r.metric, r.change, currency), ci])
@@ -201,7 +217,7 @@ def run_sensitivity(scenario: Scenario, metric: str, delta: float = 0.2,
 
 def stress_section(res: StressResult, currency: str) -> dict[str, Any]:
     """The stress deltas as a report section (and terminal table)."""
-    from sim.report.terminal import LABELS, fmt_value
+    from sim.report.terminal import fmt_value
     from sim.report.wording import fmt_ci, fmt_diff
 
     shocks = ", ".join(f"{k} x{v:g}" for k, v in res.shocks.items())
@@ -223,10 +239,11 @@ def stress_section(res: StressResult, currency: str) -> dict[str, Any]:
         "intro": f"The plan as written (baseline) against the same plan with {shocks}, each "
                  f"change paired seed by seed over {seeds} seeds. Baseline and shocked "
                  "figures are means over the seeds (P(target): the share of seeds reaching "
-                 "the target).",
+                 "the target)." + (" " + SOME_SEEDS_NOTE if "months_to_arr_target"
+                                   in set(res.deltas["metric"]) else ""),
         "headers": ["motion", "metric", "baseline (mean)", "shocked (mean)",
                     "change (mean, paired)", "95% CI"],
-        "rows": [[r.motion, LABELS.get(r.metric, r.metric), f(r.metric, r.baseline),
+        "rows": [[r.motion, _row_label(r.metric), f(r.metric, r.baseline),
                   f(r.metric, r.shocked), fmt_diff(r.metric, r.change, currency),
                   ci(r.metric, r.ci_low, r.ci_high)]
                  for r in res.deltas.itertuples()],
@@ -260,14 +277,19 @@ def tornado_figure(table: pd.DataFrame, metric: str, delta: float, currency: str
     import matplotlib as mpl
     from matplotlib.ticker import FuncFormatter
 
+    from sim.report.glyphs import ChartNames
     from sim.report.terminal import fmt_value
 
     ticks = FuncFormatter(lambda v, _pos: fmt_value(metric, v, currency))
-    with mpl.rc_context({"text.parse_math": False}):  # motion names are text, never math
-        return _tornado(table, metric, delta, ticks)
+    # motion names are text, never math; fonts for their glyphs, or neutral labels
+    names = ChartNames({"motion": list(dict.fromkeys(table["motion"]))})
+    rc: dict[str, Any] = {"text.parse_math": False, **names.rc}
+    with mpl.rc_context(rc):  # type: ignore[arg-type]
+        return _tornado(table, metric, delta, ticks, names)
 
 
-def _tornado(table: pd.DataFrame, metric: str, delta: float, ticks: Any) -> bytes:
+def _tornado(table: pd.DataFrame, metric: str, delta: float, ticks: Any,
+             names: ChartNames) -> bytes:
     from io import BytesIO
 
     from matplotlib.figure import Figure
@@ -296,6 +318,7 @@ def _tornado(table: pd.DataFrame, metric: str, delta: float, ticks: Any) -> byte
                      fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right", frameon=False)
+    names.apply(fig)
     fig.tight_layout()
     buf = BytesIO()
     fig.savefig(buf, format="png")

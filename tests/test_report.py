@@ -299,7 +299,8 @@ def test_leader_paragraph_names_motions_that_never_pay_back():
         return text
 
     lead = ('<span class="tag">Efficiency</span> <strong>A</strong> pays back its CAC '
-            "soonest (median 4.0 mo against 6.0 mo for B). Seed for seed its CAC payback is "
+            "soonest on average (mean 4.0 mo against 6.0 mo for B; median 4.0 mo against "
+            "6.0 mo). Seed for seed its CAC payback is "
             "2.0 mo shorter than B's (mean of the paired differences; 95% CI 2.00 mo to "
             "2.00 mo), and shorter in "
             "100% of seeds: a clear difference.")
@@ -323,6 +324,25 @@ def test_team_cost_and_its_sm_share_are_shown_as_assumed(tmp_path):
                    seeds=2, workers=1)
     html = write_report(res, tmp_path).read_text(encoding="utf-8")
     assert "Team cost" in html and "40% counted as S&amp;M (team.founder.selling_share)" in html
+
+
+def test_leader_is_named_by_the_mean_and_the_paragraph_says_so():
+    """A pays back in 2 months in 4 seeds and 10 in the fifth (mean 3.6, median 2.0); B
+    in 3 months every seed (mean and median 3.0). B leads by the mean although A's median
+    is lower: the paragraph says the lead is on average and gives both figures."""
+    from sim.compare import paired_comparison
+    from sim.metrics import summarize
+    from sim.report.narrative import what_this_says
+
+    runs = _payback_runs({"A": [2.0, 2.0, 2.0, 2.0, 10.0], "B": [3.0] * 5})
+    res = _fake_results(runs)
+    paras = what_this_says(res, summarize(runs, ("cac_payback_months",)),
+                           paired_comparison(runs, res.motions()), pd.DataFrame(), "$")
+    (text,) = [p for p in paras if p.startswith('<span class="tag">Efficiency')]
+    assert text.startswith(
+        '<span class="tag">Efficiency</span> <strong>B</strong> pays back its CAC soonest on '
+        "average (mean 3.0 mo against 3.6 mo for A; median 3.0 mo against 2.0 mo). Seed for "
+        "seed its CAC payback is only 0.6 mo shorter (mean of the paired differences;")
 
 
 def test_a_pilot_motion_says_what_its_production_contract_is_worth():

@@ -133,6 +133,9 @@ def test_every_figure_says_median_mean_or_share(html):
         '<th class="num">Share of seeds A better</th>',
         "Forecast error (WAPE, mean)", "Forecast bias (mean)", "MAPE (mean)",
         "Entered (mean)", "Mean days in stage",
+        "Advance rate (pooled over seeds: advanced / entered)",
+        "<th>misses (share of seeds)</th>",  # where the plan breaks
+        "on average (mean ",  # What this says: the leader is ranked by the mean
         "Line: median ARR across seeds",  # captions
         "each motion&#39;s median marked", "line at the median over seeds",
         "Mean number entering each stage", "Median total headcount",

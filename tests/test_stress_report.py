@@ -41,6 +41,9 @@ def test_shocked_report_leads_with_the_comparison_and_labels_the_shocked_plan(tm
     assert 'class="variant">Shocked plan: lead_volume x0.7' in html
     assert "baseline (mean)" in html and "shocked (mean)" in html
     assert "change (mean, paired)" in html
+    # months to target exist only in the seeds that reach the target: the row says so
+    assert "Months to target (mean of the seeds that reach it)" in html
+    assert "Months to target: means over the seeds that reach the target" in html
     # every chart's title says it shows the shocked plan
     titles = [t for t in html.split("<figcaption>")[1:]]
     assert titles and all(t.lstrip().startswith("<strong>Shocked plan:") for t in titles), titles[0][:80]

@@ -69,9 +69,8 @@ class CustomerBook:
         self.window = num(retention.early_window_days)
         self.moves = moves = movement_terms(retention)
         self.bad_fit_mult = num(retention.bad_fit_multiplier)
-        self.handoff_mult = 1.0 if handoff.acceptance_criteria else num(
-            retention.poor_handoff_multiplier
-        )
+        self.handoff_mult = (1.0 if handoff.acceptance_criteria
+                             else num(retention.poor_handoff_multiplier))
         self.apc = None if retention.accounts_per_csm is None else num(retention.accounts_per_csm)
         self.overload_sens = num(retention.overload_churn_sensitivity)
         # each customer's draws come from its own key (sim.engine.keyed), keyed from
@@ -163,8 +162,7 @@ class CustomerBook:
             self._no_growth = False
         if early_p > 0.0:
             self._no_early = False
-        if source == self.self_serve_id:
-            self.has_self_serve = True
+        self.has_self_serve |= source == self.self_serve_id
         self.n_live += n
 
     def add(self, t: float, arr: float, contract: str, fit: bool, source: int, lead: int,
@@ -181,8 +179,7 @@ class CustomerBook:
         self._pending_terms.append(terms)
         if terms is not None:
             self.detailed = self._pending_with_terms = True
-        if source == self.self_serve_id:
-            self.has_self_serve = True
+        self.has_self_serve |= source == self.self_serve_id
         self.n_live += 1
 
     def use_pricing(self, pricing: Pricing) -> None:
@@ -287,7 +284,7 @@ class CustomerBook:
         churned_n = 0
         expansion = 0.0
         contraction = 0.0
-        extra_rev = 0.0
+        extra_rev = extra_ss = 0.0  # revenue of moves within the month: sales, self-serve
         # early churn
         e = None if self._no_early else np.flatnonzero((end == INF) & (C.early_at[:n] < b))
         if e is not None and e.size:
@@ -299,9 +296,8 @@ class CustomerBook:
         if self.apc is not None:
             capacity = max(n_csm, 0) * self.apc
             load = self.n_live / capacity if capacity > 0 else math.inf
-            overload = 1.0 + self.overload_sens * max(0.0, load - 1.0) if math.isfinite(load) else (
-                1.0 + self.overload_sens * 10.0
-            )
+            excess = load - 1.0 if math.isfinite(load) else 10.0  # no CSM at all: 10x over
+            overload = 1.0 + self.overload_sens * max(0.0, excess)
         nr = C.next_renewal[:n]
         due = np.flatnonzero((end == INF) & (nr <= b))
         while due.size:
@@ -334,7 +330,12 @@ class CustomerBook:
                 if down_total:
                     C.contracted[stay] += down
                     contraction += down_total
-                extra_rev += float((move * (b - nr[stay])).sum()) / 365.0
+                gain = move * (b - nr[stay])
+                if self.has_self_serve:  # a self-serve account's move is self-serve revenue
+                    ss = C.source[stay] == self.self_serve_id
+                    extra_ss += float(gain[ss].sum()) / 365.0
+                    gain = gain[~ss]
+                extra_rev += float(gain.sum()) / 365.0
             nr[stay] += term[~go]
             C.renewals[stay] += 1
             due = stay[nr[stay] <= b]
@@ -348,14 +349,18 @@ class CustomerBook:
         self.n_live -= churned_n
         overlap = np.maximum(np.minimum(end, b) - np.maximum(start, a), 0.0)
         rev_c = arr_pre * overlap * live_at_a / 365.0
-        revenue = float(rev_c.sum()) + extra_rev
+        # the two segments, each its own customers' revenue (fees are sales'); total: their sum
+        ss_c = C.source[:n] == self.self_serve_id if self.has_self_serve else None
+        sales = float((rev_c if ss_c is None else rev_c[~ss_c]).sum()) + extra_rev
+        rev_ss = 0.0 if ss_c is None else float(rev_c[ss_c].sum()) + extra_ss
         flows = {"cogs": 0.0, "platform_fees": 0.0, "commission_trailing": 0.0, "fees": 0.0,
                  "revenue_services": 0.0, "cogs_services": 0.0}
         if self._fees:
             fees = sum(x for t, x in self._fees if a < t <= b)
             self._fees = [(t, x) for t, x in self._fees if t > b]
             flows["fees"] = fees
-            revenue += fees
+            sales += fees
+        revenue = rev_ss + sales
         if self.detailed:
             # an engagement's billing is services revenue at its own cost, up to its end;
             # a follow-on subscription from then on is recurring at the plain margin
@@ -364,7 +369,8 @@ class CustomerBook:
             flows["revenue_services"], flows["cogs_services"] = eng_rev, eng_cost
             flows["cogs_one_off"] = eng_cost + flows["fees"] * (1.0 - self.gm)
             flows["cogs"] = (float((rev_c * cogs_pre)[~one_off_pre].sum()) + eng_cost
-                             + (extra_rev + eng_after_end + flows["fees"]) * (1.0 - self.gm))
+                             + (extra_rev + extra_ss + eng_after_end + flows["fees"])
+                             * (1.0 - self.gm))
             flows["platform_fees"] = float((rev_c * C.rev_share[:n]).sum())
             young = (a - start) < 365.0
             flows["commission_trailing"] = float((rev_c * C.comm_trailing[:n] * young).sum())
@@ -386,8 +392,7 @@ class CustomerBook:
             flows["cogs_one_off"] = flows["fees"] * (1.0 - self.gm)
         live_b = (start <= b) & (end > b)
         in_arr = live_b & C.recurring[:n] if self.detailed else live_b
-        flows["revenue_self_serve"] = (float(rev_c[C.source[:n] == self.self_serve_id].sum())
-                                       if self.has_self_serve else 0.0)
+        flows["revenue_sales"], flows["revenue_self_serve"] = sales, rev_ss
         return {
             "revenue": revenue,
             "arr": float(arr[in_arr].sum()),
@@ -434,8 +439,7 @@ class CustomerBook:
                 self._no_growth = False
             C.term[go_on] = 365.0
             # the customer's first recurring ARR: new ARR (``new_arr`` column), not expansion
-            moves = self._eng_moves
-            moves[2] += float(((new - old) * (b - t_end[follow > 0]) / 365.0).sum())
+            self._eng_moves[2] += float(((new - old) * (b - t_end[follow > 0]) / 365.0).sum())
             C.next_renewal[go_on] += 365.0
         return due[~eng]
 

@@ -103,13 +103,15 @@ def monthly_series(run: SeedRun) -> dict[str, np.ndarray]:
         out[k] = ticks[k]
     # revenue: recurring (subscriptions, usage, outcomes, value shares) and one-off
     # (services engagements, value-share baseline fees, pilot fees), each with its cost
-    out["revenue"] = ticks["revenue"] + out["revenue_pilot"]
+    # the blend's two segments, each its own customers' revenue: self-serve accounts, and
+    # sales-assisted customers with the fees and pilot fees; the total is their sum
+    out["revenue_sales"] = ticks["revenue_sales"] + out["revenue_pilot"]
+    out["revenue"] = out["revenue_self_serve"] + out["revenue_sales"]
     out["cogs"] = ticks["cogs"] + cogs_pilot
     out["revenue_one_off"] = out["revenue_services"] + out["fees"] + out["revenue_pilot"]
     out["revenue_recurring"] = out["revenue"] - out["revenue_one_off"]
     out["cogs_one_off"] = ticks["cogs_one_off"] + cogs_pilot
     out["cogs_recurring"] = out["cogs"] - out["cogs_one_off"]
-    out["revenue_sales"] = out["revenue"] - out["revenue_self_serve"]  # the blend's two segments
     # cost of revenue: hosting/compute/delivery (sim.engine.pricing) and the platforms' share
     out["gross_profit"] = out["revenue"] - out["cogs"] - out["platform_fees"]
     ends = (np.arange(n) + 1) * MONTH_DAYS

@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sim.drivers import LUCK, drivers_of, input_label, learn_first, plan_breaks
+from sim.report.glyphs import chart_names
 from sim.report.style import DPI, PALETTE, money
 from sim.runner.results import Results
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["TOP_DRIVERS", "drivers_figure", "uncertainty_sections"]
 
 TOP_DRIVERS = 6  # inputs shown per motion (luck is always shown)
 METRIC = "arr_end"
 LUCK_COLOR = "#999999"
-
-
-def _mpl_text(s: str) -> str:
-    """User text as literal matplotlib text (no mathtext from a '$')."""
-    return s.replace("$", r"\$")
 
 
 def _top(d: pd.DataFrame, motion: str) -> pd.DataFrame:
@@ -41,6 +40,23 @@ def _top(d: pd.DataFrame, motion: str) -> pd.DataFrame:
 def drivers_figure(res: Results) -> bytes | None:
     """Horizontal bars per motion: the top inputs' first-order shares of the variance of
     end ARR, and luck's share."""
+    import matplotlib as mpl
+
+    names = chart_names(res.scenario)  # fonts for the names' glyphs, or neutral labels
+    rc: dict[str, Any] = {"text.parse_math": False, **names.rc}  # user text is never math
+    with mpl.rc_context(rc):  # type: ignore[arg-type]
+        fig = _drivers_figure(res)
+        if fig is None:
+            return None
+        names.apply(fig)
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _drivers_figure(res: Results) -> Figure | None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -62,21 +78,17 @@ def drivers_figure(res: Results) -> bytes | None:
         colors = [LUCK_COLOR if k == LUCK else PALETTE[i % len(PALETTE)] for k in rows.driver]
         y = np.arange(len(rows))[::-1]
         ax.barh(y, shares, color=colors, height=0.65)
-        ax.set_yticks(y, [_mpl_text(x) for x in labels])
+        ax.set_yticks(y, labels)
         for yy, s in zip(y, shares, strict=True):
             ax.text(min(s, 0.88) + 0.01, yy, f"{s:.0%}", va="center", fontsize=8.5)
         ax.set_xlim(0, 1)
-        ax.set_title(_mpl_text(m), fontsize=10.5)
+        ax.set_title(m, fontsize=10.5)
         ax.grid(axis="y", visible=False)
     axes[-1].set_xlabel("share of the seed-to-seed variance of end ARR")
     axes[-1].xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     fig.suptitle("What drives the spread of end ARR", x=0.02, ha="left", fontweight="bold",
                  fontsize=12)
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
-    return buf.getvalue()
+    return fig
 
 
 def _share_se(n: int) -> float:
@@ -153,7 +165,7 @@ def _breaks_section(res: Results) -> dict[str, Any] | None:
                      "simplest box of uncertain inputs (one or two conditions, from a depth-2 "
                      "decision tree) that holds most of them where misses are most common: the "
                      "conditions under which the plan is most likely to fail.",
-            "headers": ["motion", "misses", "where"], "rows": rows}
+            "headers": ["motion", "misses (share of seeds)", "where"], "rows": rows}
 
 
 def uncertainty_sections(res: Results) -> list[dict[str, Any]]:

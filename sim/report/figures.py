@@ -12,7 +12,7 @@ Every chart gives each motion the same colour, in the scenario's motion order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from sim.compare import target_probability
 from sim.report.funnel import funnel_figure, funnel_table
+from sim.report.glyphs import chart_names
 from sim.report.style import (
     CAPTIONS,
     DPI,
@@ -362,7 +363,9 @@ def make_figures(res: Results, variant: str | None = None) -> dict[str, bytes]:
         ("segments.png", lambda: _segments(c)),
     ]
     out: dict[str, bytes] = {}
-    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
+    names = chart_names(res.scenario)  # fonts for the names' glyphs, or neutral labels
+    rc: dict[str, Any] = {**STYLE, **names.rc}
+    with mpl.rc_context(rc):  # type: ignore[arg-type]
         for name, build in builders:
             fig = build()
             if fig is not None:
@@ -370,5 +373,6 @@ def make_figures(res: Results, variant: str | None = None) -> dict[str, bytes]:
                     fig.text(0.995, 0.995, variant.upper(), ha="right", va="top", fontsize=9,
                              fontweight="bold", color="#b3261e", usetex=False,
                              parse_math=False)
+                names.apply(fig)
                 out[name] = to_png(fig)
     return out

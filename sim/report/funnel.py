@@ -17,10 +17,17 @@ from sim.report.style import FIGSIZE, ChartContext, new_figure
 
 __all__ = ["funnel_figure", "funnel_table"]
 
+TITLE = "Funnel by stage: mean entering per seed, share advancing (pooled), mean days"
+
 
 def funnel_table(res: Results) -> pd.DataFrame:
-    """Per (motion, stage): mean entered/advanced/lost/open per seed, conversion, mean days.
+    """Per (motion, stage): mean entered/advanced/lost/open per seed, the advance rate
+    and the mean days in the stage, both pooled over seeds.
 
+    ``conversion`` is the advance rate pooled over seeds: all seeds' advanced deals over
+    all seeds' entered deals (so the mean advanced over the mean entered), not an average
+    of per-seed rates. ``mean_days`` is the mean over every deal of every seed that left
+    the stage (advanced or lost in it): each seed's mean weighted by those deals.
     A stage no deal ever entered in any seed (plg's sales stages, which only a sales path
     would use) is left out: it is not part of how that motion sells.
     """
@@ -36,7 +43,7 @@ def funnel_table(res: Results) -> pd.DataFrame:
         if entered == 0:
             continue
         days = g["mean_days"].to_numpy(dtype=float)
-        w = g["entered"].to_numpy(dtype=float)
+        w = (g["advanced"] + g["lost"]).to_numpy(dtype=float)  # deals that left the stage
         ok = np.isfinite(days) & (w > 0)
         rows.append({
             "motion": mo, "stage": str(g["stage"].iloc[0]), "stage_index": int(idx),
@@ -46,7 +53,7 @@ def funnel_table(res: Results) -> pd.DataFrame:
             # results saved before the funnel had an 'open' column: what is left
             "open": float(g["open"].mean()) if "open" in g else float(
                 (g["entered"] - g["advanced"] - g["lost"]).mean()),
-            "conversion": float(g["advanced"].sum()) / entered if entered > 0 else math.nan,
+            "conversion": float(g["advanced"].sum()) / entered,
             "mean_days": float(np.average(days[ok], weights=w[ok])) if ok.any() else math.nan,
         })
     out = pd.DataFrame(rows, columns=cols)
@@ -104,10 +111,10 @@ def funnel_figure(c: ChartContext) -> Figure | None:
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("Mean entering the stage per seed (count)")
     if same:
-        ax.set_title("Funnel by stage: entering, share advancing, mean days in stage")
+        ax.set_title(TITLE)
         if k > 1:
             ax.legend(loc="lower right")
     else:  # the labels name each motion; a title over the labels, not clipped by them
-        fig.suptitle("Funnel by stage: entering, share advancing, mean days in stage",
+        fig.suptitle(TITLE,
                      x=0.01, ha="left", fontweight="bold", fontsize=12)
     return fig

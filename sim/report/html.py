@@ -45,6 +45,7 @@ from sim.report.assumptions import (
 from sim.report.drivers import uncertainty_sections
 from sim.report.figures import CAPTIONS, currency_symbol, funnel_table, make_figures, money
 from sim.report.figures import motion_colors as _motion_colors
+from sim.report.glyphs import chart_names
 from sim.report.narrative import what_this_says
 from sim.report.pilots import pilot_section
 from sim.report.style import PHASE_MARKED, PHASE_NOTE
@@ -400,7 +401,7 @@ def render_report(res: Results, figures: dict[str, bytes],
                   "that plan; the section above gives each change against the baseline, "
                   "seed for seed."] if variant else []) + what_this_says(res, summary, cmp, tp,
                                                                          cur),
-        "figures": figs,
+        "figures": figs, "chart_key": chart_names(sc).key,
         "comparison": _comparison_section(res, cmp, cur),
         "differences": _differences(res) if len(sc.motions) > 1 else [],
         "variance": _variance_rows(res, cur),

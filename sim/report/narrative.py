@@ -148,9 +148,15 @@ def _leader_sentence(res: Results, summary: pd.DataFrame, cmp: pd.DataFrame, met
     lead, second = ranked[0], ranked[1]
     a = fmt(metric, s.loc[lead, "p50"], cur)
     b = fmt(metric, s.loc[second, "p50"], cur)
-    medians = (f"a median of {a} for both" if a == b
-               else f"median {a} against {b} for {escape(second)}")
-    text = f'<span class="tag">{head}</span> <strong>{escape(lead)}</strong> {does} ({medians}).'
+    means = [float(s.loc[m, "mean"]) for m in (lead, second)]
+    if all(math.isfinite(v) for v in means):  # ranked by the mean: say so, medians beside
+        ma, mb = (fmt(metric, v, cur) for v in means)
+        medians = f"a median of {a} for both" if a == b else f"median {a} against {b}"
+        does += f" on average (mean {ma} against {mb} for {escape(second)}; {medians})"
+    else:  # a "never" in some seeds: the median decides
+        does += (f" (a median of {a} for both)" if a == b
+                 else f" (median {a} against {b} for {escape(second)})")
+    text = f'<span class="tag">{head}</span> <strong>{escape(lead)}</strong> {does}.'
     others = _never_others(res, metric, {lead, second})
     c = cmp_row(cmp, metric, lead, second)
     if c is not None and _never_note(metric, c, lead, second):

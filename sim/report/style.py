@@ -112,8 +112,9 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "funnel.png": (
         "Funnel by stage",
-        "Mean number entering each stage per seed, share advancing to the next stage, "
-        "and mean days spent in it.",
+        "Mean number entering each stage per seed; share advancing to the next stage (or "
+        "won in it), pooled over seeds: all seeds' advanced over all seeds' entered; and the "
+        "mean days spent in it by the deals that left it.",
     ),
     "headcount_spend.png": (
         "Headcount and sales & marketing spend",
