@@ -84,6 +84,13 @@ def test_pilot_section_reports_each_pilot_motion(pilots):
                        "pilot_extension_rate", "pilot_extensions"):
             assert fmt(metric, _p50(res, motion, metric), "$") in section
     assert "extensions are not counted" not in section
+    # ranges read "low to high" (a negative bound would make "-30% - -5%" hard to read),
+    # and a figure that rounds to zero carries no sign
+    assert re.search(r"\d% to -?\d+%", section) and " - " not in section.split("Metric")[1]
+    assert "-0%" not in section and "-$0 " not in section
+    # the funnel points to the pilot stage
+    funnel = _text(html.split('id="funnel"')[1].split("<h2")[0])
+    assert "the pilot stage that follows is in Enterprise pilots" in funnel
 
 
 def test_pilot_extensions_row_reads_the_runs(pilots):
@@ -94,7 +101,7 @@ def test_pilot_extensions_row_reads_the_runs(pilots):
     runs = res.runs.set_index("motion")
     # with a clause nothing is put off; without one about extension_probability (0.46-0.64)
     assert runs.loc["with_clause", "pilot_extensions"].max() == 0
-    assert cells[0] == ["0%", "0%", "-", "0%"]  # median, then P10 - P90
+    assert cells[0] == ["0%", "0%", "to", "0%"]  # median, then P10 to P90
     without = runs.loc["without_clause", "pilot_extension_rate"].dropna()
     assert cells[1][0] == fmt("pilot_extension_rate", float(without.median()), "$")
     assert 0 < without.median() < 1
@@ -107,9 +114,9 @@ def test_pilot_stage_adds_up_to_the_pilots_started(pilots):
     table = section.split("The pilot stage of the funnel")[1].split("</table>")[0]
     assert "mean per seed" in _text(table)
     heads = [_text(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
-    assert heads == ["Motion", "Pilots started", "Converted to production", "Failed", "Declined",
-                     "Abandoned after extensions", "Still running", "Awaiting a decision",
-                     "Converted share of started"]
+    assert heads == ["Motion", "Pilots started (mean)", "Converted", "Failed", "Declined",
+                     "Abandoned", "Still running", "Awaiting a decision", "Converted / started"]
+    assert "means, not the medians above" in _text(section)
     rows = re.findall(r"<tr><td>(.*?)</tr>", table, flags=re.S)
     assert len(rows) == 2
     runs = res.runs

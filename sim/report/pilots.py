@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PILOT_METRICS", "pilot_section"]
 
-# (metric, row label): each cell is the median over seeds with the P10 - P90 range
+# (metric, row label): each cell is the median over seeds, with the P10 to P90 range
 PILOT_METRICS = (
     ("pilots_started", "Pilots started"),
     ("pilot_success_rate", "Pilot success rate"),
@@ -89,7 +89,7 @@ def pilot_section(res: Results, cur: str) -> dict[str, Any] | None:
                 continue
             r = s.loc[(m, metric)]
             cells.append({"text": fmt(metric, r["p50"], cur),
-                          "range": f"{fmt(metric, r['p10'], cur)} - {fmt(metric, r['p90'], cur)}"})
+                          "range": f"{fmt(metric, r['p10'], cur)} to {fmt(metric, r['p90'], cur)}"})
         rows.append({"metric": metric, "label": text, "cells": cells})
     return {"motions": motions, "clause": [_clause(res, m) for m in motions], "rows": rows,
             "stage": _stage(res, motions)}

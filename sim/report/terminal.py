@@ -67,6 +67,13 @@ def fmt_value(metric: str, v: float, currency: str = "$") -> str:
         return "never"  # a payback with no positive margin, a target never reached
     if v is None or not math.isfinite(v):
         return "n/a"
+    text = _fmt_finite(metric, v, currency)
+    # a small negative value that rounds to zero reads 0, not -0% or -$0
+    zero = not any(ch in "123456789" for ch in text)
+    return text.removeprefix("-") if zero else text
+
+
+def _fmt_finite(metric: str, v: float, currency: str) -> str:
     if metric in _PERCENT:
         return f"{v * 100:.0f}%"
     if metric in _MONTHS:
