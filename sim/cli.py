@@ -10,18 +10,35 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from sim.cli_help import epilog, lever_help, metric_help
+from sim import cli_fit, cli_stress
+from sim.cli_common import (
+    ExecOpt,
+    Executor,
+    LuckOnlyOpt,
+    OutOpt,
+    QuietOpt,
+    SchedOpt,
+    SeedsOpt,
+    Terminated,
+    WorkersOpt,
+    budget_problems,
+    err,
+    fail,
+    fail_if,
+    interrupted,
+    out,
+    target_dir,
+    warn,
+)
+from sim.cli_help import epilog, metric_help
 from sim.plan.command import plan as plan_command
 from sim.scenario.errors import Problem, ScenarioError
-from sim.scenario.schema import Scenario
 
 # Plain (click) help: flags read as flags, and each command's epilog keeps its layout.
 app = typer.Typer(
@@ -35,55 +52,6 @@ app = typer.Typer(
 templates_app = typer.Typer(help="The motion templates and their defaults.", no_args_is_help=False,
                             rich_markup_mode=None)
 app.add_typer(templates_app, name="templates")
-
-# Piped or captured output (CI logs, files) gets a wide table rather than wrapped cells.
-out = Console() if sys.stdout.isatty() else Console(width=160)
-err = Console(stderr=True)
-
-
-class Executor(StrEnum):
-    local = "local"
-    dask = "dask"
-
-
-def _fail(problems: list[Problem]) -> None:
-    for p in problems:
-        err.print(f"[bold red]error[/] {escape(str(p))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _warn(problems: list[Problem]) -> None:
-    """Settings that are valid but can have no effect (the run goes on)."""
-    for p in problems:
-        err.print(f"[bold yellow]warning[/] {p}", highlight=False, soft_wrap=True)
-
-
-def _load(path: Path, seeds: int | None = None) -> Scenario:
-    """A scenario file, validated, with its warnings printed (errors exit 2)."""
-    from sim.scenario.loader import load_scenario_with_warnings
-
-    try:
-        sc, warnings = load_scenario_with_warnings(path, seeds=seeds)
-    except ScenarioError as e:
-        _fail(e.problems)
-    _warn(warnings)
-    return sc
-
-
-SeedsOpt = Annotated[int | None, typer.Option("--seeds", min=1, help="Replications per motion.")]
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", min=1, help="Worker processes (default: CPU count).")
-]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Results folder (must not exist).")]
-ExecOpt = Annotated[Executor, typer.Option("--executor", help="local processes or a Dask cluster.")]
-SchedOpt = Annotated[
-    str | None, typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786.")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
-LuckOnlyOpt = Annotated[bool, typer.Option(
-    "--luck-only", help="Every uncertain input at its mean (no correlations): the spread shown "
-                        "is luck alone.")]
-
 
 @app.command(epilog=epilog(
     "Examples:\n  revsim run scenarios/compare_motions.yaml --seeds 500\n"
@@ -123,10 +91,10 @@ def run(
         try:
             sc, warnings = load_scenario_with_warnings(path, seeds=seeds)
             loaded.append((path, sc))
-            _warn(warnings)
+            warn(warnings)
         except ScenarioError as e:
             problems += e.problems
-    _fail_if(problems + check_options(workers, executor.value, scheduler, metric))
+    fail_if(problems + check_options(workers, executor.value, scheduler, metric))
     plans = []
     for path, sc in loaded:
         target = results_target(out_dir, sc.name, len(loaded) > 1, default_results_dir(sc))
@@ -138,8 +106,8 @@ def run(
                 continue
             target = found.with_name(found.name.removesuffix(".partial"))
         plans.append((path, sc, target))
-    _fail_if(problems + check_targets([(str(p), t) for p, _, t in plans], resume)
-            + _budget([(str(p), sc) for p, sc, _ in plans], workers))
+    fail_if(problems + check_targets([(str(p), t) for p, _, t in plans], resume)
+            + budget_problems([(str(p), sc) for p, sc, _ in plans], workers))
     from sim.publish import compose
     from sim.runner.api import simulate
 
@@ -167,7 +135,7 @@ def run(
                 raise typer.Exit(1) from None
             from sim.scenario.checks import unused_after_run
 
-            _warn([Problem(str(path), None, "", w) for w in unused_after_run(sc, res.runs)])
+            warn([Problem(str(path), None, "", w) for w in unused_after_run(sc, res.runs)])
             _print_run(res, saved, metric, precision, quiet)
 
 
@@ -188,16 +156,6 @@ def _print_run(res: object, saved: Path, metric: str, precision: float | None,
                   markup=False)
 
 
-def _budget(scenarios: list[tuple[str, object]], workers: int | None) -> list[Problem]:
-    """Sizes past the limits (problems); a heavy run's time and memory estimate (printed)."""
-    from sim.cli_checks import budget
-
-    problems, warnings = budget(scenarios, workers)
-    for w in warnings:
-        err.print(escape(w), highlight=False, soft_wrap=True)
-    return problems
-
-
 @app.command(epilog=epilog(
     "Examples:\n  revsim validate scenarios/*.yaml\n  revsim validate plan.yaml --show"))
 def validate(
@@ -215,8 +173,8 @@ def validate(
         except ScenarioError as e:
             problems += e.problems
             continue
-        _warn(warnings)
-        too_big = _budget([(str(path), sc)], None)
+        warn(warnings)
+        too_big = budget_problems([(str(path), sc)], None)
         if too_big:
             problems += too_big
             continue
@@ -225,161 +183,11 @@ def validate(
         if show:
             print(resolved_yaml(sc))
     if problems:
-        _fail(problems)
+        fail(problems)
 
 
-def _fail_if(problems: list[Problem]) -> None:
-    if problems:
-        _fail(problems)
-
-
-def _target_dir(out_dir: Path | None, sc: object, suffix: str) -> Path:
-    from sim.cli_checks import command_target
-
-    target, problems = command_target(out_dir, sc, suffix)
-    _fail_if(problems)
-    return target
-
-
-def _interrupted(e: KeyboardInterrupt) -> typer.Exit:
-    err.print("interrupted: nothing was written", highlight=False)
-    return typer.Exit(143 if isinstance(e, Terminated) else 130)
-
-
-@app.command(epilog=epilog(
-    "Examples:\n  revsim stress plan.yaml --set downturn\n"
-    "  revsim stress plan.yaml --shock lead_volume=0.7 --shock win_rate=0.85\n"
-    "  revsim stress plan.yaml --all-sets", lever_help()))
-def stress(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    shock: Annotated[list[str] | None, typer.Option(
-        "--shock", help="LEVER=FACTOR, repeatable (e.g. --shock lead_volume=0.7).")] = None,
-    set_name: Annotated[str | None, typer.Option(
-        "--set", help="A named shock set: the scenario's `stress:` entries or a built-in one.")] = None,
-    all_sets: Annotated[bool, typer.Option(
-        "--all-sets", help="Run every built-in shock set and every set of the scenario's "
-                           "`stress:` against one baseline, into one table.")] = False,
-    seeds: SeedsOpt = None,
-    workers: WorkersOpt = None,
-    out_dir: OutOpt = None,
-    executor: ExecOpt = Executor.local,
-    scheduler: SchedOpt = None,
-    quiet: QuietOpt = False,
-    luck_only: LuckOnlyOpt = False,
-) -> None:
-    """Baseline against shocked plan on the same seeds: paired changes and P(target)."""
-    from sim.cli_checks import check_options, claimed, parse_shocks
-    from sim.publish import compose
-    from sim.report.terminal import currency_symbol, section_table
-    from sim.scenario.checks import unused_lever_motions
-    from sim.scenario.levers import SHOCK_SETS
-    from sim.stress import all_sets_section, run_stress, run_stress_sets, stress_section
-
-    sc = _load(scenario, seeds=seeds)
-    _fail_if(check_options(workers, executor.value, scheduler))
-    named = {k: v for k, v in SHOCK_SETS.items() if k not in {s.name for s in sc.stress}} | {
-        s.name: s.shocks for s in sc.stress}
-    if all_sets:
-        if set_name is not None or shock:
-            _fail([Problem("--all-sets", None, "", "runs every shock set: give it without "
-                           "--set or --shock")])
-        target = _target_dir(out_dir, sc, "stress")
-        _fail_if(_budget([(str(scenario), sc)], workers))
-        try:
-            with claimed(target) as claim:
-                base, table = run_stress_sets(sc, named, workers=workers,
-                                              executor=executor.value, scheduler=scheduler,
-                                              luck_only=luck_only)
-                section = all_sets_section(table, sc.seeds, currency_symbol(sc.currency))
-                path = compose(base, claim, extras=[section],
-                               files={"stress.csv": table.to_csv(index=False).encode()})
-        except KeyboardInterrupt as e:
-            raise _interrupted(e) from None
-        if not quiet:
-            out.print(section_table(section))
-        out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
-        return
-    shocks: dict[str, float] = {}
-    if set_name is not None:
-        if set_name not in named:
-            _fail([Problem("--set", None, "", f"unknown shock set {set_name!r}; expected one of: "
-                           + ", ".join(named))])
-        shocks.update(named[set_name])
-    parsed, problems = parse_shocks(shock or [])
-    _fail_if(problems)
-    for lever in parsed:
-        idle = unused_lever_motions(sc, lever)
-        if len(idle) == len(sc.motions):
-            _fail([Problem("--shock", None, "", f"lever {lever!r} governs nothing in any motion "
-                           f"of {sc.name!r}: the shock would change nothing")])
-        if idle:
-            _warn([Problem("--shock", None, "", f"lever {lever!r} changes nothing in "
-                           f"{', '.join(idle)}")])
-    shocks.update(parsed)
-    if not shocks:
-        _fail([Problem("stress", None, "", "give --shock LEVER=FACTOR, --set NAME or --all-sets "
-                       "(built-in sets: " + ", ".join(SHOCK_SETS) + ")")])
-    target = _target_dir(out_dir, sc, "stress")
-    _fail_if(_budget([(str(scenario), sc)], workers))
-    try:
-        with claimed(target) as claim:
-            res = run_stress(sc, shocks, workers=workers, executor=executor.value,
-                             scheduler=scheduler, luck_only=luck_only)
-            section = stress_section(res, currency_symbol(sc.currency))
-            path = compose(res.shocked, claim, extras=[section],
-                           files={"stress.csv": res.deltas.to_csv(index=False).encode()})
-    except KeyboardInterrupt as e:
-        raise _interrupted(e) from None
-    if not quiet:
-        out.print(section_table(section))
-    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
-
-
-@app.command(epilog=epilog(
-    "Examples:\n  revsim sensitivity plan.yaml --metric arr_end --delta 0.2\n"
-    "  revsim sensitivity plan.yaml --metric cac_payback_months --seeds 200",
-    lever_help(), metric_help()))
-def sensitivity(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    metric: Annotated[str, typer.Option("--metric", help="The metric to rank levers by.")] = (
-        "arr_end"),
-    delta: Annotated[float, typer.Option("--delta", min=0.01, max=0.9,
-                                         help="Each lever moves by this share down and up.")] = 0.2,
-    seeds: SeedsOpt = None,
-    workers: WorkersOpt = None,
-    out_dir: OutOpt = None,
-    executor: ExecOpt = Executor.local,
-    scheduler: SchedOpt = None,
-    quiet: QuietOpt = False,
-    luck_only: LuckOnlyOpt = False,
-) -> None:
-    """Tornado: every lever moved down and up by delta, ranked by its swing on the metric."""
-    from sim.cli_checks import check_options, claimed
-    from sim.publish import compose
-    from sim.report.terminal import currency_symbol, section_table
-    from sim.stress import run_sensitivity, sensitivity_section, tornado_figure
-
-    sc = _load(scenario, seeds=seeds)
-    _fail_if(check_options(workers, executor.value, scheduler, metric))
-    target = _target_dir(out_dir, sc, "sensitivity")
-    _fail_if(_budget([(str(scenario), sc)], workers))
-    try:
-        with claimed(target) as claim:
-            base, table = run_sensitivity(sc, metric, delta, workers=workers,
-                                          executor=executor.value, scheduler=scheduler,
-                                          luck_only=luck_only)
-            cur = currency_symbol(sc.currency)
-            png = tornado_figure(table, metric, delta, cur) if len(table) else None
-            section = sensitivity_section(table, metric, delta, sc.seeds, cur, png)
-            files = {"sensitivity.csv": table.to_csv(index=False).encode()}
-            if png is not None:
-                files["figures/tornado.png"] = png
-            path = compose(base, claim, extras=[section], files=files)
-    except KeyboardInterrupt as e:
-        raise _interrupted(e) from None
-    if not quiet:
-        out.print(section_table(section))
-    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
+# `revsim stress` and `revsim sensitivity` live in their own module (listed here, after validate)
+cli_stress.register(app)
 
 
 @app.command(epilog=epilog("Example:\n  revsim calibrate --seeds 200"))
@@ -404,14 +212,14 @@ def calibrate(
 
     unknown = [t for t in template or [] if t not in BENCHMARKS]
     if unknown:
-        _fail([Problem("--template", None, "", f"no benchmarks for {', '.join(unknown)}; "
+        fail([Problem("--template", None, "", f"no benchmarks for {', '.join(unknown)}; "
                        f"expected one of: {', '.join(BENCHMARKS)}")])
-    _fail_if(check_options(workers, executor.value, scheduler))
+    fail_if(check_options(workers, executor.value, scheduler))
     if out_dir is not None:
-        _target_dir(out_dir, None, "calibration")
+        target_dir(out_dir, None, "calibration")
     n = seeds or 200
     if not 1 <= n <= LIMITS["seeds"].value:
-        _fail([Problem("--seeds", None, "", limit_message("seeds", n))])
+        fail([Problem("--seeds", None, "", limit_message("seeds", n))])
     if not quiet:
         err.print(f"calibrating {len(template or BENCHMARKS)} templates over {n} seeds...")
     try:
@@ -422,7 +230,7 @@ def calibrate(
             if claim is not None:
                 compose(res, claim, files={"calibration.csv": table.to_csv(index=False).encode()})
     except KeyboardInterrupt as e:
-        raise _interrupted(e) from None
+        raise interrupted(e) from None
     out.print(section_table(calibration_section(table, n)))
     for r in table[table.status == "conflict"].itertuples():
         out.print(f"[yellow]conflict[/] {r.template}: {r.note}", highlight=False)
@@ -460,7 +268,7 @@ def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) 
     from sim.scenario.templates import template_fragment, template_names
 
     if name not in template_names():
-        _fail([Problem("templates show", None, "", f"unknown template {name!r}; expected one of: "
+        fail([Problem("templates show", None, "", f"unknown template {name!r}; expected one of: "
                        + ", ".join(template_names()))])
     sys.stdout.write(template_fragment(name))
 
@@ -475,7 +283,7 @@ def report(
     from sim.runner.results import Results
 
     if not (results_dir / "manifest.json").is_file() or not (results_dir / "runs.parquet").is_file():
-        _fail([Problem(str(results_dir), None, "", "not a results folder (no manifest.json and "
+        fail([Problem(str(results_dir), None, "", "not a results folder (no manifest.json and "
                        "runs.parquet); give the folder `revsim run` printed")])
     from sim.calibration import benchmark_section
 
@@ -494,15 +302,9 @@ def schema() -> None:
     print(json.dumps(scenario_json_schema(), indent=2))
 
 
-# `revsim fit` and `revsim backtest` live in their own module
-from sim.cli_fit import register as _register_fit  # noqa: E402
-
-_register_fit(app)
+# `revsim fit` and `revsim backtest` live in their own module, `plan` in sim/plan/
+cli_fit.register(app)
 app.command("plan")(plan_command)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C (finished chunks kept) but exiting with 143."""
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:

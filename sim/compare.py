@@ -42,7 +42,7 @@ HIGHER_IS_BETTER = frozenset({
     "self_serve_bookings", "sales_bookings", "pqls", "pql_conversion", "lead_to_win",
     "gross_margin", "gross_margin_first_year", "pilots_started", "pilot_success_rate",
     "pilot_conversion", "pilot_margin_total", "recurring_revenue", "services_margin",
-    "pilot_margin",
+    "pilot_margin", "pilots_converted",
     "recurring_gross_margin", "win_rate_to_production",
     "recovered_spend",  # spend recovered within the horizon, like reaching the target
 })
@@ -68,20 +68,24 @@ LOWER_IS_BETTER = frozenset({
     "cycle_days_to_production",
     "platform_fees_total",  # revenue handed to a marketplace or a cloud
     "custom_to_productised",  # custom work left per unit of product: less is more productised
+    "pilots_failed", "pilots_declined", "pilots_abandoned",
+    "pilot_extensions", "pilot_extension_rate",  # put-off decisions: the pilot failure mode
 })
 
 # Metrics where neither direction wins: a forecast bias is better near 0, not low or high;
 # a share of the mix (self-serve against sales-assisted) is a choice, not a score; one-off
-# revenue (services, pilot fees) is reported beside recurring revenue, not ranked as growth.
+# revenue (services, pilot fees) is reported beside recurring revenue, not ranked as growth;
+# pilots still running or awaiting a decision at the horizon are a state, not a score.
 NEUTRAL = frozenset({"forecast_bias", "self_serve_share", "self_serve_revenue_share",
-                     "one_off_revenue", "services_revenue", "pilot_fees_total"})
+                     "one_off_revenue", "services_revenue", "pilot_fees_total",
+                     "pilots_running", "pilots_awaiting_decision"})
 
 # shares of a whole (0 to 1 in every seed): a difference of two lies between -1 and +1,
 # so its t interval is cut there (near 0% or 100% a symmetric interval can pass it)
 BOUNDED_SHARES = frozenset({
     "reached_target", "grr", "win_rate", "lead_to_opportunity", "lead_to_win", "free_to_paid",
     "pql_conversion", "self_serve_share", "self_serve_revenue_share", "pilot_success_rate",
-    "pilot_conversion", "win_rate_to_production", "recovered_spend",
+    "pilot_conversion", "win_rate_to_production", "recovered_spend", "pilot_extension_rate",
 })
 
 COMPARISON_COLUMNS = [

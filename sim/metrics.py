@@ -15,6 +15,7 @@ import pandas as pd
 
 from sim.engine.model import SeedRun
 from sim.engine.params import num
+from sim.engine.pilots import pilot_metrics
 from sim.engine.records import LOST, WON
 from sim.engine.sources import SOURCE_ID
 
@@ -72,6 +73,14 @@ METRICS = (
     "pilot_success_rate",
     "pilot_conversion",
     "pilot_margin_total",
+    "pilots_converted",
+    "pilots_failed",
+    "pilots_declined",
+    "pilots_abandoned",
+    "pilots_running",
+    "pilots_awaiting_decision",
+    "pilot_extensions",
+    "pilot_extension_rate",
     "recurring_revenue",
     "one_off_revenue",
     "services_revenue",
@@ -364,18 +373,7 @@ def seed_metrics(
     inbound_closed = (src == SOURCE_ID["inbound"]) & (L["outcome"] != 0)
     out["lead_to_win"] = _ratio(float((inbound_closed & (L["outcome"] == WON)).sum()),
                                 float(inbound_closed.sum()))
-    P = run.pilots
-    if P is not None and P["t_start"].size:
-        decided = P["t_decision"] <= run.horizon
-        ended = P["t_end"] <= run.horizon
-        out["pilots_started"] = float(P["t_start"].size)
-        out["pilot_success_rate"] = _ratio(float(P["success"][ended].sum()), float(ended.sum()))
-        done = ended & (~P["success"] | decided)
-        out["pilot_conversion"] = _ratio(float((P["converted"] & decided).sum()), float(done.sum()))
-        out["pilot_margin_total"] = float(P["fee"].sum() - P["delivery_cost"].sum())
-    else:
-        out["pilots_started"] = 0.0
-        out["pilot_success_rate"] = out["pilot_conversion"] = out["pilot_margin_total"] = math.nan
+    out.update(pilot_metrics(run.pilots, run.horizon))
     out.update(forecast_error(fc))
     if target_arr is not None:
         hit = np.flatnonzero(monthly["arr"] >= target_arr)

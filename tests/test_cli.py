@@ -80,3 +80,33 @@ def test_help_lists_levers_sets_metrics_and_examples_and_flags_read_as_flags():
     for command in ("run", "validate", "calibrate", "report"):
         h = revsim(command, "--help").stdout
         assert "Example" in h and "<bool>" not in h, command
+
+
+def test_command_modules_share_public_helpers_and_keep_the_command_order():
+    """stress and sensitivity live in sim/cli_stress.py, registered on the one app; the
+    helpers the commands share are public names of sim/cli_common.py, which imports no
+    command module."""
+    import ast
+    from pathlib import Path
+
+    import sim
+
+    root = Path(sim.__file__).parent
+    for name in ("cli.py", "cli_common.py", "cli_stress.py", "cli_fit.py"):
+        tree = ast.parse((root / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sim"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, (name, node.module, private)
+                if name in ("cli_common.py", "cli_stress.py"):
+                    assert node.module != "sim.cli", name
+                    assert not (node.module == "sim" and any(
+                        a.name.startswith("cli") for a in node.names)), name
+    h = revsim("--help").stdout
+    commands = [w for w in ("run", "validate", "stress", "sensitivity", "calibrate", "report",
+                            "schema", "fit", "backtest", "plan", "templates")
+                if f"\n  {w} " in h]
+    assert commands == ["run", "validate", "stress", "sensitivity", "calibrate", "report",
+                        "schema", "fit", "backtest", "plan", "templates"]
+    assert [h.index(f"\n  {w} ") for w in commands] == sorted(h.index(f"\n  {w} ")
+                                                             for w in commands)

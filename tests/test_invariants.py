@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.engine.ledger import monthly_series
+from sim.engine.pilots import PILOT_OUTCOMES, pilot_metrics
 from sim.engine.records import LOST, OPEN, WON
 from sim.engine.sources import SOURCE_ID
 
@@ -67,7 +68,10 @@ def scenarios(draw):
                                          "referrals_per_partner_month": draw(st.floats(0, 5))}
     if draw(st.booleans()):
         motion["pilot"] = {"success_rate": draw(prob), "conversion_clause": draw(st.booleans()),
-                           "duration_days": draw(st.floats(0, 120))}
+                           "duration_days": draw(st.floats(0, 120)),
+                           "extension_probability": draw(prob),
+                           "extension_days": draw(st.sampled_from([0, 20, 60])),
+                           "max_extensions": draw(st.integers(0, 4))}
     pricing = draw(st.sampled_from(["subscription", "usage", "outcome", "value_share", "services"]))
     if pricing != "subscription":
         motion["deal"]["pricing"] = pricing
@@ -174,6 +178,14 @@ def test_invariants(case):
     assert m["arr"][-1] == pytest.approx(bridge, abs=tol)
     if run.pilots is not None:  # only what a pilot costs beyond its fee is S&M
         assert (m["pilot_loss"] <= m["pilot_delivery_cost"] + tol).all()
+        # every pilot started has one outcome at the horizon; extensions granted by then are
+        # at most those drawn, and only successful pilots due a decision have any
+        pm = pilot_metrics(run.pilots, H)
+        assert sum(pm[k] for k in PILOT_OUTCOMES) == pm["pilots_started"] == P["lead"].size
+        assert pm["pilots_converted"] == converted.size
+        due = P["success"] & (P["t_end"] <= H)
+        assert 0 <= pm["pilot_extensions"] <= P["extensions"][due].sum()
+        assert pm["pilot_extensions"] >= (due & (P["extensions"] > 0)).sum()
     # a bounded market never hands out more accounts than it has (plus those returned)
     if sc.market.size is not None:
         arrived = int(np.isfinite(L["t_arrive"]).sum())

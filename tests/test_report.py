@@ -196,6 +196,16 @@ def test_money_never_reads_1000_of_a_unit(value, text):
     assert fmt_value("bookings_total", value, "$") == text
 
 
+@pytest.mark.parametrize("metric, value, text", [
+    ("pilot_margin", -0.004, "0%"), ("pilot_margin", -0.006, "-1%"), ("pilot_margin", 0.0, "0%"),
+    ("pilot_margin_total", -0.4, "$0"), ("pilot_margin_total", -30_000.0, "-$30K"),
+    ("cac_payback_months", -0.04, "0.0 mo"), ("pilots_failed", -0.2, "0"),
+])
+def test_a_figure_that_rounds_to_zero_has_no_sign(metric, value, text):
+    """A P90 of -0.4% reads 0%, not -0%."""
+    assert fmt_value(metric, value, "$") == text
+
+
 def test_each_pair_is_a_section_with_its_tally(html, res):
     from sim.compare import paired_comparison
     from sim.report.html import _comparison_section

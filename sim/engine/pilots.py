@@ -20,6 +20,9 @@ own, an initial deal or a PQL, draws its fee when the pilot is sold and keeps
 its value). Everything else about a pilot is decided when it is sold (its draws
 come from the ``pilot`` stream), and only the conversion is an event.
 
+A pilot's record says when each of these happened; ``pilot_outcomes`` reads where
+every pilot stands at the horizon, and how many extensions were granted by then.
+
 Money: the fee is booked when the pilot is sold (pilot bookings, never ARR) and
 recognised as one-off revenue evenly over the pilot; its delivery cost is spent
 evenly over the pilot too. Up to the fee, delivery is the cost of that revenue;
@@ -41,7 +44,12 @@ from sim.engine.team import MONTH_DAYS
 from sim.scenario.distributions import as_dist
 from sim.scenario.schema import Pilot
 
-__all__ = ["PilotDesk", "pilot_money", "pilot_table"]
+__all__ = ["PILOT_OUTCOMES", "PilotDesk", "pilot_metrics", "pilot_money", "pilot_outcomes",
+           "pilot_table"]
+
+# Where each pilot stands at the horizon (pilot_outcomes); they add up to the pilots started.
+PILOT_OUTCOMES = ("pilots_converted", "pilots_failed", "pilots_declined", "pilots_abandoned",
+                  "pilots_running", "pilots_awaiting_decision")
 
 
 def pilot_table() -> Table:
@@ -55,6 +63,7 @@ def pilot_table() -> Table:
         "extensions": (np.int16, (), 0),
         "t_decision": (np.float64, (), np.nan),
         "converted": (np.bool_, (), False),
+        "abandoned": (np.bool_, (), False),
         "production_acv": (np.float64, (), 0.0),
     }, capacity=256)
 
@@ -91,7 +100,7 @@ class PilotDesk:
         t_end = t + max(float(self.duration.sample(r)), 0.0)
         cost = max(float(self.cost.sample(r)), 0.0)
         success = bool(u[0] < self.success)
-        converted, ext, t_dec = False, 0, t_end
+        converted, abandoned, ext, t_dec = False, False, 0, t_end
         if success and self.clause:
             t_dec = t_end + u[1] * self.window
             converted = bool(u[2] < self.convert)
@@ -105,7 +114,7 @@ class PilotDesk:
             converted = not abandoned and bool(u[2] < odds)
         rows = self.P.append(1, lead=lead, t_start=t, fee=fee, delivery_cost=cost, t_end=t_end,
                              success=success, extensions=ext, t_decision=t_dec,
-                             converted=converted, production_acv=acv)
+                             converted=converted, abandoned=abandoned, production_acv=acv)
         if converted and math.isfinite(t_dec):
             self.schedule(t_dec, rows.start)
 
@@ -134,3 +143,66 @@ def pilot_money(P: dict[str, np.ndarray], n_months: int) -> dict[str, np.ndarray
         "cogs": np.minimum(cost, fee) @ share,
         "loss": np.maximum(cost - fee, 0.0) @ share,
     }
+
+
+def pilot_outcomes(P: dict[str, np.ndarray], horizon: float) -> dict[str, float]:
+    """Where the pilots stand at ``horizon`` (days), and their extensions by then.
+
+    Every pilot started is exactly one of: converted to production, failed (ended
+    without success), declined (decided, not converted), abandoned (put off
+    ``max_extensions`` times), still running (ends after the horizon), or awaiting
+    a decision (succeeded; its decision, first or after extensions, falls after the
+    horizon). A successful pilot without a clause is extended at its end and at
+    each ``extension_days`` after, so its k-th extension is granted at
+    ``t_end + (k - 1) x extension_days`` (``extension_days`` read back from its
+    record: (t_decision - t_end) / extensions). ``pilots_due_decision`` counts the
+    successful pilots whose first decision fell in the horizon; ``pilots_extended``
+    those of them put off at least once; ``pilot_extensions`` the extensions
+    granted in the horizon.
+    """
+    t_end, t_dec, ext = P["t_end"], P["t_decision"], P["extensions"].astype(np.int64)
+    success, converted, abandoned = P["success"], P["converted"], P["abandoned"]
+    ended, decided = t_end <= horizon, t_dec <= horizon
+    due = success & ended
+    out = {
+        "pilots_converted": converted & decided,
+        "pilots_failed": ended & ~success,
+        "pilots_declined": due & decided & ~converted & ~abandoned,
+        "pilots_abandoned": due & decided & abandoned,
+        "pilots_running": ~ended,
+        "pilots_awaiting_decision": due & ~decided,
+        "pilots_due_decision": due,
+        "pilots_extended": due & (ext > 0),
+    }
+    counts = {k: float(v.sum()) for k, v in out.items()}
+    step = np.divide(t_dec - t_end, ext, out=np.zeros(ext.size), where=ext > 0)
+    since = np.maximum(horizon - t_end, 0.0)
+    granted = np.where(step > 0, np.floor(since / np.where(step > 0, step, 1.0)) + 1, ext)
+    counts["pilot_extensions"] = float(np.minimum(ext, granted)[due].sum())
+    return counts
+
+
+def pilot_metrics(P: dict[str, np.ndarray] | None, horizon: float) -> dict[str, float]:
+    """A seed's pilot metrics (docs/model.md "Metrics"): pilots started, where they stand at
+    the horizon, success, conversion, extensions, fees less delivery cost.
+
+    pilot_success_rate = successes / pilots ended; pilot_conversion = converted /
+    (converted + failed + declined + abandoned), the pilots whose outcome is known;
+    pilot_extension_rate = successful pilots put off at least once / successful
+    pilots whose decision came due. Counts are 0 and rates NaN without pilots.
+    """
+    counts = pilot_outcomes(P, horizon) if P is not None and P["t_start"].size else {}
+    out = {k: counts.get(k, 0.0) for k in (*PILOT_OUTCOMES, "pilot_extensions")}
+    if P is None or not counts:
+        nan = math.nan
+        return {**out, "pilots_started": 0.0, "pilot_success_rate": nan, "pilot_conversion": nan,
+                "pilot_margin_total": nan, "pilot_extension_rate": nan}
+    started = float(P["t_start"].size)
+    ended = started - out["pilots_running"]
+    done = ended - out["pilots_awaiting_decision"]
+    due = counts["pilots_due_decision"]
+    return {**out, "pilots_started": started,
+            "pilot_success_rate": (ended - out["pilots_failed"]) / ended if ended else math.nan,
+            "pilot_conversion": out["pilots_converted"] / done if done else math.nan,
+            "pilot_margin_total": float(P["fee"].sum() - P["delivery_cost"].sum()),
+            "pilot_extension_rate": counts["pilots_extended"] / due if due else math.nan}

@@ -1,9 +1,7 @@
 """The report's enterprise-pilots section: per motion that sells paid pilots, how many
-start, succeed and convert (with or without a conversion clause), what their fees
-bring against their delivery cost, and the pilot as the funnel's last stage.
-
-Pilot extensions are not in the results (the engine's pilot records are summarised
-into the metrics, which do not count them), so the section does not show them.
+start, succeed, are extended and convert (with or without a conversion clause), what
+their fees bring against their delivery cost, and the pilot as the funnel's last stage
+(where every pilot started stands at the horizon).
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from sim.engine.pilots import PILOT_OUTCOMES
 from sim.report.wording import fmt
 
 if TYPE_CHECKING:
@@ -19,11 +18,13 @@ if TYPE_CHECKING:
 
 __all__ = ["PILOT_METRICS", "pilot_section"]
 
-# (metric, row label): each cell is the median over seeds with the P10 - P90 range
+# (metric, row label): each cell is the median over seeds, with the P10 to P90 range
 PILOT_METRICS = (
     ("pilots_started", "Pilots started"),
     ("pilot_success_rate", "Pilot success rate"),
-    ("pilot_conversion", "Conversion to production"),
+    ("pilot_extension_rate", "Successful pilots extended (of those due a decision)"),
+    ("pilot_extensions", "Extensions granted"),
+    ("pilot_conversion", "Conversion to production (of pilots with an outcome)"),
     ("win_rate_to_production", "Win rate, opportunity to production"),
     ("cycle_days_to_production", "Cycle, opportunity to production"),
     ("pilot_fees_total", "Pilot fees recognised"),
@@ -54,25 +55,22 @@ def _clause(res: Results, name: str) -> str:
 
 
 def _stage(res: Results, motions: list[str]) -> list[dict[str, str]]:
-    """The pilot stage after the sales stages: pilots started and converted to production
-    within the horizon, mean per seed (the rest failed, were declined or abandoned, or are
-    still running or awaiting a decision at the end)."""
-    mo = res.monthly_columns(["motion", "seed", "pilots_started", "pilots_converted"])
+    """The pilot stage after the sales stages: where the pilots started in the horizon stand
+    at its end, mean per seed (means add up: started = converted + failed + declined +
+    abandoned + still running + awaiting a decision)."""
+    runs = res.runs
     rows = []
     for name in motions:
-        g = mo[mo["motion"] == name] if "motion" in mo else mo.iloc[0:0]
-        if g.empty or "pilots_converted" not in g:
+        g = runs[runs["motion"] == name]
+        if g.empty or not all(k in g for k in ("pilots_started", *PILOT_OUTCOMES)):
             continue
-        per_seed = g.groupby("seed")[["pilots_started", "pilots_converted"]].sum()
-        started = float(per_seed["pilots_started"].mean())
-        converted = float(per_seed["pilots_converted"].mean())
-        rows.append({
-            "motion": name,
-            "started": f"{started:,.1f}",
-            "converted": f"{converted:,.1f}",
-            "not_converted": f"{started - converted:,.1f}",
-            "rate": f"{converted / started * 100:.0f}%" if started > 0 else "n/a",
-        })
+        mean = {k: float(g[k].mean()) for k in ("pilots_started", *PILOT_OUTCOMES)}
+        started = mean["pilots_started"]
+        row = {"motion": name, "started": f"{started:,.1f}",
+               "rate": (f"{mean['pilots_converted'] / started * 100:.0f}%" if started > 0
+                        else "n/a")}
+        row |= {k.removeprefix("pilots_"): f"{mean[k]:,.1f}" for k in PILOT_OUTCOMES}
+        rows.append(row)
     return rows
 
 
@@ -91,7 +89,7 @@ def pilot_section(res: Results, cur: str) -> dict[str, Any] | None:
                 continue
             r = s.loc[(m, metric)]
             cells.append({"text": fmt(metric, r["p50"], cur),
-                          "range": f"{fmt(metric, r['p10'], cur)} - {fmt(metric, r['p90'], cur)}"})
+                          "range": f"{fmt(metric, r['p10'], cur)} to {fmt(metric, r['p90'], cur)}"})
         rows.append({"metric": metric, "label": text, "cells": cells})
     return {"motions": motions, "clause": [_clause(res, m) for m in motions], "rows": rows,
             "stage": _stage(res, motions)}

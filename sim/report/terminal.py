@@ -18,12 +18,14 @@ _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to
             "lead_to_win", "self_serve_share", "pilot_success_rate", "pilot_conversion",
             "gross_margin", "gross_margin_first_year", "self_serve_revenue_share",
             "recurring_gross_margin", "services_margin", "pilot_margin", "win_rate_to_production",
-            "recovered_spend"}
+            "recovered_spend", "pilot_extension_rate"}
 _MONTHS = {"cac_payback_months", "cac_payback_sales_assisted", "cac_payback_self_serve",
            "months_to_arr_target", "months_to_recover_spend"}
 _DAYS = {"cycle_days_median", "wait_days_mean", "cycle_days_to_production"}
 _COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
-           "signups_total", "pqls", "pilots_started"}
+           "signups_total", "pqls", "pilots_started", "pilots_converted", "pilots_failed",
+           "pilots_declined", "pilots_abandoned", "pilots_running", "pilots_awaiting_decision",
+           "pilot_extensions"}
 _RATIO = {"ltv_to_cac", "custom_to_productised"}
 LABELS = {
     "bookings_total": "Bookings",
@@ -65,6 +67,13 @@ def fmt_value(metric: str, v: float, currency: str = "$") -> str:
         return "never"  # a payback with no positive margin, a target never reached
     if v is None or not math.isfinite(v):
         return "n/a"
+    text = _fmt_finite(metric, v, currency)
+    # a small negative value that rounds to zero reads 0, not -0% or -$0
+    zero = not any(ch in "123456789" for ch in text)
+    return text.removeprefix("-") if zero else text
+
+
+def _fmt_finite(metric: str, v: float, currency: str) -> str:
     if metric in _PERCENT:
         return f"{v * 100:.0f}%"
     if metric in _MONTHS:
