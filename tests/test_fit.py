@@ -280,3 +280,21 @@ def test_left_truncated_export_still_recovers(tmp_path: Path) -> None:
               "leads_per_month"):
         se = float(np.std(f.uncertainty.replicates[k], ddof=1))
         assert abs(point[k] - c.truth[k]) <= 4 * se, (k, point[k], c.truth[k], se)
+
+
+def test_bootstrap_replicates_do_not_depend_on_the_workers(company, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Replicate r draws from its own stream (seed, r): one worker or three, the same."""
+    import sim.fit.uncertainty as unc
+
+    monkeypatch.setattr(unc, "PARALLEL_MIN_WORK", 0)  # fork workers even for a small fit
+    c, files = company
+    ex = read_export(files["deals"], Mapping(), files["history"])
+    one = fit_export(ex, c.export_date, FitOptions(bootstrap=7, seed=5, workers=1))
+    three = fit_export(ex, c.export_date, FitOptions(bootstrap=7, seed=5, workers=3))
+    assert one.uncertainty.replicates.keys() == three.uncertainty.replicates.keys()
+    for k, v in one.uncertainty.replicates.items():
+        assert np.array_equal(v, three.uncertainty.replicates[k], equal_nan=True), k
+    n = len(ex.deals)
+    w = unc.replicate_weights(n, 5, 2)
+    assert w.sum() == n and np.array_equal(w, unc.replicate_weights(n, 5, 2))
+    assert not np.array_equal(w, unc.replicate_weights(n, 5, 3))

@@ -146,8 +146,10 @@ def fit_churn(t: Tenures, weights: np.ndarray | None = None,
     # renewals reached: a customer churning at renewal k reached k of them (the k-th fatal)
     late = t.churned & ~early
     events = float(w[late].sum())
-    reached = float(w[late] @ np.maximum(np.ceil(t.years[late] - 1e-6), 1))
-    reached += float(w[~t.churned] @ np.floor(t.years[~t.churned] + 1e-9))
+    # sums of products without BLAS (a threaded dot over every customer costs more than the
+    # sum on a busy machine); whole numbers, so the sum is exact in any order
+    reached = float(np.multiply(w[late], np.maximum(np.ceil(t.years[late] - 1e-6), 1)).sum())
+    reached += float(np.multiply(w[~t.churned], np.floor(t.years[~t.churned] + 1e-9)).sum())
     renewal = events / reached if reached > 0 else math.nan  # no renewal seen yet
     return ChurnFit(a, b, early_share, min(renewal, 1.0) if math.isfinite(renewal) else renewal, int(w.sum()), int(w[t.churned].sum()),
                     float(t.years.max()) if t.years.size else 0.0, t.expansion, t.contraction)

@@ -74,14 +74,20 @@ def deal_status(export: Export, as_of: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_episodes(export: Export, as_of: float) -> Episodes:
-    """Every deal's stays in the open stages, as of ``as_of`` (days since the export's origin)."""
+    """Every deal's stays in the open stages, as of ``as_of`` (days since the export's origin).
+
+    Vectorised over the history rows (no loop per deal): each deal's path is its
+    running furthest stage, every rise of it an advance (and zero-length advances
+    through the stages it skipped), and one final stay per deal (won, lost, stale
+    or open). The stays are in deal order, each deal's in the order of its path.
+    """
     d = export.deals
-    K = len(export.stages)
+    n, K = len(d), len(export.stages)
     code = {s: i for i, s in enumerate(export.stages)}
     for name in export.won:
-        code[name] = -1
+        code[name] = WON_CODE
     for name in export.lost:
-        code[name] = -2
+        code[name] = LOST_CODE
     status, closed = deal_status(export, as_of)
     created = d["created"].to_numpy(float)
     cycles = closed[np.isfinite(closed)] - created[np.isfinite(closed)]
@@ -89,83 +95,70 @@ def build_episodes(export: Export, as_of: float) -> Episodes:
     ever_closed = d["closed"].to_numpy(float)
     ever_closed = ever_closed[np.isfinite(ever_closed) & (ever_closed <= as_of)]
     window = float(ever_closed.min()) if ever_closed.size else -np.inf
-    out_deal: list[int] = []
-    out_stage: list[int] = []
-    out_days: list[float] = []
-    out_event: list[int] = []
-    out_entry: list[float] = []
-    opens: list[OpenDeal] = []
-    stale = no_hist = backward = 0
-
-    def add(i: int, k: int, t0: float, t1: float, ev: int) -> None:
-        if created[i] < window and t1 < window:
-            return  # ended before the window opened: selected, left out
-        out_deal.append(i)
-        out_stage.append(k)
-        out_days.append(t1 - t0)
-        out_event.append(ev)
-        out_entry.append(window - t0 if created[i] < window and t0 < window else 0.0)
-
-    paths = _paths(export, code, as_of)
-    snapshot_stage = d["stage"].map(lambda s: code.get(s, 0)).to_numpy()
-    for i in range(len(d)):
-        steps = paths.get(i)
-        if steps is None:
-            no_hist += 1
-            # the snapshot: a deal open now is in its current stage since an unknown time
-            if status[i] == "open" and as_of - created[i] > stale_days:
-                stale += 1
-            elif status[i] == "open":
-                # its stage at the as-of date is known only if it is still open today
-                k = max(int(snapshot_stage[i]), 0) if d["status"].iat[i] == "open" else 0
-                opens.append(OpenDeal(i, k, np.nan, as_of - created[i]))
-            continue
-        cur, t_in, done = -1, float(created[i]), False
-        for t, sc in steps:
-            if sc >= 0:
-                if cur < 0:
-                    for j in range(sc):
-                        add(i, j, t, t, ADVANCED)
-                    cur, t_in = sc, t
-                elif sc > cur:
-                    add(i, cur, t_in, t, ADVANCED)
-                    for j in range(cur + 1, sc):
-                        add(i, j, t, t, ADVANCED)
-                    cur, t_in = sc, t
-                elif sc < cur:
-                    backward += 1
-            else:
-                if cur < 0:
-                    cur, t_in = 0, created[i]
-                if sc == -1:
-                    add(i, cur, t_in, t, ADVANCED)
-                    for j in range(cur + 1, K):
-                        add(i, j, t, t, ADVANCED)
-                else:
-                    add(i, cur, t_in, t, LOST)
-                done = True
-                break
-        if done:
-            continue
-        if cur < 0:
-            cur, t_in = 0, created[i]
-        if status[i] != "open":  # closed in the deals table, not in the history
-            t = float(closed[i])
-            if status[i] == "won":
-                add(i, cur, t_in, t, ADVANCED)
-                for j in range(cur + 1, K):
-                    add(i, j, t, t, ADVANCED)
-            else:
-                add(i, cur, t_in, t, LOST)
-        elif as_of - created[i] > stale_days:
-            stale += 1
-            add(i, cur, t_in, np.nan, LOST)
-        else:
-            add(i, cur, t_in, as_of, OPEN)
-            opens.append(OpenDeal(i, cur, as_of - t_in, as_of - created[i]))
-    stage = np.array(out_stage, dtype=np.int64)
-    days = np.array(out_days, dtype=float)
-    event = np.array(out_event, dtype=np.int8)
+    p = _path_steps(export, code, as_of)
+    parts: list[_Stays] = []
+    cur = np.full(n, -1, dtype=np.int64)  # the furthest open stage reached (-1: none yet)
+    t_in = created.copy()  # when the deal entered it
+    closing = np.zeros(n, dtype=np.int64)  # the first close in the history (0: none)
+    t_close = np.full(n, np.nan)
+    has_path = np.zeros(n, dtype=bool)
+    backward = 0
+    if p is not None:
+        rows, t, s, g = p
+        has_path[rows] = True
+        first = np.full(int(g[-1]) + 1, rows.size)
+        np.minimum.at(first, g[s < 0], np.flatnonzero(s < 0))
+        seen = np.arange(rows.size) <= first[g]  # nothing after a deal's first close
+        o = np.flatnonzero(seen & (s >= 0))
+        og, vals = g[o], s[o]
+        runmax = np.maximum.accumulate(og * (K + 1) + vals) - og * (K + 1)
+        new_g = np.r_[True, og[1:] != og[:-1]] if o.size else np.zeros(0, dtype=bool)
+        prev = np.where(new_g, -1, np.r_[-1, runmax[:-1]])
+        backward = int((vals < prev).sum())
+        up = vals > prev
+        ui, new, was = o[up], vals[up], prev[up]
+        t_up = t[ui]
+        t_prev = np.r_[np.nan, t_up[:-1]]  # the entry into the stage left (when was >= 0)
+        start = np.maximum(was, 0)
+        parts.append(_Stays.runs(rows[ui], start, new - start, np.where(was >= 0, t_prev, t_up),
+                                 t_up, main=was >= 0))
+        last = np.r_[rows[ui][1:] != rows[ui][:-1], True] if ui.size else np.zeros(0, bool)
+        cur[rows[ui][last]] = new[last]
+        t_in[rows[ui][last]] = t_up[last]
+        c = first[first < rows.size]
+        closing[rows[c]] = s[c]
+        t_close[rows[c]] = t[c]
+    cur = np.maximum(cur, 0)  # a path with no open stage before its close: the first stage
+    hist_close = has_path & (closing != 0)
+    deal_close = has_path & ~hist_close & (status != "open")
+    won = (hist_close & (closing == WON_CODE)) | (deal_close & (status == "won"))
+    lost = (hist_close & (closing == LOST_CODE)) | (deal_close & (status == "lost"))
+    t_end = np.where(hist_close, t_close, closed)
+    still = has_path & ~hist_close & ~deal_close
+    old = still & (as_of - created > stale_days)
+    open_ = still & ~old
+    i = np.flatnonzero(won)
+    parts.append(_Stays.runs(i, cur[i], K - cur[i], t_in[i], t_end[i], main=np.ones(i.size, bool)))
+    for mask, t1, ev in ((lost, t_end, LOST), (old, np.full(n, np.nan), LOST),
+                         (open_, np.full(n, as_of), OPEN)):
+        i = np.flatnonzero(mask)
+        parts.append(_Stays(i, cur[i], t_in[i], t1[i], np.full(i.size, ev, dtype=np.int8)))
+    st = _Stays.join(parts)
+    order = np.argsort(st.deal, kind="stable")  # deal by deal, each in the order of its path
+    dl, t0, t1 = st.deal[order], st.t0[order], st.t1[order]
+    early = created[dl] < window
+    kept = ~(early & (t1 < window))  # ended before the window opened: selected, left out
+    dl, t0, t1 = dl[kept], t0[kept], t1[kept]
+    stage, event = st.stage[order][kept], st.event[order][kept]
+    days = t1 - t0
+    entry = np.where(early[kept] & (t0 < window), window - t0, 0.0)
+    # deals without a path: the snapshot says whether each is open (since an unknown time)
+    snap = ~has_path & (status == "open")
+    snap_old = snap & (as_of - created > stale_days)
+    snapshot_stage = d["stage"].map(code).fillna(0).to_numpy(float).astype(np.int64)
+    snap_stage = np.where(d["status"].to_numpy() == "open", np.maximum(snapshot_stage, 0), 0)
+    opening = np.flatnonzero(open_ | (snap & ~snap_old))
+    stale = int(old.sum() + snap_old.sum())
     # a stay open longer than any completed stay in its stage is stale too
     is_open = np.flatnonzero(event == OPEN)
     done = (event != OPEN) & np.isfinite(days) & (days > 0)  # skipped stages say nothing
@@ -173,31 +166,63 @@ def build_episodes(export: Export, as_of: float) -> Episodes:
     for k in range(K):
         if (done & (stage == k)).any():
             longest[k] = STALE_FACTOR * days[done & (stage == k)].max()
-    old = days[is_open] > longest[stage[is_open]]
-    if old.any():
-        event[is_open[old]] = LOST
-        days[is_open[old]] = np.nan
-        stale += int(old.sum())
-        opens = [o for o, drop in zip(opens, old.tolist(), strict=True) if not drop]
-    return Episodes(np.array(out_deal, dtype=np.int64), stage, days, event,
-                    np.array(out_entry, dtype=float), opens, stale, stale_days, window, no_hist,
-                    backward)
+    too_old = days[is_open] > longest[stage[is_open]]
+    if too_old.any():
+        event[is_open[too_old]] = LOST
+        days[is_open[too_old]] = np.nan
+        stale += int(too_old.sum())
+        opening = opening[~np.isin(opening, dl[is_open[too_old]])]
+    in_stage = np.full(n, np.nan)
+    in_stage[dl[is_open]] = days[is_open]
+    here = np.where(has_path, cur, snap_stage)
+    opens = [OpenDeal(int(j), int(here[j]), float(in_stage[j]), float(as_of - created[j]))
+             for j in opening]
+    return Episodes(dl, stage, days, event, entry, opens, stale, stale_days, window,
+                    int((~has_path).sum()), backward)
 
 
-def _paths(export: Export, code: dict[str, int], as_of: float) -> dict[int, list[tuple[float, int]]]:
-    """Deal row -> its history as (day, stage code) in time order, up to the as-of date."""
+WON_CODE, LOST_CODE = -1, -2
+
+
+@dataclass
+class _Stays:
+    """Stays before the window rule: deal, stage, entry and exit day, event."""
+
+    deal: np.ndarray
+    stage: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    event: np.ndarray
+
+    @classmethod
+    def runs(cls, deal: np.ndarray, start: np.ndarray, count: np.ndarray, t0: np.ndarray,
+             t1: np.ndarray, main: np.ndarray) -> _Stays:
+        """Advances through ``count`` stages from ``start`` at ``t1``: the first from ``t0``
+        when ``main`` (the stay that ended), the others of zero length (skipped)."""
+        count = np.maximum(count, 0)
+        j = np.repeat(np.arange(count.size), count)
+        q = np.arange(j.size) - np.repeat(np.cumsum(count) - count, count)
+        first = (q == 0) & main[j]
+        return cls(deal[j], start[j] + q, np.where(first, t0[j], t1[j]), t1[j],
+                   np.full(j.size, ADVANCED, dtype=np.int8))
+
+    @classmethod
+    def join(cls, parts: list[_Stays]) -> _Stays:
+        return cls(*(np.concatenate([getattr(x, f) for x in parts])
+                     for f in ("deal", "stage", "t0", "t1", "event")))
+
+
+def _path_steps(export: Export, code: dict[str, int],
+                as_of: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The history up to the as-of date, deal by deal in time order: each row's deal row,
+    day, stage code (closed values negative) and the ordinal of its deal's group."""
     h = export.history
     if h is None or not len(h):
-        return {}
+        return None
     row_of = pd.Series(np.arange(len(export.deals)), index=export.deals["id"].to_numpy())
     h = h[(h["t"] <= as_of) & h["stage"].isin(code.keys())]
-    rows = row_of.reindex(h["id"].to_numpy()).to_numpy()
-    t = h["t"].to_numpy(float)
-    s = h["stage"].map(code).to_numpy(int)
-    out: dict[int, list[tuple[float, int]]] = {}  # (day, stage code)
-    if not len(rows):
-        return out
-    bounds = np.flatnonzero(np.diff(rows)) + 1
-    for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(rows)], strict=True):
-        out[int(rows[a])] = list(zip(t[a:b].tolist(), s[a:b].tolist(), strict=True))
-    return out
+    if not len(h):
+        return None
+    rows = row_of.reindex(h["id"].to_numpy()).to_numpy().astype(np.int64)
+    g = np.cumsum(np.r_[True, rows[1:] != rows[:-1]]) - 1
+    return rows, h["t"].to_numpy(float), h["stage"].map(code).to_numpy(np.int64), g

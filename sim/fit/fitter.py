@@ -35,6 +35,7 @@ class FitOptions:
     seed: int = 0
     max_bootstrap_deals: int = 10_000  # above: the likelihood's curvature instead
     by_owner: bool = False
+    workers: int = 0  # processes for the bootstrap over deals (0: one per core)
 
 
 @dataclass

@@ -91,7 +91,7 @@ class Export:
         unusable = Counter(self.unusable)
         deals = self.deals[keep].reset_index(drop=True)
         hist = None if self.history is None else \
-            self.history[self.history["id"].isin(set(deals["id"]))].reset_index(drop=True)
+            self.history[self.history["id"].isin(deals["id"].to_numpy())].reset_index(drop=True)
         subs = None if self.subscriptions is None else \
             self.subscriptions[self.subscriptions["start"] <= t].reset_index(drop=True)
         return Export(deals, hist, subs, self.origin, self.won, self.lost, self.stages, unusable,
@@ -123,7 +123,7 @@ def parse_map(items: list[str]) -> dict[str, str]:
 def read_table(path: TableSource) -> pd.DataFrame:
     """A CSV file, or the first sheet of an Excel workbook (.xlsx), every cell as text."""
     if isinstance(path, NamedFrame):
-        return path.frame.fillna("").astype(str).apply(lambda s: s.str.strip())
+        return _stripped(path.frame.fillna("").astype(str))
     if not path.is_file():
         raise ScenarioError([Problem(str(path), None, "", "no such file")])
     try:
@@ -137,7 +137,23 @@ def read_table(path: TableSource) -> pd.DataFrame:
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(path), None, "", f"not a readable table: {e}")]) from None
     df.columns = [str(c).strip() for c in df.columns]
-    return df.apply(lambda s: s.str.strip())
+    return _stripped(df)
+
+
+def _stripped(df: pd.DataFrame) -> pd.DataFrame:
+    """Every cell without leading or trailing whitespace (``str.strip``), column by column
+    in Arrow: Arrow's Unicode whitespace is Python's (checked over every code point), and a
+    column with nothing to strip is kept as it is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = df.copy()
+    for j in range(df.shape[1]):
+        arr = pa.array(df.iloc[:, j].to_numpy(object), type=pa.string())
+        trimmed = pc.utf8_trim_whitespace(arr)
+        if not trimmed.equals(arr):
+            out.isetitem(j, trimmed.to_numpy(zero_copy_only=False))
+    return out
 
 
 class _Problems:
@@ -245,7 +261,7 @@ def read_export(deals_path: TableSource, mapping: Mapping,
     order = _stage_order(mapping, stage[(status == "open")], None)
     hist = None
     if history_path is not None:
-        hist = _read_history(history_path, mapping, won | lost, set(ids[~no_id]))
+        hist = _read_history(history_path, mapping, won | lost, ids[~no_id].to_numpy())
         order = _stage_order(mapping, stage[(status == "open")], hist)
     known = set(order) | won | lost
     for i in np.flatnonzero(~stage.isin(known).to_numpy() & (stage != "").to_numpy())[:MAX_PROBLEMS]:
@@ -289,7 +305,7 @@ def read_export(deals_path: TableSource, mapping: Mapping,
     deals = deals[keep].reset_index(drop=True)
     if hist is not None:
         hist = hist.assign(t=days(hist["t"]))
-        hist = hist[hist["id"].isin(set(deals["id"]))].sort_values(["id", "t"], kind="stable")
+        hist = hist[hist["id"].isin(deals["id"].to_numpy())].sort_values(["id", "t"], kind="stable")
         hist = hist.reset_index(drop=True)
     subs = _read_subscriptions(subscriptions_path, mapping, origin) if subscriptions_path else None
     return Export(deals, hist, subs, origin, sorted(won), sorted(lost), order, unusable,
@@ -311,7 +327,7 @@ def _stage_order(mapping: Mapping, open_values: pd.Series, hist: pd.DataFrame | 
 
 
 def _read_history(path: TableSource, mapping: Mapping, closed_values: set[str],
-                  ids: set[str]) -> pd.DataFrame:
+                  ids: np.ndarray) -> pd.DataFrame:
     raw = read_table(path)
     p = _Problems(str(path))
     cols = _columns(raw, mapping, HISTORY_FIELDS, HISTORY_FIELDS, p)

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from sim.fit.backtest import Backtest
 from sim.fit.fitter import MotionFit
+from sim.fit.writer import level_dist, prob_dist, rate_dist, signed_dist
 from sim.report.style import DPI, FIGSIZE, PALETTE, MoneyFormatter, money
 
 __all__ = ["backtest_html", "parameter_rows"]
@@ -71,11 +72,14 @@ bias = Σ(P50 − actual) / Σ actual.</p>
 <td>{{ r.metric }}</td><td>{{ r.actual }}</td><td>{{ r.p10 }}</td><td>{{ r.p50 }}</td>
 <td>{{ r.p90 }}</td><td>{{ r.wp }}</td></tr>{% endfor %}</table>
 <h2>Fitted parameters (latest origin, {{ latest }})</h2>
-<table><tr><th>parameter</th><th>fitted</th><th>90% interval</th><th>naive</th></tr>
+<table><tr><th>parameter</th><th>fitted</th><th>90% interval</th><th>naive</th>
+<th>per seed in the scenario</th></tr>
 {% for r in params %}<tr><td>{{ r.name }}</td><td>{{ r.value }}</td><td>{{ r.ci }}</td>
-<td>{{ r.naive }}</td></tr>{% endfor %}</table>
+<td>{{ r.naive }}</td><td>{{ r.per_seed }}</td></tr>{% endfor %}</table>
 <p class="note">Uncertainty: {{ method }}. Naive: won/(won+lost) for the win probability,
-a lognormal on completed stays only for durations.</p>
+a lognormal on completed stays only for durations. Per seed: how the fitted scenario draws
+the parameter once per seed (a level: a lognormal factor of mean 1 on the per-deal
+distribution, its sd the mean's relative uncertainty); "–" for a figure reported only.</p>
 </body></html>""", autoescape=True)
 
 
@@ -91,6 +95,30 @@ def _fmt(name: str, v: float, cur: str = "$") -> str:
     return f"{v:,.1f}"
 
 
+def per_seed(fit: MotionFit, name: str, value: float) -> str:
+    """How the fitted scenario (``sim.fit.writer``) draws the parameter once per seed."""
+    reps = fit.uncertainty.replicates.get(name)
+    history = fit.stages is not None
+    if name.endswith(".duration_mean") or name == "acv_mean" or \
+            (name == "cycle.won_days_mean" and not history):
+        level = level_dist(value, reps)
+        if level is None:
+            return "fixed"
+        return f"level, sd {level['sd']:.1%}" + (" (every stage)" if name.startswith("cycle")
+                                                  else "")
+    if (name.endswith(".advance") and history) or name == "early_churn":
+        return "beta" if not isinstance(prob_dist(value, reps), float) else "fixed"
+    if name == "renewal_churn" and fit.churn is not None:
+        monthly = None if reps is None else 1 - (1 - np.clip(reps, 0, 1)) ** (1 / 12)
+        drawn = not isinstance(prob_dist(fit.churn.monthly_churn, monthly), float)
+        return "beta (monthly churn)" if drawn else "fixed"
+    if name == "leads_per_month":
+        return "lognormal" if not isinstance(rate_dist(value, reps), float) else "fixed"
+    if name == "growth_per_month":
+        return "triangular" if not isinstance(signed_dist(value, reps), float) else "fixed"
+    return "–"
+
+
 def parameter_rows(fit: MotionFit) -> list[dict[str, str]]:
     rows = []
     for name, v in fit.point().items():
@@ -98,7 +126,7 @@ def parameter_rows(fit: MotionFit) -> list[dict[str, str]]:
         naive = fit.naive.get(name, math.nan)
         rows.append({"name": name, "value": _fmt(name, v),
                      "ci": f"{_fmt(name, lo)} to {_fmt(name, hi)}" if math.isfinite(lo) else "–",
-                     "naive": _fmt(name, naive)})
+                     "naive": _fmt(name, naive), "per_seed": per_seed(fit, name, v)})
     return rows
 
 

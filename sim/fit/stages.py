@@ -11,10 +11,12 @@ is lost (1 - p, after a lognormal time f2). Each stay contributes
 
 divided by ``p S1(a) + (1 - p) S2(a)`` when observation began ``a`` days into
 the stay (left truncation). The maximum is found with ``scipy.optimize`` on
-(logit p, mu1, log sigma1, mu2, log sigma2). With too few timed losses to fit
-f2 (fewer than ``MIN_TIMED``), both outcomes share one duration (the engine's
-own model: a stage's duration does not depend on how it ends), and then p is
-the share advancing among closed stays exactly.
+(logit p, mu1, log sigma1, mu2, log sigma2); timed advances and losses enter
+through their weighted moments of log-days (the lognormal's sufficient
+statistics), so one evaluation costs only the open and left-truncated stays.
+With too few timed losses to fit f2 (fewer than ``MIN_TIMED``), both outcomes
+share one duration (the engine's own model: a stage's duration does not depend
+on how it ends), and then p is the share advancing among closed stays exactly.
 
 The engine draws one duration per stage, so the scenario gets p and f1 (the
 time to advance, which sets when deals win); f2 is reported beside it.
@@ -32,7 +34,7 @@ from scipy import optimize, special
 
 from sim.fit.events import ADVANCED, LOST, OPEN
 
-__all__ = ["MIN_TIMED", "StageData", "StageFit", "fit_stage", "lognormal_mean_sd", "naive_lognormal",
+__all__ = ["MIN_TIMED", "Moments", "StageData", "StageFit", "fit_stage", "lognormal_mean_sd", "naive_lognormal",
            "negloglik", "nll_and_grad"]
 
 MIN_TIMED = 10
@@ -76,13 +78,31 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 @dataclass
-class StageData:
-    """A stage's stays split by kind once (log-days and weights), for fast likelihoods."""
+class Moments:
+    """A lognormal term's sufficient statistics: weight, weighted mean of log-days and the
+    weighted sum of squares about it (the likelihood of timed stays needs nothing else)."""
 
-    x_adv: np.ndarray
-    w_adv: np.ndarray
-    x_lost: np.ndarray
-    w_lost: np.ndarray
+    w: float
+    mean: float
+    ss: float
+
+    @classmethod
+    def of(cls, x: np.ndarray, w: np.ndarray) -> Moments:
+        total = float(w.sum())
+        if not total > 0:
+            return cls(0.0, 0.0, 0.0)
+        mean = float(np.multiply(w, x).sum()) / total
+        d = x - mean
+        return cls(total, mean, float(np.multiply(w, d * d).sum()))
+
+
+@dataclass
+class StageData:
+    """A stage's stays split by kind once (log-days and weights), for fast likelihoods:
+    timed advances and losses by their moments, open and left-truncated stays one by one."""
+
+    adv: Moments
+    lost: Moments
     w_adv_untimed: float
     w_lost_untimed: float
     x_open: np.ndarray
@@ -96,7 +116,8 @@ class StageData:
         timed = np.isfinite(days) & (days > 0)
         adv, lost, opn, tr = event == ADVANCED, event == LOST, event == OPEN, entry > 0
         x = _clean(np.where(timed, days, 1.0))
-        return cls(x[adv & timed], w[adv & timed], x[lost & timed], w[lost & timed],
+        return cls(Moments.of(x[adv & timed], w[adv & timed]),
+                   Moments.of(x[lost & timed], w[lost & timed]),
                    float(w[adv & ~timed].sum()), float(w[lost & ~timed].sum()),
                    x[opn], w[opn], _clean(entry[tr]), w[tr])
 
@@ -120,16 +141,18 @@ def nll_and_grad(theta: np.ndarray, data: StageData, common: bool) -> tuple[floa
     mu2, s2 = (mu1, s1) if common else (float(theta[3]), math.exp(float(theta[4])))
     d = data
     g = np.zeros(5)
-    w_a = float(d.w_adv.sum()) + d.w_adv_untimed
-    w_l = float(d.w_lost.sum()) + d.w_lost_untimed
+    w_a = d.adv.w + d.w_adv_untimed
+    w_l = d.lost.w + d.w_lost_untimed
     ll = w_a * lp + w_l * lq
     g[0] = w_a * (1 - p) - w_l * p
-    for x, w, mu, s, j in ((d.x_adv, d.w_adv, mu1, s1, 1), (d.x_lost, d.w_lost, mu2, s2, 3)):
-        if x.size:
-            z = (x - mu) / s
-            ll += _dot(w, -0.5 * z * z - x) - float(w.sum()) * (_HALF_LOG_2PI + math.log(s))
-            g[j] += _dot(w, z) / s
-            g[j + 1] += _dot(w, (z * z - 1.0))
+    for m, mu, s, j in ((d.adv, mu1, s1, 1), (d.lost, mu2, s2, 3)):
+        if m.w > 0:
+            # sum of w z^2 and of w z, z = (x - mu) / s, from the moments about the mean
+            zz = (m.ss + m.w * (m.mean - mu) ** 2) / (s * s)
+            zs = m.w * (m.mean - mu) / s
+            ll += -0.5 * zz - m.w * m.mean - m.w * (_HALF_LOG_2PI + math.log(s))
+            g[j] += zs / s
+            g[j + 1] += zz - m.w
     for x, w, sign in ((d.x_open, d.w_open, 1.0), (d.x_trunc, d.w_trunc, -1.0)):
         if not x.size:
             continue

@@ -1,9 +1,12 @@
 """What the data does not pin down: replicates of every fitted parameter.
 
 - **Bootstrap over deals** (the default up to ``max_bootstrap_deals``): each
-  replicate draws the deals with replacement (multinomial counts used as
+  replicate draws the deals with replacement (resampling counts used as
   weights, so a deal's whole history moves with it) and refits the stages,
   the created-to-close cycle and the deal size, starting from the full fit.
+  Replicate ``r`` draws from its own stream, seeded by (``seed``, ``r``), and
+  the replicates run in forked worker processes (``workers``, one per core by
+  default): the replicates are the same whatever the number of workers.
 - **The likelihood's curvature** (larger exports, where a bootstrap of every
   stage would be slow and the normal approximation is excellent): each stage's
   parameters are drawn from a normal with the inverse of the observed
@@ -19,7 +22,10 @@ The 90% interval of a parameter is the 5th to 95th percentile of its replicates.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +38,10 @@ from sim.fit.stages import StageData, lognormal_mean_sd, nll_and_grad
 if TYPE_CHECKING:
     from sim.fit.fitter import FitOptions, MotionFit
 
-__all__ = ["Uncertainty", "bootstrap"]
+__all__ = ["Uncertainty", "bootstrap", "replicate_weights"]
+
+Refit = Callable[["MotionFit", np.ndarray], dict[str, float]]
+PARALLEL_MIN_WORK = 20_000  # deals x replicates below which forking workers is not worth it
 
 
 @dataclass
@@ -61,8 +70,54 @@ def _collect(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
     return {k: np.array([r.get(k, np.nan) for r in rows], dtype=float) for k in names}
 
 
-def bootstrap(fit: MotionFit, opt: FitOptions,
-              refit: Callable[[MotionFit, np.ndarray], dict[str, float]]) -> Uncertainty:
+def replicate_weights(n: int, seed: int, r: int) -> np.ndarray:
+    """Replicate ``r``'s resampling counts of ``n`` deals (n draws with replacement), from
+    its own stream (``seed``, ``r``): the same whichever worker runs it."""
+    rng = np.random.default_rng([seed, r])
+    return np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+
+
+_JOB: tuple[MotionFit, Refit, int, int] | None = None  # a worker's fit (inherited by fork)
+
+
+def _start_worker(fit: MotionFit, refit: Refit, n: int, seed: int) -> None:
+    global _JOB
+    _JOB = (fit, refit, n, seed)
+
+
+def _replicates(rs: list[int]) -> list[dict[str, float]]:
+    assert _JOB is not None
+    fit, refit, n, seed = _JOB
+    return [refit(fit, replicate_weights(n, seed, r)) for r in rs]
+
+
+def _bootstrap_deals(fit: MotionFit, refit: Refit, n: int, B: int, seed: int,
+                     workers: int) -> list[dict[str, float]]:
+    """The B replicates in order, over ``workers`` forked processes (inline with one)."""
+    workers = max(1, min(workers, B))
+    if workers == 1 or n * B < PARALLEL_MIN_WORK:
+        return [refit(fit, replicate_weights(n, seed, r)) for r in range(B)]
+    chunks = [list(range(B))[i::workers * 4] for i in range(workers * 4)]
+    chunks = [c for c in chunks if c]
+    # fork: the workers inherit the fit (nothing pickled but replicate numbers and rows)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
+                             initializer=_start_worker, initargs=(fit, refit, n, seed)) as ex:
+        done = list(ex.map(_replicates, chunks))
+    rows: list[dict[str, float] | None] = [None] * B
+    for c, out in zip(chunks, done, strict=True):
+        for r, row in zip(c, out, strict=True):
+            rows[r] = row
+    return [r for r in rows if r is not None]
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def bootstrap(fit: MotionFit, opt: FitOptions, refit: Refit) -> Uncertainty:
     B = int(opt.bootstrap)
     rng = np.random.default_rng(opt.seed)
     out: dict[str, np.ndarray] = {}
@@ -71,9 +126,8 @@ def bootstrap(fit: MotionFit, opt: FitOptions,
     n = len(fit.export.deals)
     if n <= opt.max_bootstrap_deals:
         method = f"bootstrap over deals ({B} replicates)"
-        rows = [refit(fit, rng.multinomial(n, np.full(n, 1.0 / n)).astype(float))
-                for _ in range(B)]
-        out.update(_collect(rows))
+        workers = opt.workers if opt.workers > 0 else default_workers()
+        out.update(_collect(_bootstrap_deals(fit, refit, n, B, opt.seed, workers)))
     else:
         method = f"likelihood curvature ({B} draws; {n:,} deals)"
         out.update(_curvature(fit, B, rng))

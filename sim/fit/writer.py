@@ -6,7 +6,12 @@ Parameter uncertainty becomes per-seed distributions (``Param`` fields): an
 advance probability or a churn rate a beta with the replicates' mean and
 variance, the lead rate a lognormal, the growth a symmetric triangular with the
 replicates' standard deviation. Stage durations and deal size are drawn per deal
-(``Draw`` fields), so their uncertainty is given in the comments only.
+(``Draw`` fields); what the data does not pin down about them (the typical
+stay, the typical deal) is a per-seed ``level`` on the per-deal distribution: a
+lognormal factor of mean 1 whose standard deviation is the replicates' standard
+deviation of the mean relative to the fitted mean (``level_dist``), so a seed's
+deals are ``L x`` the fitted distribution. Without stage history the stages
+share the won cycle, so their levels are one factor (rank correlation 1).
 """
 
 from __future__ import annotations
@@ -64,6 +69,32 @@ def rate_dist(point: float, reps: np.ndarray | None) -> Any:
         else _r(point)
 
 
+def level_dist(point: float, reps: np.ndarray | None) -> CommentedMap | None:
+    """The per-seed level of a per-deal distribution whose mean is ``point``: a lognormal
+    factor of mean 1 and the replicates' standard deviation of the mean relative to ``point``
+    (None without replicates that vary)."""
+    if reps is None or reps.size < 2 or not point > 0:
+        return None
+    sd = float(np.nanstd(reps, ddof=1)) / point
+    if not (math.isfinite(sd) and sd > 0):
+        return None
+    return CommentedMap({"dist": "lognormal", "mean": 1.0, "sd": _r(sd)})
+
+
+def _leveled(mean: float, sd: float, level: CommentedMap | None) -> CommentedMap:
+    out = CommentedMap({"dist": "lognormal", "mean": _r(mean), "sd": _r(sd)})
+    if level is not None:
+        out["level"] = level
+    return out
+
+
+def _level_note(level: CommentedMap | None) -> str:
+    if level is None:
+        return "no replicates: the level is fixed"
+    return (f"the level (lognormal, mean 1, sd {level['sd']:.3g}: the replicates' sd of the "
+            "mean over the mean) is drawn per seed")
+
+
 def signed_dist(point: float, reps: np.ndarray | None) -> Any:
     if reps is None or reps.size < 2:
         return _r(point)
@@ -116,11 +147,13 @@ def scenario_data(f: MotionFit, name: str, horizon_months: int, template: str,
                                            "criteria_win_factor")
     deal = CommentedMap()
     if f.acv is not None:
-        deal["acv"] = CommentedMap({"dist": "lognormal", "mean": _r(f.acv.mean),
-                                    "sd": _r(f.acv.sd)})
+        level = level_dist(f.acv.mean, reps.get("acv_mean"))
+        deal["acv"] = _leveled(f.acv.mean, f.acv.sd, level)
         deal.yaml_add_eol_comment(
-            f"lognormal of {f.acv.n:,} won amounts (median {f.acv.median:,.0f}); mean"
-            f"{_ci(f, 'acv_mean', '{:,.0f}')}, drawn per deal", "acv")
+            f"lognormal of {f.acv.n:,} won amounts (median {f.acv.median:,.0f}; "
+            f"{f.counts.get('won_no_amount', 0):,} won without an amount): mean "
+            f"{f.acv.mean:,.0f}{_ci(f, 'acv_mean', '{:,.0f}')}, sd {f.acv.sd:,.0f}, drawn per "
+            f"deal; {_level_note(level)}", "acv")
     motion["deal"] = deal
     if f.churn is not None:
         ch = f.churn
@@ -156,6 +189,11 @@ def scenario_data(f: MotionFit, name: str, horizon_months: int, template: str,
     root["seeds"] = seeds
     root["seed"] = 0
     root["motions"] = CommentedSeq([motion])
+    tied = _tied_levels(f, motion)
+    if tied:
+        root["correlations"] = tied
+        root.yaml_add_eol_comment("no stage history: the stages' duration levels are one factor "
+                                  "(the won cycle's)", "correlations")
     root.yaml_set_start_comment(_header(f, template))
     return FittedScenario(root, _initial(f))
 
@@ -166,11 +204,15 @@ def _stages(f: MotionFit) -> CommentedSeq:
     if f.stages is not None:
         for name, s in zip(f.stage_names, f.stages, strict=True):
             m, sd = s.duration_mean_sd
+            level = level_dist(m, reps.get(f"{name}.duration_mean"))
             st = CommentedMap()
             st["name"] = name
-            st["duration"] = CommentedMap({"dist": "lognormal", "mean": _r(m), "sd": _r(sd)})
+            st["duration"] = _leveled(m, sd, level)
+            timed = s.n_advanced - s.n_skipped
             st.yaml_add_eol_comment(
-                f"days to advance{_ci(f, f'{name}.duration_mean', '{:.1f}')} for the mean; "
+                f"days to advance: mean {m:.1f}{_ci(f, f'{name}.duration_mean', '{:.1f}')}, sd "
+                f"{sd:.1f}, from {timed:,} timed advances, {s.n_lost:,} lost and {s.n_open:,} "
+                f"still open (competing risks); {_level_note(level)}; "
                 + (f"lost deals left after {s.lost_mean_sd[0]:.1f} days on average"
                    if not s.common else "one duration for both outcomes"), "duration")
             st["advance"] = prob_dist(s.p, reps.get(f"{name}.advance"))
@@ -185,18 +227,36 @@ def _stages(f: MotionFit) -> CommentedSeq:
     K = len(f.stage_names)
     p_each = cyc.p ** (1 / K)
     won_mean, won_sd = cyc.duration_mean_sd
+    level = level_dist(won_mean, reps.get("cycle.won_days_mean"))
     for name in f.stage_names:
         st = CommentedMap()
         st["name"] = name
-        st["duration"] = CommentedMap({"dist": "lognormal", "mean": _r(won_mean / K),
-                                       "sd": _r(won_sd / math.sqrt(K))})
-        st.yaml_add_eol_comment("no stage history: the won cycle split evenly over the stages",
-                                "duration")
+        st["duration"] = _leveled(won_mean / K, won_sd / math.sqrt(K), level)
+        st.yaml_add_eol_comment(
+            f"no stage history: the won cycle (mean {won_mean:.1f} days"
+            f"{_ci(f, 'cycle.won_days_mean', '{:.1f}')}, {cyc.n_advanced:,} won, {cyc.n_lost:,} "
+            f"lost, {cyc.n_open:,} open) split evenly over the stages; {_level_note(level)}"
+            + (", one factor for every stage" if level is not None and K > 1 else ""),
+            "duration")
         st["advance"] = _r(p_each)
         st.yaml_add_eol_comment(f"no stage history: the win probability {cyc.p:.3f}"
                                 f"{_ci(f, 'cycle.win')} split evenly", "advance")
         seq.append(st)
     return seq
+
+
+def _tied_levels(f: MotionFit, motion: CommentedMap) -> CommentedSeq | None:
+    """Without history every stage's duration is a share of one won cycle: their levels
+    are correlated with rank 1 (one factor), pair by pair."""
+    if f.stages is not None:
+        return None
+    keys = [f"stages.{st['name']}.duration.level" for st in motion["stages"]
+            if "level" in st["duration"]]
+    if len(keys) < 2:
+        return None
+    return CommentedSeq([CommentedMap({"motion": motion["name"],
+                                       "between": CommentedSeq([a, b]), "rank": 1.0})
+                         for i, a in enumerate(keys) for b in keys[i + 1:]])
 
 
 def _initial(f: MotionFit) -> list[str]:
@@ -258,7 +318,8 @@ def _header(f: MotionFit, template: str) -> str:
         "time, left out of the open pipeline.",
         f"Window: the export's first close; {c['left_truncated']:,} deals created before it are "
         "left-truncated (their stays before it are left out, the stay across it conditioned).",
-        f"Uncertainty: {f.uncertainty.method}; probabilities and rates below are drawn per seed.",
+        f"Uncertainty: {f.uncertainty.method}; probabilities and rates below are drawn per seed, "
+        "and so are the levels of stage durations and deal size (the typical stay and deal).",
         f"Win probability: {f.win_rate:.3f}{_ci(f, 'win_rate')} (won/(won+lost) would say "
         f"{f.naive.get('win_rate', math.nan):.3f}, ignoring the {c['open']:,} open deals).",
     ]
