@@ -33,6 +33,7 @@ METRICS = (
     "cs_spend_total",
     "cac",
     "cac_payback_months",
+    "cac_payback_before_pilot_fees",
     "cac_sales_assisted",
     "cac_self_serve",
     "cac_payback_sales_assisted",
@@ -373,9 +374,15 @@ def seed_metrics(
         done = ended & (~P["success"] | decided)
         out["pilot_conversion"] = _ratio(float((P["converted"] & decided).sum()), float(done.sum()))
         out["pilot_margin_total"] = float(P["fee"].sum() - P["delivery_cost"].sum())
+        # the payback were the pilots free proofs of concept: every pilot's delivery cost in
+        # the horizon is acquisition cost, none of it paid for by its fee (S&M counts only
+        # a pilot's net loss, max(cost - fee, 0); this adds the part its fee covered back)
+        covered = float(monthly["pilot_delivery_cost"].sum() - monthly["pilot_loss"].sum())
+        out["cac_payback_before_pilot_fees"] = _payback(sm + covered, new_arr, gm)
     else:
         out["pilots_started"] = 0.0
         out["pilot_success_rate"] = out["pilot_conversion"] = out["pilot_margin_total"] = math.nan
+        out["cac_payback_before_pilot_fees"] = math.nan
     out.update(forecast_error(fc))
     if target_arr is not None:
         hit = np.flatnonzero(monthly["arr"] >= target_arr)
