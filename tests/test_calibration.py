@@ -82,6 +82,31 @@ def test_conflicting_ranges_are_marked_and_name_the_range_followed(calibration):
     assert ai.status == "conflict" and ai.high == 5_000  # the source's range, not widened
 
 
+def test_enterprise_pilot_is_held_to_the_sales_led_range_before_its_pilot_fees(calibration):
+    """003/004's 18-24 months describe sales-led motions whose evaluations the seller pays
+    for: enterprise_pilot is held to them on its payback were its pilots free, and its
+    payback with the buyers' fees to 002's below 18 months. Both are the sources' own
+    ranges; the fees only ever shorten the payback (same contracts, less S&M)."""
+    res, table = calibration
+    ep = table[table.template == "enterprise_pilot"].set_index("metric")
+    before = ep.loc["cac_payback_before_pilot_fees"]
+    assert (before.low, before.high) == (18, 24)
+    assert ep.loc["cac_payback_months"].high == 18
+    runs = res.runs[res.runs.motion == "enterprise_pilot"]
+    assert (runs.cac_payback_before_pilot_fees >= runs.cac_payback_months).all()
+    assert (runs.cac_payback_before_pilot_fees > runs.cac_payback_months).mean() > 0.9
+
+
+def test_ai_outbound_payback_is_judged_on_the_source_range_not_excused(calibration):
+    """The agent-led payback (003 s6: 8-14 months) is the range ai_outbound follows: it is
+    never marked a conflict (its CAC is), so a median outside it counts as outside."""
+    _, table = calibration
+    row = table[(table.template == "ai_outbound")
+                & (table.metric == "cac_payback_months")].iloc[0]
+    assert (row.low, row.high) == (8, 14)
+    assert row.status in ("inside", "outside")
+
+
 def test_a_conflict_is_checked_on_the_run_never_assumed(monkeypatch):
     """Gross profit per new customer k = CAC / payback ties the two ranges: CAC inside
     [payback_low k, payback_high k]. When that overlaps the CAC range the figure is
