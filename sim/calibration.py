@@ -230,8 +230,9 @@ def range_text(metric: str, low: float, high: float) -> str:
 
 def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
     """The calibration table as a terminal table: P50, P10-P90, range, status."""
-    marks = {"inside": "[green]inside[/]", "conflict": "[yellow]conflict[/]",
-             "outside": "[bold red]OUTSIDE[/]"}
+    # plain words: the terminal table escapes every cell (user text is data), so markup
+    # here would print as "[green]inside[/]"
+    marks = {"inside": "inside", "conflict": "conflict", "outside": "OUTSIDE"}
     return {
         "id": "calibration", "title": f"Calibration over {seeds} seeds, 36 months",
         "headers": ["template", "figure", "median (P50)", "P10 to P90", "benchmark", "",
