@@ -1,12 +1,14 @@
 """`revsim calibrate`: the templates as shipped land inside their benchmarks, with
 honest spread.
 
-One calibration run at 24 seeds serves every test here. Only figures marked
+One calibration run at 48 seeds serves every test here. Only figures marked
 stable are asserted inside at this seed count: their median barely moves between
 24 and 1,000 seeds. The spread of end ARR (P10 to P90 over the median) must be at
 least 25% in every template: the templates' rates are uncertain, not only the
-Poisson luck of a given set of rates (at 200 seeds the narrowest template spans
-~35%; 24 seeds keep the test quick and every template stays clear of 25%).
+Poisson luck of a given set of rates. At 200 seeds the narrowest template is
+ai_outbound at ~32% (its meetings enter at discovery, and its AE team, not its
+uncertain rates, then limits many of its wins); a P10 and P90 read from 24 seeds
+put it at 24.8%, from 48 seeds at 29%, so the run has 48 seeds.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sim.scenario.templates import template_names
 
 @pytest.fixture(scope="module")
 def calibration():
-    return calibrate(seeds=24, workers=2)
+    return calibrate(seeds=48, workers=2)
 
 
 def test_every_template_has_benchmarks():
