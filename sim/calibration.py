@@ -115,7 +115,14 @@ BENCHMARKS: dict[str, list[Benchmark]] = {
     "enterprise_pilot": [
         _b("avg_new_acv", 100_000, 1_000_000, "002 summary: enterprise field $100K-1M"),
         _b("cycle_days_median", 90, 270, "002 summary: enterprise field 3-9 months"),
-        _b("cac_payback_months", 18, 24, "004: enterprise SLG payback 18-24 months", stable=False),
+        # the sales-led range describes motions whose evaluations the seller pays for: it is
+        # held against the payback were the pilots free; with the buyers' fees the payback
+        # is held to 002, where a pilot motion is the lower-cost entry that mitigates
+        # enterprise field's 18+ months (docs/benchmarks.md "How the ranges are applied")
+        _b("cac_payback_before_pilot_fees", 18, 24, "003 2D, s6; 004: sales-led / enterprise "
+           "payback 18-24 months, evaluations paid by the seller", stable=False),
+        _b("cac_payback_months", -INF, 18, "002 Motion 7: pilots mitigate enterprise field's "
+           "18+ months (glossary: healthy below 18)", stable=False),
         _b("pilot_margin_total", -INF, 0.0, "002 'Pilot economics': pilots often lose money",
            stable=False),
     ],
@@ -223,8 +230,9 @@ def range_text(metric: str, low: float, high: float) -> str:
 
 def calibration_section(table: pd.DataFrame, seeds: int) -> dict[str, Any]:
     """The calibration table as a terminal table: P50, P10-P90, range, status."""
-    marks = {"inside": "[green]inside[/]", "conflict": "[yellow]conflict[/]",
-             "outside": "[bold red]OUTSIDE[/]"}
+    # plain words: the terminal table escapes every cell (user text is data), so markup
+    # here would print as "[green]inside[/]"
+    marks = {"inside": "inside", "conflict": "conflict", "outside": "OUTSIDE"}
     return {
         "id": "calibration", "title": f"Calibration over {seeds} seeds, 36 months",
         "headers": ["template", "figure", "median (P50)", "P10 to P90", "benchmark", "",

@@ -50,6 +50,7 @@ HIGHER_IS_BETTER = frozenset({
 LOWER_IS_BETTER = frozenset({
     "cac",
     "cac_payback_months",
+    "cac_payback_before_pilot_fees",
     "cac_sales_assisted",
     "cac_self_serve",
     "cac_payback_sales_assisted",

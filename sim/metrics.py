@@ -34,6 +34,7 @@ METRICS = (
     "cs_spend_total",
     "cac",
     "cac_payback_months",
+    "cac_payback_before_pilot_fees",
     "cac_sales_assisted",
     "cac_self_serve",
     "cac_payback_sales_assisted",
@@ -374,6 +375,14 @@ def seed_metrics(
     out["lead_to_win"] = _ratio(float((inbound_closed & (L["outcome"] == WON)).sum()),
                                 float(inbound_closed.sum()))
     out.update(pilot_metrics(run.pilots, run.horizon))
+    if run.pilots is not None and run.pilots["t_start"].size:
+        # the payback were the pilots free proofs of concept: every pilot's delivery cost in
+        # the horizon is acquisition cost, none of it paid for by its fee (S&M counts only
+        # a pilot's net loss, max(cost - fee, 0); this adds the part its fee covered back)
+        covered = float(monthly["pilot_delivery_cost"].sum() - monthly["pilot_loss"].sum())
+        out["cac_payback_before_pilot_fees"] = _payback(sm + covered, new_arr, gm)
+    else:
+        out["cac_payback_before_pilot_fees"] = math.nan
     out.update(forecast_error(fc))
     if target_arr is not None:
         hit = np.flatnonzero(monthly["arr"] >= target_arr)

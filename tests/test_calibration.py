@@ -1,12 +1,14 @@
 """`revsim calibrate`: the templates as shipped land inside their benchmarks, with
 honest spread.
 
-One calibration run at 24 seeds serves every test here. Only figures marked
+One calibration run at 48 seeds serves every test here. Only figures marked
 stable are asserted inside at this seed count: their median barely moves between
 24 and 1,000 seeds. The spread of end ARR (P10 to P90 over the median) must be at
 least 25% in every template: the templates' rates are uncertain, not only the
-Poisson luck of a given set of rates (at 200 seeds the narrowest template spans
-~35%; 24 seeds keep the test quick and every template stays clear of 25%).
+Poisson luck of a given set of rates. At 200 seeds the narrowest template is
+ai_outbound at ~32% (its meetings enter at discovery, and its AE team, not its
+uncertain rates, then limits many of its wins); a P10 and P90 read from 24 seeds
+put it at 24.8%, from 48 seeds at 29%, so the run has 48 seeds.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sim.scenario.templates import template_names
 
 @pytest.fixture(scope="module")
 def calibration():
-    return calibrate(seeds=24, workers=2)
+    return calibrate(seeds=48, workers=2)
 
 
 def test_every_template_has_benchmarks():
@@ -80,6 +82,31 @@ def test_conflicting_ranges_are_marked_and_name_the_range_followed(calibration):
     assert payback.iloc[0].status == "inside"
     ai = table[(table.template == "ai_outbound") & (table.metric == "cac")].iloc[0]
     assert ai.status == "conflict" and ai.high == 5_000  # the source's range, not widened
+
+
+def test_enterprise_pilot_is_held_to_the_sales_led_range_before_its_pilot_fees(calibration):
+    """003/004's 18-24 months describe sales-led motions whose evaluations the seller pays
+    for: enterprise_pilot is held to them on its payback were its pilots free, and its
+    payback with the buyers' fees to 002's below 18 months. Both are the sources' own
+    ranges; the fees only ever shorten the payback (same contracts, less S&M)."""
+    res, table = calibration
+    ep = table[table.template == "enterprise_pilot"].set_index("metric")
+    before = ep.loc["cac_payback_before_pilot_fees"]
+    assert (before.low, before.high) == (18, 24)
+    assert ep.loc["cac_payback_months"].high == 18
+    runs = res.runs[res.runs.motion == "enterprise_pilot"]
+    assert (runs.cac_payback_before_pilot_fees >= runs.cac_payback_months).all()
+    assert (runs.cac_payback_before_pilot_fees > runs.cac_payback_months).mean() > 0.9
+
+
+def test_ai_outbound_payback_is_judged_on_the_source_range_not_excused(calibration):
+    """The agent-led payback (003 s6: 8-14 months) is the range ai_outbound follows: it is
+    never marked a conflict (its CAC is), so a median outside it counts as outside."""
+    _, table = calibration
+    row = table[(table.template == "ai_outbound")
+                & (table.metric == "cac_payback_months")].iloc[0]
+    assert (row.low, row.high) == (8, 14)
+    assert row.status in ("inside", "outside")
 
 
 def test_a_conflict_is_checked_on_the_run_never_assumed(monkeypatch):

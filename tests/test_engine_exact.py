@@ -201,7 +201,7 @@ def test_feed_delay_lands_exactly_on_the_lead_time(a: float, b: float) -> None:
         np.linspace(0.0, 1000.0, 101), np.linspace(1.0, 30.0, 101), strict=True)) == 101
 
 
-@pytest.mark.parametrize("template", ["sales_led", "hybrid", "founder_led"])
+@pytest.mark.parametrize("template", ["sales_led", "hybrid", "founder_led", "ai_outbound"])
 def test_funnel_counts_add_up_stage_by_stage(template: str) -> None:
     """Every deal that entered a stage advanced, was lost there, or is still in it at
     the horizon; self-serve upgrades (won without entering a stage) are not counted

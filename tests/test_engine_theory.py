@@ -14,6 +14,7 @@ from conftest import make_scenario, run_one
 
 from sim.engine.ledger import monthly_series
 from sim.engine.records import OPEN, WON
+from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
 
 M = MONTH_DAYS
@@ -58,6 +59,44 @@ def test_outbound_meetings_scale_with_sdr_productivity():
     # 2 full SDRs for 12 months, 2 more from month 6 ramping 0 -> 1 over 6 months (half)
     expected = 10 * (2 * 12 + 2 * 6 * 0.5)
     assert abs(np.mean(counts) - expected) < 4 * math.sqrt(expected / 40)
+
+
+def test_outbound_meetings_enter_at_their_entry_stage():
+    """A meeting booked after qualification skips the qualifying stage: it is an
+    opportunity when it is booked, and wins with the product of the later stages'
+    advances, the AI response penalty on the stage it enters (0.5 x 0.6 x 0.8 = 0.24).
+    Inbound leads of the same motion still go through qualification (0.1 x 0.5 x 0.8)."""
+    sc = make_scenario({
+        "sources": {"inbound": {"leads_per_month": 40, "growth_per_month": 0, "cost_per_lead": 0},
+                    "outbound": {"meetings_per_sdr_month": 40, "ai_multiplier": 1.0,
+                                 "ai_response_penalty": 0.4, "ai_failure_probability": 0.0,
+                                 "entry_stage": "discovery"}},
+        "team": {"sdr": {"start": 1, "hires": {}, "ramp_months": 0, "ramp_start": 1.0,
+                         "cost_per_year": 0, "commission_rate": 0, "attrition_annual": 0}},
+        "stages": [{"name": "qualify", "duration": 2, "advance": 0.1},
+                   {"name": "discovery", "owner": "ae", "duration": 5, "advance": 0.5},
+                   {"name": "close", "owner": "ae", "duration": 5, "advance": 0.8}],
+    })
+    won = {"inbound": 0, "outbound": 0}
+    closed = {"inbound": 0, "outbound": 0}
+    for s in range(10):
+        L = run_one(sc, s).leads
+        out = L["source"] == SOURCE_ID["outbound"]
+        inb = L["source"] == SOURCE_ID["inbound"]
+        assert out.sum() > 0 and inb.sum() > 0
+        # meetings never enter qualification; each is an opportunity when booked
+        assert np.isnan(L["entry"][out, 0]).all()
+        # (simpy's clock reaches a time as now + delay: equal up to rounding)
+        np.testing.assert_allclose(L["entry"][out, 1], L["t_arrive"][out], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(L["created"][out], L["t_arrive"][out], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(L["entry"][inb, 0], L["t_arrive"][inb])
+        for name, sel in (("inbound", inb), ("outbound", out)):
+            done = sel & (L["outcome"] != OPEN)
+            closed[name] += int(done.sum())
+            won[name] += int((sel & (L["outcome"] == WON)).sum())
+    for name, p in (("outbound", 0.5 * 0.6 * 0.8), ("inbound", 0.1 * 0.5 * 0.8)):
+        n = closed[name]
+        assert abs(won[name] / n - p) < 4 * math.sqrt(p * (1 - p) / n), (name, won[name] / n)
 
 
 def _erlang_c(c: int, a: float) -> float:

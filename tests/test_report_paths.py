@@ -164,3 +164,22 @@ def test_calibration_table_says_its_figure_is_the_median():
     sec = calibration_section(table, 20)
     assert sec["headers"][2:4] == ["median (P50)", "P10 to P90"]
     assert sec["headers"][6] == "P10-P90 against the range"
+
+
+def test_calibration_status_prints_as_a_word_not_as_markup():
+    """The terminal table escapes every cell, so a status is a plain word."""
+    from rich.console import Console
+
+    from sim.report.terminal import section_table
+
+    table = pd.DataFrame({"template": ["plg", "plg"], "metric": ["cac", "nrr"],
+                          "p50": [400.0, 0.9], "p10": [300.0, 0.8], "p90": [500.0, 1.0],
+                          "low": [200.0, 1.0], "high": [800.0, 1.3],
+                          "status": ["inside", "outside"], "band": ["within", "wider"],
+                          "source": ["003", "003"]})
+    sec = calibration_section(table, 20)
+    assert [r[5] for r in sec["rows"]] == ["inside", "OUTSIDE"]
+    console = Console(width=200, record=True)
+    console.print(section_table(sec))
+    text = console.export_text()
+    assert "OUTSIDE" in text and "[/" not in text

@@ -114,6 +114,26 @@ def test_pilot_fees_are_revenue_and_only_the_net_loss_is_acquisition_cost() -> N
     assert m2["pilot_margin"] == pytest.approx(1 / 6)
 
 
+def test_payback_before_pilot_fees_counts_every_pilot_cost_as_acquisition_cost() -> None:
+    """The payback were the pilots free proofs of concept: the part of a pilot's delivery
+    cost its fee paid for goes back into S&M (docs/model.md "CAC payback before pilot
+    fees"). One AE at 120,000 a year, one pilot costing 50,000 against a 40,000 fee, a
+    200,000 production contract at the 80% margin (13,333.33 gross profit a month)."""
+    m, _, _ = _metrics({**PILOT, "team": AE_COST}, **_one_deal())
+    assert m["sm_spend_total"] == pytest.approx(130_000)  # salary + the 10,000 net loss
+    assert m["cac_payback_months"] == pytest.approx(130_000 / 13_333.333333)  # 9.75
+    assert m["cac_payback_before_pilot_fees"] == pytest.approx(170_000 / 13_333.333333)  # 12.75
+    # a 60,000 fee covers the 50,000 pilot: no acquisition cost after the fee, the whole
+    # 50,000 before it; the contract is 5 x 60,000 = 300,000 (20,000 gross profit a month)
+    rich = {**PILOT, "team": AE_COST, "pilot": {**PILOT["pilot"], "fee": 60_000}}
+    m2, _, _ = _metrics(rich, **_one_deal())
+    assert m2["cac_payback_months"] == pytest.approx(120_000 / 20_000)  # 6.0
+    assert m2["cac_payback_before_pilot_fees"] == pytest.approx(170_000 / 20_000)  # 8.5
+    # a motion without pilots has no such figure
+    m3, _, _ = _metrics({"team": AE_COST}, **_one_deal())
+    assert math.isnan(m3["cac_payback_before_pilot_fees"])
+
+
 def test_one_value_for_the_production_contract() -> None:
     # fees and multipliers vary by deal: what the pipeline (and the forecast) carries for a
     # deal is the production contract its pilot signs

@@ -195,9 +195,7 @@ class _Engine(PhaseSwitch):
     @staticmethod
     def _into(path: SalesPath, t: np.ndarray, src: np.ndarray, fit: np.ndarray,
               factor: np.ndarray) -> None:
-        acv, u, dur, fee = path.stage_draws(t.size)
-        p = path.probabilities(fit, factor)
-        path.pipeline.add_block(t, src, fit, acv, u, dur, p, fee)
+        path.add_leads(t, src, fit, factor)
 
     # -- the company at time zero ---------------------------------------------------
 

@@ -56,6 +56,11 @@ class SalesPath:
         )
         self.adv = np.array([min(max(num(s.advance), 0.0), 1.0) for s in m.stages])
         self.durations = [as_dist(s.duration) for s in m.stages]
+        # sources whose leads enter past the first stage: source id -> stage index
+        out = m.sources.outbound
+        names = [s.name for s in m.stages]
+        self.entry_of = ({} if out is None or out.entry_stage is None
+                         else {SOURCE_ID["outbound"]: names.index(out.entry_stage)})
         self.strictness = min(max(num(m.qualification.strictness), 0.0), 1.0)
         self.bad_fit_win = num(m.deal.bad_fit_win_factor)
         self.criteria_win = num(m.handoff.criteria_win_factor) if m.handoff.acceptance_criteria else 1.0
@@ -105,9 +110,38 @@ class SalesPath:
             dur[:, k] = np.maximum(d.sample(self.streams.get("duration", s.name), n), 0.0)
         return acv, u, dur, fee
 
-    def probabilities(self, fit: np.ndarray, first_factor: np.ndarray) -> np.ndarray:
+    def add_leads(self, t: np.ndarray, src: np.ndarray, fit: np.ndarray,
+                  factor: np.ndarray) -> None:
+        """A block of arrivals into the pipeline. A lead enters at the first stage, or at
+        the stage its source names (``sources.outbound.entry_stage``: a meeting booked
+        after the account was qualified skips the stages before it); the source's
+        first-stage factor applies to the stage it enters. Every lead's draws are made
+        for the whole block first, so the other leads see the same numbers either way."""
+        acv, u, dur, fee = self.stage_draws(t.size)
+        rest = np.ones(t.size, dtype=bool)
+        for sid, k in self.entry_of.items():
+            sel = src == sid
+            if not sel.any():
+                continue
+            rest &= ~sel
+            cols = {"t_arrive": t[sel], "source": src[sel], "fit": fit[sel], "acv": acv[sel],
+                    "u": u[sel], "dur": dur[sel],
+                    "p": self.probabilities(fit[sel], factor[sel], k)}
+            if fee is not None:
+                cols["fee"] = fee[sel]
+            self.pipeline.add_entering(k, t[sel], **cols)
+        if not rest.all():
+            t, src, fit, factor, acv, u, dur = (x[rest] for x in (t, src, fit, factor, acv, u, dur))
+            fee = None if fee is None else fee[rest]
+        self.pipeline.add_block(t, src, fit, acv, u, dur, self.probabilities(fit, factor), fee)
+
+    def probabilities(self, fit: np.ndarray, first_factor: np.ndarray,
+                      entry: int = 0) -> np.ndarray:
+        """Each lead's advance probability per stage: the stage's ``advance``, the source's
+        factor on the stage the lead enters (``entry``), bad fit screened at qualification
+        and winning less at the stage after it, acceptance criteria on the last stage."""
         p = np.tile(self.adv, (fit.size, 1))
-        p[:, 0] *= first_factor
+        p[:, entry] *= first_factor
         bad = ~fit
         p[bad, self.q] *= 1.0 - self.strictness
         p[bad, min(self.q + 1, self.K - 1)] *= self.bad_fit_win

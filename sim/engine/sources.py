@@ -12,7 +12,9 @@ constant intensity, and the steps are a day long.
 - outbound: ``meetings_per_sdr_month x sum of SDR productivity x AI multiplier``;
   with probability ``ai_failure_probability`` (per seed) the AI programme fails
   at a uniform time within ``ai_failure_window_months``, and from then on volume
-  and response fall back to the human level.
+  and response fall back to the human level. Meetings enter the sales path at
+  ``entry_stage`` (default: the first stage), and the response penalty lowers
+  the advance of that stage.
 - founder_network: ``intros_per_month * (1 + growth_per_month) ** months``
 - partners: ``referrals_per_partner_month x sum over partners of (productivity x
   enablement)``. ``partners_start`` are enabled at month 0; ``recruited_per_quarter``
@@ -50,7 +52,8 @@ class SourceGrid:
     sid: int
     per_day: np.ndarray  # leads per day on each step
     fit_rate: float
-    # multiplier on the first stage's advance, per step (AI-drafted outreach converts less)
+    # multiplier on the advance of the stage the lead enters, per step (AI-drafted outreach
+    # converts less)
     first_stage_factor: np.ndarray
 
     def horizon_arrivals(

@@ -212,14 +212,20 @@ _SALES_SOURCES = tuple(n for n in _SOURCE_RATE if n != "signups")
 def _sales_entry(motion: Any, open_deals: bool) -> int | None:
     """Index of the first sales stage a deal of ``motion`` can enter, or None.
 
-    A source other than sign-ups (or an open deal carried in) enters at the first stage;
-    sign-ups reach sales only as PQLs, at ``pql.entry_stage`` (default: the stage after
-    qualification). A phase that adds a source counts: the path is used from then on.
+    A source other than sign-ups (or an open deal carried in) enters at the first stage,
+    outbound meetings at ``sources.outbound.entry_stage`` when it is set; sign-ups reach
+    sales only as PQLs, at ``pql.entry_stage`` (default: the stage after qualification).
+    A phase that adds a source counts: the path is used from then on.
     """
     entry: int | None = 0 if open_deals else None
     for m in (motion, *motion.phase_motions):
-        if any(getattr(m.sources, n, None) is not None for n in _SALES_SOURCES):
-            return 0
+        names = [st.name for st in m.stages]
+        for n in _SALES_SOURCES:
+            src = getattr(m.sources, n, None)
+            if src is not None:
+                e = getattr(src, "entry_stage", None)
+                idx = names.index(e) if e is not None else 0
+                entry = idx if entry is None else min(entry, idx)
         if m.pql is not None and m.sources.signups is not None:
             idx = _pql_entry(m)
             entry = idx if entry is None else min(entry, idx)

@@ -30,6 +30,8 @@ PILOT_METRICS = (
     ("pilot_fees_total", "Pilot fees recognised"),
     ("pilot_margin", "Pilot margin (fees less delivery cost, over fees)"),
     ("pilot_margin_total", "Fees less delivery cost, pilots sold"),
+    ("cac_payback_before_pilot_fees", "CAC payback were the pilots free (every pilot's "
+                                      "delivery cost as acquisition cost)"),
 )
 
 

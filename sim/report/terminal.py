@@ -20,6 +20,7 @@ _PERCENT = {"nrr", "grr", "win_rate", "forecast_mape", "forecast_bias", "lead_to
             "recurring_gross_margin", "services_margin", "pilot_margin", "win_rate_to_production",
             "recovered_spend", "pilot_extension_rate"}
 _MONTHS = {"cac_payback_months", "cac_payback_sales_assisted", "cac_payback_self_serve",
+           "cac_payback_before_pilot_fees",
            "months_to_arr_target", "months_to_recover_spend"}
 _DAYS = {"cycle_days_median", "wait_days_mean", "cycle_days_to_production"}
 _COUNTS = {"new_customers", "leads_total", "opportunities_created", "open_pipeline_end",
@@ -42,6 +43,7 @@ LABELS = {
     "cac_self_serve": "CAC, self-serve",
     "cac_payback_sales_assisted": "CAC payback, sales-assisted",
     "cac_payback_self_serve": "CAC payback, self-serve",
+    "cac_payback_before_pilot_fees": "CAC payback before pilot fees",
     "forecast_wape": "Forecast error (WAPE)",
     "forecast_mape": "Forecast error (MAPE)",
     "new_customers": "New customers",

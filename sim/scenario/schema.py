@@ -292,6 +292,10 @@ class Motion(Strict):
         if q is not None and q not in names:
             raise LocatedError(("qualification", "stage"),
                                f"qualification.stage '{q}' is not one of the stages {names}")
+        o = self.sources.outbound
+        if o is not None and o.entry_stage is not None and o.entry_stage not in names:
+            raise LocatedError(("sources", "outbound", "entry_stage"), f"sources.outbound."
+                               f"entry_stage '{o.entry_stage}' is not one of the stages {names}")
         if self.pql is not None:
             e = self.pql.entry_stage
             if e is not None and e not in names:

@@ -51,13 +51,17 @@ class Outbound(Strict):
     fit_rate: Prob = 1.0
     ai_multiplier: NonNeg = Field(default=1.0, description="volume multiplier of AI-drafted outreach")
     ai_response_penalty: Prob = Field(
-        default=0.0, description="share of first-stage conversion lost with AI-drafted outreach"
+        default=0.0, description="share of the entry stage's conversion lost with AI-drafted "
+        "outreach"
     )
     ai_failure_probability: Prob = Field(
         default=0.0, description="chance per seed that the AI programme fails within 6 months"
     )
     ai_failure_window_months: NonNeg = 6.0
     tooling_cost_per_month: NonNeg = 0.0
+    entry_stage: str | None = Field(
+        default=None, description="stage the booked meetings enter (default: the first stage); "
+        "a later one when the meeting is booked after the account was qualified")
 
 
 class FounderNetwork(Strict):
