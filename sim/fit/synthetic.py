@@ -16,7 +16,8 @@ rep ramp, capacity or queue), there is no outbound (no AI penalty) and no
 initial pipeline, so each lead's advance probability in each stage is exactly
 the nominal one and its days there exactly its lognormal draw (tested).
 ``realised`` is what this one run happened to draw (the share of the stays
-ended by the export date that advanced, the mean of the advanced stays' days):
+ended by the export date that advanced, the mean days drawn for the stays that
+advance):
 a fit that reads the export faithfully sits next to it; the nominal truth is
 away from it by the luck of the run, which the fit's interval covers.
 """
@@ -187,7 +188,9 @@ def synthetic_company(motion: SyntheticMotion | None = None, seed: int = 7) -> S
 
 def realised(L: dict[str, np.ndarray], names: list[str]) -> dict[str, float]:
     """The engine's own record of one run: per stage, the share advancing among the stays
-    that ended by the horizon, and the mean days of the stays that advanced."""
+    that ended by the horizon, and the mean days drawn for the stays that advance or will
+    (those open at the horizon included: their days are known to the engine, censored in
+    the export; completed stays alone would be short)."""
     entry, outcome, dur = L["entry"], L["outcome"], L["dur"]
     out: dict[str, float] = {}
     win = 1.0
@@ -198,7 +201,8 @@ def realised(L: dict[str, np.ndarray], names: list[str]) -> dict[str, float]:
         lost = entered & (outcome == LOST) & (L["stage"] == k)
         share = int(advanced.sum()) / max(int((advanced | lost).sum()), 1)
         out[f"{name}.advance"] = share
-        out[f"{name}.duration_mean"] = float(dur[advanced, k].mean()) if advanced.any() else math.nan
+        goes = entered & (L["u"][:, k] < L["p"][:, k])
+        out[f"{name}.duration_mean"] = float(dur[goes, k].mean()) if goes.any() else math.nan
         win *= share
     out["win_rate"] = win
     return out
