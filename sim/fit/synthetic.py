@@ -8,6 +8,18 @@ lost deals that nobody closed in the CRM: still open in the stage they were
 lost in) and, optionally, a window (a deal closed before ``window_months`` is
 not in the export: deals created earlier are left-truncated). The fit, its
 recovery test, the back-test and the benchmark all start from it.
+
+The truth is the motion's nominal parameters, and the engine applies them
+unmodified: every lead is a good fit (no bad-fit factor), the acceptance
+criteria cost nothing (``criteria_win_factor`` 1), the stages have no owner (no
+rep ramp, capacity or queue), there is no outbound (no AI penalty) and no
+initial pipeline, so each lead's advance probability in each stage is exactly
+the nominal one and its days there exactly its lognormal draw (tested).
+``realised`` is what this one run happened to draw (the share of the stays
+ended by the export date that advanced, the mean days drawn for the stays that
+advance):
+a fit that reads the export faithfully sits next to it; the nominal truth is
+away from it by the luck of the run, which the fit's interval covers.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from sim.engine.team import MONTH_DAYS
 from sim.scenario.loader import scenario_from_dict
 from sim.scenario.schema import Scenario
 
-__all__ = ["SyntheticCompany", "SyntheticMotion", "synthetic_company", "write_preset"]
+__all__ = ["SyntheticCompany", "SyntheticMotion", "realised", "synthetic_company", "write_preset"]
 
 OWNERS = ("Avery", "Blake", "Casey", "Devon", "Emery")
 SOURCES = ("web", "event", "referral")
@@ -95,6 +107,7 @@ class SyntheticCompany:
     export_date: pd.Timestamp
     stale: int
     truth: dict[str, float] = field(default_factory=dict)
+    realised: dict[str, float] = field(default_factory=dict)  # this run's draws (docstring)
 
     def write(self, folder: Path) -> dict[str, Path]:
         """The generic format: deals.csv, history.csv, subscriptions.csv."""
@@ -170,7 +183,29 @@ def synthetic_company(motion: SyntheticMotion | None = None, seed: int = 7) -> S
                          "end": date(cust_end), "arr": np.round(C["arr0"][sales], 2)})
     return SyntheticCompany(motion, deals.reset_index(drop=True), history, subs,
                             origin + pd.Timedelta(days=horizon), int(zombie[rows].sum()),
-                            motion.truth())
+                            motion.truth(), realised(L, names))
+
+
+def realised(L: dict[str, np.ndarray], names: list[str]) -> dict[str, float]:
+    """The engine's own record of one run: per stage, the share advancing among the stays
+    that ended by the horizon, and the mean days drawn for the stays that advance or will
+    (those open at the horizon included: their days are known to the engine, censored in
+    the export; completed stays alone would be short)."""
+    entry, outcome, dur = L["entry"], L["outcome"], L["dur"]
+    out: dict[str, float] = {}
+    win = 1.0
+    for k, name in enumerate(names):
+        entered = np.isfinite(entry[:, k])
+        advanced = entered & (np.isfinite(entry[:, k + 1]) if k + 1 < len(names)
+                              else outcome == WON)
+        lost = entered & (outcome == LOST) & (L["stage"] == k)
+        share = int(advanced.sum()) / max(int((advanced | lost).sum()), 1)
+        out[f"{name}.advance"] = share
+        goes = entered & (L["u"][:, k] < L["p"][:, k])
+        out[f"{name}.duration_mean"] = float(dur[goes, k].mean()) if goes.any() else math.nan
+        win *= share
+    out["win_rate"] = win
+    return out
 
 
 def write_preset(company: SyntheticCompany, preset: str, folder: Path) -> dict[str, Path]:
