@@ -29,6 +29,17 @@ BARE: dict[str, Any] = {
     "forecast": {"stage_inflation": 0.0},
 }
 
+# A product path on top of BARE: 3,000 sign-ups a month, 40% activating in 2 days, on
+# freemium (2% a month upgrade, 10% go dormant), 3 seats at $10 a month, no churn.
+PLG: dict[str, Any] = {
+    "sources": {"signups": {"signups_per_month": 3000, "growth_per_month": 0.0,
+                            "activation_rate": 0.4, "time_to_value_days": 2,
+                            "marketing_spend_per_month": 0}},
+    "conversion": {"model": "freemium", "freemium_monthly": 0.02, "dormancy_monthly": 0.1},
+    "self_serve": {"seats": 3, "price_per_seat_month": 10, "monthly_churn": 0.0,
+                   "expansion_rate_annual": 0.0, "early_churn": 0.0},
+}
+
 
 def make_scenario(motion: dict[str, Any] | None = None, **top: Any) -> Scenario:
     """A scenario with one motion: BARE deep-merged with ``motion``."""
