@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import make_scenario
 from helpers import assert_moments
 from scipy import stats
 
@@ -75,6 +76,11 @@ def _scenario(**top: object) -> dict:
         ],
         **top,
     }
+
+
+def test_the_bare_test_motion_has_no_uncertain_input() -> None:
+    """conftest.BARE fixes every input its template draws per seed."""
+    assert uncertain_inputs(make_scenario().motions[0]) == []
 
 
 def test_record_keys_are_readable_paths_and_fixed_values_are_left_out() -> None:
