@@ -366,7 +366,6 @@ class Poisson(Distribution):
         return Poisson(mean=self.lam * factor)
 
 
-
 Dist = Annotated[
     Fixed | Uniform | Triangular | Pert | Normal | LogNormal | Exponential | Beta | Poisson,
     Field(discriminator="dist"),
