@@ -10,7 +10,8 @@ from sim.engine.model import SeedRun, simulate_seed
 from sim.scenario.loader import scenario_from_dict
 from sim.scenario.schema import Scenario
 
-# A motion with no sources, no costs and no churn: tests switch on what they need.
+# A motion with no sources, no costs and no churn, and no uncertain input (every value
+# the template draws per seed is fixed here): tests switch on what they need.
 BARE: dict[str, Any] = {
     "template": "sales_led",
     "name": "bare",
@@ -24,9 +25,21 @@ BARE: dict[str, Any] = {
     "deal": {"acv": 12000, "contract": "annual", "bad_fit_win_factor": 1.0},
     "handoff": {"acceptance_criteria": True, "criteria_win_factor": 1.0},
     "retention": {"early_churn": 0.0, "early_window_days": 0, "monthly_churn": 0.0,
-                  "expansion_rate_annual": 0.0, "contraction_rate_annual": 0.0},
+                  "expansion_rate_annual": 0.0, "contraction_rate_annual": 0.0,
+                  "bad_fit_multiplier": 1.0, "poor_handoff_multiplier": 1.0},
     "costs": {"gross_margin": 0.8, "other_sm_per_month": 0},
     "forecast": {"stage_inflation": 0.0},
+}
+
+# A product path on top of BARE: 3,000 sign-ups a month, 40% activating in 2 days, on
+# freemium (2% a month upgrade, 10% go dormant), 3 seats at $10 a month, no churn.
+PLG: dict[str, Any] = {
+    "sources": {"signups": {"signups_per_month": 3000, "growth_per_month": 0.0,
+                            "activation_rate": 0.4, "time_to_value_days": 2,
+                            "marketing_spend_per_month": 0}},
+    "conversion": {"model": "freemium", "freemium_monthly": 0.02, "dormancy_monthly": 0.1},
+    "self_serve": {"seats": 3, "price_per_seat_month": 10, "monthly_churn": 0.0,
+                   "expansion_rate_annual": 0.0, "early_churn": 0.0},
 }
 
 

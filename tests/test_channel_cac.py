@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from conftest import make_scenario, run_one
+from conftest import PLG, make_scenario, run_one
 
 from sim.engine.ledger import monthly_series
 from sim.engine.records import SOURCE_ID
@@ -58,7 +58,8 @@ def test_a_channel_with_no_spend_and_no_customers_is_nan():
 
 
 # One AE at $120K a year working every inbound lead ($450 each) to a $12K win, beside
-# sign-ups with $5K of marketing a month and $0.50 per sign-up, upgrading to 3 seats at $10.
+# sign-ups with $5K of marketing a month and $0.50 per sign-up, upgrading on PLG's
+# freemium terms to 3 seats at $10.
 HYBRID = {
     "sources": {
         "inbound": {"leads_per_month": 3, "growth_per_month": 0.0},
@@ -66,22 +67,27 @@ HYBRID = {
                     "time_to_value_days": 2, "marketing_spend_per_month": 5_000,
                     "cost_per_signup": 0.5}},
     "team": {"ae": {"cost_per_year": 120_000}},
-    "conversion": {"model": "freemium", "freemium_monthly": 0.02, "dormancy_monthly": 0.1},
-    "self_serve": {"seats": 3, "price_per_seat_month": 10, "monthly_churn": 0.0,
-                   "expansion_rate_annual": 0.0, "early_churn": 0.0},
+    "conversion": PLG["conversion"],
+    "self_serve": PLG["self_serve"],
 }
 
 
-def test_hybrid_motion_splits_spend_and_customers_by_channel():
-    sc = make_scenario(HYBRID, horizon_months=12)
-    run = run_one(sc, 3)
+def _year_run(motion: dict, seed: int) -> tuple[dict, dict, np.ndarray]:
+    """A 12-month run of ``motion``: its metrics (no forecast), monthly series, and the
+    source of each customer won in the run."""
+    run = run_one(make_scenario(motion, horizon_months=12), seed)
     monthly = monthly_series(run)
     m = seed_metrics(run, monthly, {"quarter": np.zeros(0), "forecast": np.zeros(0),
                                     "actual": np.zeros(0)}, None)
     C = run.customers
     new = ~C["initial"] & (C["start"] <= run.horizon)
-    n_ss = int((new & (C["source"] == SOURCE_ID["signups"])).sum())
-    n_sa = int((new & (C["source"] != SOURCE_ID["signups"])).sum())
+    return m, monthly, C["source"][new]
+
+
+def test_hybrid_motion_splits_spend_and_customers_by_channel():
+    m, monthly, source = _year_run(HYBRID, 3)
+    n_ss = int((source == SOURCE_ID["signups"]).sum())
+    n_sa = int((source != SOURCE_ID["signups"]).sum())
     assert n_ss > 0 and n_sa > 0
     # spend by hand: sign-ups' marketing and cost per sign-up; the AE's salary and the
     # inbound leads' cost are the rest
@@ -117,15 +123,9 @@ def test_pqls_closed_by_sales_are_sales_assisted_customers():
               "pql": {"threshold": 5, "reference_threshold": 5, "usage_start": 1,
                       "usage_growth_monthly": 0.5, "conversion": 0.5, "min_days_active": 0,
                       "early_touch_penalty": 0.0, "acv": 10_000}}
-    sc = make_scenario(motion, horizon_months=12)
-    run = run_one(sc, 2)
-    monthly = monthly_series(run)
-    m = seed_metrics(run, monthly, {"quarter": np.zeros(0), "forecast": np.zeros(0),
-                                    "actual": np.zeros(0)}, None)
-    C = run.customers
-    new = ~C["initial"] & (C["start"] <= run.horizon)
-    n_pql = int((new & (C["source"] == SOURCE_ID["pql"])).sum())
-    n_ss = int((new & (C["source"] == SOURCE_ID["signups"])).sum())
+    m, monthly, source = _year_run(motion, 2)
+    n_pql = int((source == SOURCE_ID["pql"]).sum())
+    n_ss = int((source == SOURCE_ID["signups"]).sum())
     assert n_pql > 0 and n_ss > 0 and n_pql + n_ss == m["new_customers"]
     ss_spend = 12 * 5_000 + 0.5 * monthly["signups"].sum()
     assert math.isclose(m["cac_self_serve"], ss_spend / n_ss, rel_tol=1e-9)

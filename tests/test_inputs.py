@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pytest
+from conftest import make_scenario
+from helpers import assert_moments
 from scipy import stats
 
 from sim import load_scenario, simulate
@@ -74,6 +76,11 @@ def _scenario(**top: object) -> dict:
         ],
         **top,
     }
+
+
+def test_the_bare_test_motion_has_no_uncertain_input() -> None:
+    """conftest.BARE fixes every input its template draws per seed."""
+    assert uncertain_inputs(make_scenario().motions[0]) == []
 
 
 def test_record_keys_are_readable_paths_and_fixed_values_are_left_out() -> None:
@@ -251,12 +258,8 @@ def test_uncorrelated_inputs_keep_their_streams() -> None:
 ])
 def test_ppf_is_the_inverse_of_sampling(dist: object) -> None:
     """ppf of uniforms has the distribution's analytic mean and variance (4 SE)."""
-    n = 40_000
-    x = dist.ppf(np.random.default_rng(1).random(n))  # type: ignore[attr-defined]
-    mean, var = dist.mean, dist.variance  # type: ignore[attr-defined]
-    assert abs(x.mean() - mean) < 4 * math.sqrt(var / n)
-    kurt = stats.kurtosis(x, fisher=False)
-    assert abs(x.var() - var) < 4 * var * math.sqrt((kurt - 1) / n)
+    x = dist.ppf(np.random.default_rng(1).random(40_000))  # type: ignore[attr-defined]
+    assert_moments(x, dist.mean, dist.variance)  # type: ignore[attr-defined]
 
 
 def test_correlated_scenario_runs_and_applies_the_copula() -> None:

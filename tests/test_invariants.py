@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import make_scenario, run_one
+from helpers import PROB, draw_stages
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,41 +14,34 @@ from sim.engine.pilots import PILOT_OUTCOMES, pilot_metrics
 from sim.engine.records import LOST, OPEN, WON
 from sim.engine.sources import SOURCE_ID
 
-prob = st.floats(0.0, 1.0)
-
 
 @st.composite
 def scenarios(draw):
     n_stages = draw(st.integers(1, 4))
-    owners = [draw(st.sampled_from([None, "ae"])) for _ in range(n_stages)]
-    stages = [
-        {"name": f"s{k}", "owner": owners[k],
-         "duration": draw(st.sampled_from([0, 3, {"dist": "exponential", "mean": 15},
-                                           {"dist": "lognormal", "mean": 20, "sd": 15}])),
-         "advance": draw(st.floats(0.05, 1.0))}
-        for k in range(n_stages)
-    ]
+    stages = draw_stages(draw, n_stages, [0, 3, {"dist": "exponential", "mean": 15},
+                                          {"dist": "lognormal", "mean": 20, "sd": 15}],
+                         st.floats(0.05, 1.0))
     motion = {
         "sources": {"inbound": {"leads_per_month": draw(st.floats(0, 150)),
                                 "growth_per_month": draw(st.floats(-0.05, 0.1)),
-                                "fit_rate": draw(prob), "cost_per_lead": 10}},
+                                "fit_rate": draw(PROB), "cost_per_lead": 10}},
         "stages": stages,
         "team": {"ae": {"start": draw(st.integers(0, 3)),
                         "hires": draw(st.dictionaries(st.integers(0, 12), st.integers(0, 2),
                                                       max_size=3)),
                         "ramp_months": draw(st.floats(0, 6)),
-                        "ramp_start": draw(prob), "ramp_win_factor": draw(prob),
+                        "ramp_start": draw(PROB), "ramp_win_factor": draw(PROB),
                         "attrition_annual": draw(st.floats(0, 0.9)),
                         "max_open_deals": draw(st.integers(1, 20)), "cost_per_year": 100000,
                         "commission_rate": draw(st.floats(0, 0.2))}},
         "queue": {"decay_per_week": draw(st.floats(0, 0.5)),
                   "max_wait_days": draw(st.one_of(st.none(), st.floats(1, 60)))},
-        "qualification": {"strictness": draw(prob)},
+        "qualification": {"strictness": draw(PROB)},
         "deal": {"acv": {"dist": "lognormal", "mean": 20000, "sd": 8000},
                  "contract": draw(st.sampled_from(["monthly", "annual"])),
-                 "bad_fit_win_factor": draw(prob)},
+                 "bad_fit_win_factor": draw(PROB)},
         "handoff": {"acceptance_criteria": draw(st.booleans())},
-        "retention": {"early_churn": draw(prob), "early_window_days": draw(st.floats(0, 120)),
+        "retention": {"early_churn": draw(PROB), "early_window_days": draw(st.floats(0, 120)),
                       "monthly_churn": draw(st.floats(0, 0.2)),
                       "expansion_rate_annual": draw(st.floats(0, 0.5)),
                       "contraction_rate_annual": draw(st.floats(0, 0.5)),
@@ -56,20 +50,20 @@ def scenarios(draw):
     }
     if draw(st.booleans()):  # a product path, sometimes with PQLs into sales
         motion["sources"]["signups"] = {"signups_per_month": draw(st.floats(0, 400)),
-                                        "activation_rate": draw(prob)}
+                                        "activation_rate": draw(PROB)}
         motion["conversion"] = {"model": draw(st.sampled_from(["freemium", "trial"])),
-                                "freemium_monthly": draw(prob), "dormancy_monthly": draw(prob)}
+                                "freemium_monthly": draw(PROB), "dormancy_monthly": draw(PROB)}
         if draw(st.booleans()):
             motion["pql"] = {"threshold": draw(st.floats(0.5, 20)),
-                             "conversion": draw(prob), "usage_growth_monthly": 0.3}
+                             "conversion": draw(PROB), "usage_growth_monthly": 0.3}
     if draw(st.booleans()):
         motion["sources"]["partners"] = {"partners_start": draw(st.integers(0, 5)),
                                          "recruited_per_quarter": draw(st.integers(0, 4)),
                                          "referrals_per_partner_month": draw(st.floats(0, 5))}
     if draw(st.booleans()):
-        motion["pilot"] = {"success_rate": draw(prob), "conversion_clause": draw(st.booleans()),
+        motion["pilot"] = {"success_rate": draw(PROB), "conversion_clause": draw(st.booleans()),
                            "duration_days": draw(st.floats(0, 120)),
-                           "extension_probability": draw(prob),
+                           "extension_probability": draw(PROB),
                            "extension_days": draw(st.sampled_from([0, 20, 60])),
                            "max_extensions": draw(st.integers(0, 4))}
     pricing = draw(st.sampled_from(["subscription", "usage", "outcome", "value_share", "services"]))
@@ -84,17 +78,15 @@ def scenarios(draw):
         if pricing == "services":
             motion["deal"]["services"] = {"duration_months": draw(st.floats(0.5, 8)),
                                           "max_concurrent": draw(st.integers(1, 3)),
-                                          "follow_on_probability": draw(prob)}
+                                          "follow_on_probability": draw(PROB)}
     if draw(st.booleans()):  # a second phase: a new path for new leads
         trigger = draw(st.sampled_from([{"start_month": draw(st.integers(0, 10))},
                                         {"after_customers": draw(st.integers(1, 30))},
                                         {"after_arr": draw(st.floats(1e4, 2e6))}]))
         phase: dict = dict(trigger)
         if draw(st.booleans()):
-            k = draw(st.integers(1, 3))
-            phase["stages"] = [{"name": f"p{j}", "owner": draw(st.sampled_from([None, "ae"])),
-                                "duration": draw(st.sampled_from([0, 5, 20])),
-                                "advance": draw(st.floats(0.05, 1.0))} for j in range(k)]
+            phase["stages"] = draw_stages(draw, draw(st.integers(1, 3)), [0, 5, 20],
+                                          st.floats(0.05, 1.0), prefix="p")
             phase["qualification"] = {"stage": None}
         if draw(st.booleans()):
             phase["team"] = {"ae": {"hires": {0: draw(st.integers(0, 3))}}}

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import make_scenario, run_one
+from conftest import PLG, make_scenario, run_one
 
 from sim.engine.ledger import monthly_series
 from sim.engine.records import WON
@@ -80,19 +80,9 @@ def test_partner_fees_and_mis_sold_churn():
         assert abs(churned[g].mean() - p) < 4 * math.sqrt(p * (1 - p) / g.sum())
 
 
-PLG_BASE = {
-    "sources": {"signups": {"signups_per_month": 3000, "growth_per_month": 0.0,
-                            "activation_rate": 0.4, "time_to_value_days": 2,
-                            "marketing_spend_per_month": 0}},
-    "conversion": {"model": "freemium", "freemium_monthly": 0.02, "dormancy_monthly": 0.1},
-    "self_serve": {"seats": 3, "price_per_seat_month": 10, "monthly_churn": 0.0,
-                   "expansion_rate_annual": 0.0, "early_churn": 0.0},
-}
-
-
 def test_bulk_activation_is_a_thinned_poisson_process():
     # per-sign-up draws would give activated ~ Poisson(3000 x 0.4) a month: mean = variance
-    sc = make_scenario(PLG_BASE, horizon_months=24)
+    sc = make_scenario(PLG, horizon_months=24)
     act = np.concatenate([monthly_series(run_one(sc, s))["activated"] for s in range(10)])
     lam = 3000 * 0.4
     assert abs(act.mean() - lam) < 4 * math.sqrt(lam / act.size)
@@ -103,7 +93,7 @@ def test_bulk_activation_is_a_thinned_poisson_process():
 
 
 def test_freemium_upgrades_follow_the_competing_hazards():
-    sc = make_scenario(PLG_BASE, horizon_months=24)
+    sc = make_scenario(PLG, horizon_months=24)
     run = run_one(sc, 4)
     L = run.leads
     ss = L["source"] == 4  # signups
@@ -122,7 +112,7 @@ def test_freemium_upgrades_follow_the_competing_hazards():
 
 def test_realised_pql_conversion_equals_the_configured_one():
     motion = {
-        **PLG_BASE,
+        **PLG,
         "pql": {"threshold": 5, "reference_threshold": 5, "usage_start": 1,
                 "usage_growth_monthly": 0.5, "conversion": 0.3, "min_days_active": 0,
                 "early_touch_penalty": 0.0, "acv": 10000},
@@ -144,7 +134,7 @@ def test_realised_pql_conversion_equals_the_configured_one():
 
 def test_touching_pqls_early_and_a_loose_threshold_lower_conversion():
     def conversion(extra):
-        motion = {**PLG_BASE, "pql": {"threshold": 5, "reference_threshold": 5,
+        motion = {**PLG, "pql": {"threshold": 5, "reference_threshold": 5,
                                       "usage_start": 1, "usage_growth_monthly": 0.5,
                                       "conversion": 0.3, "min_days_active": 0,
                                       "early_touch_days": 0, "early_touch_penalty": 0.5, **extra}}

@@ -323,7 +323,7 @@ def test_leader_paragraph_names_motions_that_never_pay_back():
 
 
 def test_team_cost_and_its_sm_share_are_shown_as_assumed(tmp_path):
-    from sim.report.assumptions import team_cost_lines
+    from sim.report.flow import team_cost_lines
 
     sc = scenario_from_dict({"name": "x", "motions": [{"template": "founder_led"}]})
     lines = team_cost_lines(sc.motions[0], "USD")
@@ -356,7 +356,7 @@ def test_leader_is_named_by_the_mean_and_the_paragraph_says_so():
 
 
 def test_a_pilot_motion_says_what_its_production_contract_is_worth():
-    from sim.report.assumptions import flow
+    from sim.report.flow import flow
 
     sc = scenario_from_dict({"name": "x", "motions": [{"template": "enterprise_pilot"}]})
     customer = flow(sc.motions[0], "$")["customer"]

@@ -11,7 +11,7 @@ import pytest
 
 from sim import simulate
 from sim.calibration import calibration_section
-from sim.report.assumptions import flow
+from sim.report.flow import flow
 from sim.report.html import write_report
 from sim.report.style import new_figure
 from sim.report.timeline import segment_motions, segment_revenue

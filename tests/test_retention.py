@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from conftest import make_scenario, run_one
+from conftest import PLG, make_scenario, run_one
 
 from sim.engine.forecast import quarterly_forecast
 from sim.engine.ledger import monthly_series
@@ -165,16 +165,7 @@ def test_a_contraction_share_below_the_rate_is_the_rate():
         math.sqrt(n))
 
 
-# -- product path: free-to-paid on matured cohorts, PQL timing ------------------------
-
-PLG = {
-    "sources": {"signups": {"signups_per_month": 3000, "growth_per_month": 0.0,
-                            "activation_rate": 0.4, "time_to_value_days": 2,
-                            "marketing_spend_per_month": 0}},
-    "conversion": {"model": "freemium", "freemium_monthly": 0.02, "dormancy_monthly": 0.1},
-    "self_serve": {"seats": 3, "price_per_seat_month": 10, "monthly_churn": 0.0,
-                   "expansion_rate_annual": 0.0, "early_churn": 0.0},
-}
+# -- product path (conftest.PLG): free-to-paid on matured cohorts, PQL timing -----------
 
 
 def test_free_to_paid_is_measured_on_cohorts_a_year_old():

@@ -51,7 +51,8 @@ from sim.engine.pricing import Pricing
 from sim.engine.records import Table
 from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
-from sim.scenario.schema import Handoff, Retention
+from sim.scenario.sales_path import Handoff
+from sim.scenario.schema import Retention
 
 __all__ = ["CustomerBook"]
 

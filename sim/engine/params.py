@@ -33,7 +33,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from sim.engine.rng import Streams
-from sim.scenario.distributions import Distribution, Fixed
+from sim.scenario.dist_base import Distribution
+from sim.scenario.distributions import Fixed
 from sim.scenario.inputs import (
     UncertainInput,
     copula_matrix,

@@ -24,7 +24,9 @@ from sim.engine.product import ProductPath
 from sim.engine.rng import Streams
 from sim.engine.sources import SOURCE_ID, STEPS_PER_MONTH, SourceGrid, build_sources
 from sim.engine.team import MONTH_DAYS, Roster, build_roster
-from sim.scenario.schema import Motion, Phase, Role, Team
+from sim.scenario.phases import Phase
+from sim.scenario.schema import Motion
+from sim.scenario.team import Role, Team
 
 if TYPE_CHECKING:
     import simpy

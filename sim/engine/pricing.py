@@ -55,7 +55,8 @@ from sim.engine.params import num
 from sim.engine.rng import Streams
 from sim.engine.team import MONTH_DAYS
 from sim.scenario.distributions import as_dist
-from sim.scenario.schema import Costs, Deal
+from sim.scenario.sales_path import Deal
+from sim.scenario.schema import Costs
 
 __all__ = ["Pricing", "ServicesDesk", "Terms"]
 

@@ -22,7 +22,8 @@ import numpy as np
 from sim.engine.params import num
 from sim.engine.rng import Streams
 from sim.scenario.company import InitialReps
-from sim.scenario.schema import ROLES, SELLING_ROLES, Role, Team
+from sim.scenario.schema import ROLES, SELLING_ROLES
+from sim.scenario.team import Role, Team
 
 __all__ = ["MONTH_DAYS", "Roster", "build_roster"]
 

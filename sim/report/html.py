@@ -32,24 +32,17 @@ from sim.compare import (
     target_probability,
 )
 from sim.metrics import HEADLINE
-from sim.report.assumptions import (
-    DEFINITIONS,
-    definitions,
-    flow,
-    motion_differences,
-    pct,
-    scenario_settings,
-    template_overrides,
-    versions,
-)
+from sim.report.assumptions import DEFINITIONS, definitions, scenario_settings, versions
 from sim.report.drivers import uncertainty_sections
 from sim.report.figures import CAPTIONS, currency_symbol, funnel_table, make_figures, money
 from sim.report.figures import motion_colors as _motion_colors
+from sim.report.flow import flow
 from sim.report.glyphs import chart_names
 from sim.report.narrative import what_this_says
+from sim.report.overrides import motion_differences, template_overrides
 from sim.report.pilots import pilot_section
 from sim.report.style import PHASE_MARKED, PHASE_NOTE
-from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label
+from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label, pct
 
 if TYPE_CHECKING:
     from sim.runner.results import Results

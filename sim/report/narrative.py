@@ -14,8 +14,8 @@ import numpy as np
 from markupsafe import escape
 
 from sim.compare import direction
-from sim.report.assumptions import money, pct
-from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label
+from sim.report.style import money
+from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label, pct
 
 if TYPE_CHECKING:
     import pandas as pd

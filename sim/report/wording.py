@@ -10,7 +10,7 @@ import pandas as pd
 
 from sim.report.terminal import LABELS, fmt_value
 
-__all__ = ["cmp_row", "fmt", "fmt_ci", "fmt_diff", "is_percent", "kind", "label"]
+__all__ = ["cmp_row", "fmt", "fmt_ci", "fmt_diff", "is_percent", "kind", "label", "num", "pct"]
 
 
 def is_percent(metric: str) -> bool:
@@ -108,3 +108,21 @@ def cmp_row(cmp: pd.DataFrame, metric: str, a: str, b: str) -> dict[str, Any] | 
                 x["share_a_better"]) else math.nan,
             "better": flip[x["better"]], "never_a": x.get("never_b", 0.0),
             "never_b": x.get("never_a", 0.0)}
+
+
+def pct(v: float, digits: int = 0) -> str:
+    """A share as a percentage (``n/a`` when it is not a finite number)."""
+    return "n/a" if v is None or not math.isfinite(v) else f"{v * 100:.{digits}f}%"
+
+
+def num(v: Any) -> str:
+    """An input value in words: yes/no, whole numbers with thousands separators."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.6g}"
+    return str(v)

@@ -1,13 +1,12 @@
-"""Probability distributions a scenario can name.
+"""Probability distributions a scenario can name: the families.
 
 Each distribution is a small immutable pydantic model with ``sample(rng, size)``
 and an analytic ``mean`` (and ``variance``), so tests can compare simulated
 moments with theory. A scenario writes one as a mapping with a ``dist`` key,
 ``{dist: lognormal, mean: 45, sd: 20}``; a plain number means ``fixed``.
 
-For residual life (the time left in a stage a deal has been in for ``e``
-days) a distribution also gives its ``cdf``, ``sf`` and ``ppf`` (its scipy.stats
-law, from ``laws.py``) and ``residual_cdf``.
+What every family shares (the per-seed ``level``, stress scaling, ``cdf``,
+``sf``, ``ppf`` from its scipy.stats law, residual life) is in ``dist_base.py``.
 
 The same objects serve two purposes (MODEL.md "Randomness"): on a duration, an
 ACV or a seat count they are drawn per entity; on a rate, probability or count
@@ -26,18 +25,16 @@ with level ``L`` draws every entity from ``at_level(L)``, the distribution of
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from sim.scenario.laws import scipy_law
+from sim.scenario.dist_base import Distribution
 
 __all__ = [
     "Beta",
     "Dist",
-    "Distribution",
     "Exponential",
     "Fixed",
     "LogNormal",
@@ -51,135 +48,13 @@ __all__ = [
 ]
 
 
-class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @property
-    def support(self) -> tuple[float, float]:
-        """The smallest and largest value a draw can take (infinite when unbounded)."""
-        return 0.0, math.inf
-
-    level: float | Dist | None = Field(
-        default=None,
-        description="per-entity quantities only: a factor on the whole distribution, drawn once "
-        "per seed (uncertainty about the level, e.g. the typical ACV, beside the deal-to-deal "
-        "spread); 1 is the distribution as written")
-
-    @model_validator(mode="after")
-    def _level(self) -> _Base:
-        lv = self.level
-        if lv is None:
-            return self
-        if isinstance(lv, _Base) and lv.level is not None:
-            raise ValueError("a level cannot have a level of its own")
-        low = lv if isinstance(lv, int | float) else getattr(lv, "low", None)
-        if (low is not None and low < 0) or _level_mean(lv) <= 0:
-            raise ValueError("level must be a positive factor (1 is the distribution as written)")
-        return self
-
-    @abstractmethod
-    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
-        """``size`` independent draws (a 0-d array when ``size`` is None), at level 1:
-        ``sim.engine.params.realize`` resolves a level (``at_level``) before any draw."""
-
-    @property
-    @abstractmethod
-    def base_mean(self) -> float:
-        """The analytic mean at level 1."""
-
-    @property
-    @abstractmethod
-    def base_variance(self) -> float:
-        """The analytic variance at level 1."""
-
-    @property
-    def mean(self) -> float:
-        """The analytic mean, over the level's uncertainty too (E[L X] = E[L] E[X])."""
-        return self.base_mean * _level_mean(self.level)
-
-    @property
-    def variance(self) -> float:
-        """The analytic variance, over the level's uncertainty too (L independent of X)."""
-        if self.level is None:
-            return self.base_variance
-        m, v = self.base_mean, self.base_variance
-        lm, lv = _level_mean(self.level), _level_variance(self.level)
-        return (lv + lm * lm) * (v + m * m) - (lm * m) ** 2
-
-    @abstractmethod
-    def _scaled(self, factor: float) -> Dist:
-        """The distribution of ``factor * X`` at level 1."""
-
-    def scaled(self, factor: float) -> Dist:
-        """The distribution of ``factor * X`` (used by stress levers); the level is kept."""
-        out = self._scaled(factor)
-        return out.model_copy(update={"level": self.level}) if self.level is not None else out
-
-    def at_level(self, factor: float) -> Dist:
-        """This distribution with its level drawn as ``factor``: ``factor * X``, no level left."""
-        return self._scaled(factor)
-
-    def _law(self) -> Any:
-        """The distribution as a frozen ``scipy.stats`` object, or a float for a point mass."""
-        return scipy_law(self)
-
-    def cdf(self, x: np.ndarray | float) -> np.ndarray:
-        """P(X <= x)."""
-        law, x = self._law(), np.asarray(x, dtype=float)
-        return (x >= law).astype(float) if isinstance(law, float) else np.asarray(law.cdf(x))
-
-    def sf(self, x: np.ndarray | float) -> np.ndarray:
-        """P(X > x), accurate in the far tail (not ``1 - cdf``)."""
-        law, x = self._law(), np.asarray(x, dtype=float)
-        return (x < law).astype(float) if isinstance(law, float) else np.asarray(law.sf(x))
-
-    def ppf(self, q: np.ndarray | float) -> np.ndarray:
-        """The quantile function: the least x with P(X <= x) >= q."""
-        law, q = self._law(), np.asarray(q, dtype=float)
-        return np.full(q.shape, law) if isinstance(law, float) else np.asarray(law.ppf(q), float)
-
-    def residual_cdf(self, elapsed: np.ndarray | float, t: np.ndarray | float) -> np.ndarray:
-        """P(X - e <= t | X > e): the chance that what is left after ``e`` is at most ``t``.
-
-        Broadcasts ``elapsed`` against ``t``. For ``e >= 0`` and ``t >= 0`` it is the
-        same for ``max(X, 0)`` (how the engine draws a duration). Where ``X > e`` is
-        impossible (``e`` past every value ``X`` takes, as after a wait in a queue)
-        nothing is left: the result is 1 for ``t >= 0``. It is 0 for ``t < 0``.
-        """
-        e, t = np.asarray(elapsed, dtype=float), np.asarray(t, dtype=float)
-        alive = self.sf(e)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = (alive - self.sf(e + np.maximum(t, 0.0))) / alive
-        p = np.where(alive > 0, np.clip(p, 0.0, 1.0), 1.0)
-        return np.where(t < 0, 0.0, p)
-
-    def sample_residual(
-        self, rng: np.random.Generator, elapsed: np.ndarray, tries: int = 64
-    ) -> np.ndarray:
-        """Remaining life ``X - e`` given ``X > e``, for each elapsed ``e``.
-
-        Used for deals already open when a run starts: the time left in their
-        stage is drawn from the stage's duration conditioned on the time already
-        spent. Rejection sampling; where ``X > e`` is too rare to hit in
-        ``tries`` rounds the remaining time falls back to an exponential tail
-        with the distribution's mean, which is the memoryless limit.
-        """
-        elapsed = np.asarray(elapsed, dtype=float)
-        out = np.full(elapsed.shape, np.nan)
-        todo = np.arange(elapsed.size)
-        for _ in range(tries):
-            if todo.size == 0:
-                break
-            x = self.sample(rng, todo.size)
-            ok = x > elapsed[todo]
-            out[todo[ok]] = x[ok] - elapsed[todo[ok]]
-            todo = todo[~ok]
-        if todo.size:
-            out[todo] = rng.exponential(max(self.base_mean, 1e-9), todo.size)
-        return out
+def _check_mode(name: str, low: float, mode: float, high: float) -> None:
+    """A three-point distribution (triangular, PERT) needs low <= mode <= high, low < high."""
+    if not (low <= mode <= high) or low == high:
+        raise ValueError(f"{name} needs low <= mode <= high and low < high")
 
 
-class Fixed(_Base):
+class Fixed(Distribution):
     dist: Literal["fixed"] = "fixed"
     value: float
 
@@ -198,11 +73,11 @@ class Fixed(_Base):
     def base_variance(self) -> float:
         return 0.0
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Fixed(value=self.value * factor)
 
 
-class Uniform(_Base):
+class Uniform(Distribution):
     dist: Literal["uniform"] = "uniform"
     low: float
     high: float
@@ -228,11 +103,11 @@ class Uniform(_Base):
     def base_variance(self) -> float:
         return (self.high - self.low) ** 2 / 12
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Uniform(low=self.low * factor, high=self.high * factor)
 
 
-class Triangular(_Base):
+class Triangular(Distribution):
     dist: Literal["triangular"] = "triangular"
     low: float
     mode: float
@@ -240,8 +115,7 @@ class Triangular(_Base):
 
     @model_validator(mode="after")
     def _order(self) -> Triangular:
-        if not (self.low <= self.mode <= self.high) or self.low == self.high:
-            raise ValueError("triangular needs low <= mode <= high and low < high")
+        _check_mode(self.dist, self.low, self.mode, self.high)
         return self
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
@@ -260,11 +134,11 @@ class Triangular(_Base):
         a, c, b = self.low, self.mode, self.high
         return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Triangular(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
 
 
-class Pert(_Base):
+class Pert(Distribution):
     """Beta-PERT on [low, high] with the given mode (shape parameter 4)."""
 
     dist: Literal["pert"] = "pert"
@@ -274,8 +148,7 @@ class Pert(_Base):
 
     @model_validator(mode="after")
     def _order(self) -> Pert:
-        if not (self.low <= self.mode <= self.high) or self.low == self.high:
-            raise ValueError("pert needs low <= mode <= high and low < high")
+        _check_mode(self.dist, self.low, self.mode, self.high)
         return self
 
     def _ab(self) -> tuple[float, float]:
@@ -300,7 +173,7 @@ class Pert(_Base):
         r = self.high - self.low
         return r * r * a * b / ((a + b) ** 2 * (a + b + 1))
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Pert(low=self.low * factor, mode=self.mode * factor, high=self.high * factor)
 
 
@@ -309,7 +182,7 @@ class Pert(_Base):
 MIN_NORMAL_MASS = 0.01
 
 
-class Normal(_Base):
+class Normal(Distribution):
     """Normal(mean, sd) truncated at 0 (resampled below zero).
 
     ``mean`` and ``variance`` are those of the truncated distribution. At least
@@ -366,11 +239,11 @@ class Normal(_Base):
     def base_variance(self) -> float:
         return self._trunc()[1]
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Normal(mean=self.mu * factor, sd=self.sd * factor)
 
 
-class LogNormal(_Base):
+class LogNormal(Distribution):
     """Lognormal given by its own mean and standard deviation (not log-space)."""
 
     dist: Literal["lognormal"] = "lognormal"
@@ -407,11 +280,11 @@ class LogNormal(_Base):
             z = (np.log(np.maximum(x, 0.0)) - m) / s
         return np.asarray(ndtr(-z))
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return LogNormal(mean=self.mu * factor, sd=self.sd * factor)
 
 
-class Exponential(_Base):
+class Exponential(Distribution):
     dist: Literal["exponential"] = "exponential"
     mu: float = Field(alias="mean", gt=0)
 
@@ -432,11 +305,11 @@ class Exponential(_Base):
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         return np.exp(-np.maximum(np.asarray(x, dtype=float), 0.0) / self.mu)
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Exponential(mean=self.mu * factor)
 
 
-class Beta(_Base):
+class Beta(Distribution):
     """Beta(a, b), optionally stretched onto [low, high] (default [0, 1])."""
 
     dist: Literal["beta"] = "beta"
@@ -467,11 +340,11 @@ class Beta(_Base):
         s = self.a + self.b
         return (self.high - self.low) ** 2 * self.a * self.b / (s * s * (s + 1))
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Beta(a=self.a, b=self.b, low=self.low * factor, high=self.high * factor)
 
 
-class Poisson(_Base):
+class Poisson(Distribution):
     dist: Literal["poisson"] = "poisson"
     lam: float = Field(alias="mean", ge=0)
 
@@ -489,7 +362,7 @@ class Poisson(_Base):
     def base_variance(self) -> float:
         return self.lam
 
-    def _scaled(self, factor: float) -> Dist:
+    def at_level(self, factor: float) -> Dist:
         return Poisson(mean=self.lam * factor)
 
 
@@ -510,26 +383,13 @@ DIST_NAMES = (
     "poisson",
 )
 
-
-def _level_mean(level: float | _Base | None) -> float:
-    if level is None:
-        return 1.0
-    return float(level) if isinstance(level, int | float) else level.base_mean
-
-
-def _level_variance(level: float | _Base | None) -> float:
-    return 0.0 if level is None or isinstance(level, int | float) else level.base_variance
-
-
-for _cls in (_Base, Fixed, Uniform, Triangular, Pert, Normal, LogNormal, Exponential, Beta, Poisson):
+for _cls in (Distribution, Fixed, Uniform, Triangular, Pert, Normal, LogNormal, Exponential,
+             Beta, Poisson):
     _cls.model_rebuild()
 
 
-Distribution = _Base  # the base class every distribution derives from (for isinstance)
-
-
-def as_dist(value: float | _Base) -> _Base:
+def as_dist(value: float | Distribution) -> Distribution:
     """A plain number is a fixed distribution."""
-    if isinstance(value, _Base):
+    if isinstance(value, Distribution):
         return value
     return Fixed(value=float(value))

@@ -35,7 +35,8 @@ from typing import Any, get_args
 import numpy as np
 from pydantic import BaseModel, Field
 
-from sim.scenario.distributions import Distribution, Fixed, as_dist
+from sim.scenario.dist_base import Distribution
+from sim.scenario.distributions import Fixed, as_dist
 from sim.scenario.schema_types import LocatedError, PerEntity, Strict
 
 __all__ = [

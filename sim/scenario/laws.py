@@ -1,10 +1,11 @@
 """Each scenario distribution as a frozen ``scipy.stats`` law (for its CDF and quantiles).
 
-``distributions.py`` samples with numpy and has analytic moments; its ``cdf``,
-``sf`` and ``ppf`` (residual life in the forecast, Latin hypercube draws) come
-from the law built here, once per distribution (freezing one costs about a
-millisecond, and scipy.stats is imported only when first needed). A point mass
-(``fixed``, or a spread of zero) is returned as a float.
+``distributions.py`` samples with numpy and has analytic moments; the ``cdf``,
+``sf`` and ``ppf`` of every distribution (``dist_base.py``: residual life in the
+forecast, Latin hypercube draws) come from the law built here, once per
+distribution (freezing one costs about a millisecond, and scipy.stats is
+imported only when first needed). A point mass (``fixed``, or a spread of zero)
+is returned as a float.
 """
 
 from __future__ import annotations

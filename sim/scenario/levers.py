@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.scenario.distributions import Distribution, Fixed
+from sim.scenario.dist_base import Distribution
+from sim.scenario.distributions import Fixed
 from sim.scenario.lever_names import LEVERS, PROBABILITIES, SHOCK_SETS
 from sim.scenario.schema import Motion, Scenario
 

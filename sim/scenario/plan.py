@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.schema_types import RoleName, Strict
+from sim.scenario.team import check_hire_month
 
 __all__ = ["MONOTONE_COSTS", "PLAN_COSTS", "PlanSearch", "PlanSpec", "RoleSpace"]
 
@@ -34,6 +35,19 @@ PLAN_COSTS = ("sm_spend_total", "cs_spend_total", "monthly_burn", "cac")
 # Of those, the ones that never fall when a hire is added (salaries are paid from hire,
 # commission grows with bookings): the search may prune with them.
 MONOTONE_COSTS = ("sm_spend_total", "cs_spend_total")
+
+
+def _not_above(model: Strict, low: str, high: str) -> None:
+    """Two settings of ``model`` in order: ``low`` at most ``high``."""
+    a, b = getattr(model, low), getattr(model, high)
+    if a > b:
+        raise ValueError(f"{low} ({a}) is above {high} ({b})")
+
+
+def _known_cost(name: str, what: str) -> None:
+    """A cost a plan may minimise or cap is one of ``PLAN_COSTS``."""
+    if name not in PLAN_COSTS:
+        raise ValueError(f"unknown {what} {name!r}; expected one of: {', '.join(PLAN_COSTS)}")
 
 
 class RoleSpace(Strict):
@@ -47,16 +61,14 @@ class RoleSpace(Strict):
     @classmethod
     def _months(cls, v: list[int]) -> list[int]:
         for m in v:
-            if m < 0:
-                raise ValueError(f"hire month {m} is before month 0")
+            check_hire_month(m)
         if len(set(v)) != len(v):
             raise ValueError(f"a month is listed twice: {v}")
         return v
 
     @model_validator(mode="after")
     def _range(self) -> RoleSpace:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        _not_above(self, "min", "max")
         return self
 
 
@@ -80,8 +92,7 @@ class PlanSearch(Strict):
 
     @model_validator(mode="after")
     def _order(self) -> PlanSearch:
-        if self.screen_seeds > self.seeds:
-            raise ValueError(f"screen_seeds ({self.screen_seeds}) is above seeds ({self.seeds})")
+        _not_above(self, "screen_seeds", "seeds")
         return self
 
 
@@ -98,17 +109,15 @@ class PlanSpec(Strict):
     @field_validator("minimise")
     @classmethod
     def _cost(cls, v: str | None) -> str | None:
-        if v is not None and v not in PLAN_COSTS:
-            raise ValueError(f"unknown cost {v!r}; expected one of: {', '.join(PLAN_COSTS)}")
+        if v is not None:
+            _known_cost(v, "cost")
         return v
 
     @field_validator("budget")
     @classmethod
     def _caps(cls, v: dict[str, float]) -> dict[str, float]:
         for k, cap in v.items():
-            if k not in PLAN_COSTS:
-                raise ValueError(f"unknown budget metric {k!r}; expected one of: "
-                                 f"{', '.join(PLAN_COSTS)}")
+            _known_cost(k, "budget metric")
             if not cap > 0:
                 raise ValueError(f"the cap on {k} must be > 0, got {cap:g}")
         return v

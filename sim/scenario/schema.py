@@ -11,11 +11,17 @@ kinds of numeric field exist and their type says which:
 
 Units are in the names or the field descriptions: days, months, currency per
 year for ARR and ACV, currency per month for monthly spend.
+
+This module holds the motion (retention, costs, forecast, phases resolved), the
+stress sets and the scenario; a motion's other sections have modules of their
+own: ``team.py``, ``sales_path.py`` (stages, queue, qualification, deal,
+handoff), ``sources.py``, ``channels.py``, ``product.py``, ``pricing.py``,
+``phases.py``, and ``company.py`` (market and initial state).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from pydantic import (
     Field,
@@ -26,11 +32,10 @@ from pydantic import (
 
 from sim.scenario.company import Initial, InitialCustomers, InitialDeals, InitialReps, Market
 from sim.scenario.inputs import Correlation, validate_correlations
-from sim.scenario.limits import LIMITS, limit_message
 from sim.scenario.phases import Phase
 from sim.scenario.plan import PlanSpec
-from sim.scenario.pricing import PRICING_MODELS, Outcome, Services, Usage, ValueShare
 from sim.scenario.product import Conversion, Pilot, Pql, SelfServe
+from sim.scenario.sales_path import Deal, Handoff, Qualification, Queue, Stage
 from sim.scenario.schema_types import (
     ROLES,
     SELLING_ROLES,
@@ -41,11 +46,11 @@ from sim.scenario.schema_types import (
     PerEntity,
     PerSeed,
     Prob,
-    RoleName,
     Strict,
     limited,
 )
 from sim.scenario.sources import FounderNetwork, Inbound, Outbound, Partners, Signups, Sources
+from sim.scenario.team import Team
 
 __all__ = [
     "ROLES",
@@ -53,11 +58,9 @@ __all__ = [
     "Conversion",
     "Correlation",
     "Costs",
-    "Deal",
     "Draw",
     "FounderNetwork",
     "Forecast",
-    "Handoff",
     "Inbound",
     "Initial",
     "InitialCustomers",
@@ -75,144 +78,16 @@ __all__ = [
     "Prob",
     "PerEntity",
     "PerSeed",
-    "Qualification",
-    "Queue",
     "Retention",
-    "Role",
     "SelfServe",
     "Signups",
     "Scenario",
     "Sources",
-    "Stage",
     "StressSet",
-    "Team",
 ]
 
 
-
-# --- team ----------------------------------------------------------------------------
-
-
-class Role(Strict):
-    """One role's headcount plan, ramp, cost and capacity."""
-
-    start: Annotated[NonNeg, limited("reps")] = Field(
-        default=0.0, description="tenured (fully ramped) reps at month 0")
-    hires: dict[int, int] = Field(default_factory=dict, description="month -> number hired")
-    ramp_months: NonNeg = 0.0
-    ramp_start: Prob = Field(default=1.0, description="productivity at hire, rising to 1.0")
-    ramp_win_factor: Prob = Field(default=1.0, description="win-rate multiplier at hire")
-    cost_per_year: NonNeg = 0.0
-    selling_share: Prob = Field(
-        default=1.0, description="share of this role's cost counted as sales & marketing"
-    )
-    commission_rate: Prob = 0.0
-    attrition_annual: Prob = 0.0
-    backfill_lag_months: NonNeg = 2.0
-    max_open_deals: Annotated[NonNeg, limited("max_open_deals")] | None = Field(
-        default=None, description="concurrent opportunities a fully ramped owner carries"
-    )
-    deals_per_quarter: NonNeg | None = Field(
-        default=None, description="closes this role's reps can make per calendar quarter, all "
-        "together (the founder's calendar); a deal ready to close waits for the next quarter"
-    )
-
-    @field_validator("hires")
-    @classmethod
-    def _hires(cls, v: dict[int, int]) -> dict[int, int]:
-        for month, count in v.items():
-            if month < 0:
-                raise ValueError(f"hire month {month} is before month 0")
-            if count < 0:
-                raise ValueError(f"hires in month {month} must be >= 0, got {count}")
-        total = sum(v.values())
-        if total > LIMITS["reps"].value:
-            raise ValueError(limit_message("reps", total))
-        return v
-
-
-class Team(Strict):
-    founder: Role | None = None
-    sdr: Role | None = None
-    ae: Role | None = None
-    se: Role | None = None
-    csm: Role | None = None
-    partner_manager: Role | None = None
-
-    def roles(self) -> dict[str, Role]:
-        return {r: getattr(self, r) for r in ROLES if getattr(self, r) is not None}
-
-
-# --- the sales path ------------------------------------------------------------------
-
-
-class Stage(Strict):
-    name: str = Field(min_length=1)
-    owner: RoleName | None = None
-    duration: Draw = Field(description="days in the stage")
-    advance: Prob = Field(description="probability of moving on to the next stage (or winning)")
-
-
-class Queue(Strict):
-    decay_per_week: Prob = Field(default=0.0, description="conversion lost per week waiting")
-    max_wait_days: NonNeg | None = Field(default=None, description="then the deal is lost")
-
-
-class Qualification(Strict):
-    stage: str | None = Field(
-        default=None,
-        description="the stage that qualifies leads; passing it creates an opportunity "
-        "(default: the first stage)",
-    )
-    strictness: Prob = Field(
-        default=0.5, description="0 lets bad-fit leads pass like good ones, 1 stops them all"
-    )
-
-
-class Deal(Strict):
-    """What a won deal is worth and how the customer pays (MODEL.md "How customers pay")."""
-
-    acv: Draw | None = Field(
-        default=None,
-        description="annual contract value per deal (currency per year); subscription pricing. "
-        "With a pilot a deal is worth its production contract, pilot.fee x "
-        "pilot.production_multiplier, and deal.acv is not used")
-    contract: Literal["monthly", "annual"] = "annual"
-    pricing: Literal["subscription", "usage", "outcome", "value_share", "services"] = "subscription"
-    usage: Usage | None = None
-    outcome: Outcome | None = None
-    value_share: ValueShare | None = None
-    services: Services | None = None
-    bad_fit_win_factor: Prob = Field(
-        default=0.6, description="win-probability multiplier of a bad-fit opportunity"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _section(cls, data: Any) -> Any:
-        """The pricing model's own defaults (catalogue figures) when its section is omitted."""
-        if isinstance(data, dict):
-            pricing = data.get("pricing", "subscription")
-            if pricing in PRICING_MODELS[1:] and data.get(pricing) is None:
-                data = {**data, pricing: {}}
-        return data
-
-    @model_validator(mode="after")
-    def _priced(self) -> Deal:
-        for other in PRICING_MODELS[1:]:
-            if other != self.pricing and getattr(self, other) is not None:
-                raise LocatedError((other,), f"deal.{other} is set but deal.pricing is "
-                                             f"'{self.pricing}': set pricing: {other}, or remove "
-                                             f"the section with deal.{other}: null (a template's "
-                                             "section stays unless set to null)")
-        return self
-
-
-class Handoff(Strict):
-    acceptance_criteria: bool = True
-    criteria_win_factor: Prob = Field(
-        default=1.0, description="win-probability multiplier from insisting on criteria"
-    )
+# --- customers, costs, forecast ------------------------------------------------------
 
 
 class Retention(Strict):
