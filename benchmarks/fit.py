@@ -34,7 +34,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sim.fit.api import ExportSpec, load_export, write_fit  # noqa: E402
-from sim.fit.fitter import FitOptions, MotionFit, fit_export  # noqa: E402
+from sim.fit.fitter import fit_export  # noqa: E402
+from sim.fit.motion_fit import FitOptions, MotionFit  # noqa: E402
 from sim.fit.synthetic import SyntheticCompany, SyntheticMotion, synthetic_company  # noqa: E402
 
 TARGET_S = 30.0

@@ -72,7 +72,7 @@ def fit(
 ) -> None:
     """Fit a motion to a CRM export; write a scenario `revsim run` accepts."""
     from sim.fit.api import parse_date, run_fit, write_fit
-    from sim.fit.fitter import FitOptions
+    from sim.fit.motion_fit import FitOptions
     from sim.scenario.templates import template_names
 
     if out.exists() and not force:
@@ -132,7 +132,7 @@ def backtest(
 
     from sim.fit.api import load_export, parse_date
     from sim.fit.backtest import run_backtest
-    from sim.fit.fitter import FitOptions
+    from sim.fit.motion_fit import FitOptions
     from sim.fit.report import backtest_html
 
     if out.exists():

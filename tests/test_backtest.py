@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.fit.backtest import BACKTEST_COLUMNS, crps_ensemble, run_backtest, scores
-from sim.fit.fitter import FitOptions
 from sim.fit.io import Mapping, read_export
+from sim.fit.motion_fit import FitOptions
 from sim.fit.synthetic import SyntheticMotion, synthetic_company
 
 

@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.fit.fitter import FitOptions, fit_export
+from sim.fit.fitter import fit_export
 from sim.fit.io import Mapping, parse_money, read_export
+from sim.fit.motion_fit import FitOptions
 from sim.fit.synthetic import SyntheticMotion, synthetic_company
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import load_scenario

@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 
 from sim.engine.params import seed_inputs
-from sim.fit.fitter import FitOptions, MotionFit, fit_export
+from sim.fit.fitter import fit_export
 from sim.fit.io import Mapping, read_export
+from sim.fit.motion_fit import FitOptions, MotionFit
 from sim.fit.synthetic import SyntheticMotion, synthetic_company
 from sim.fit.writer import scenario_data, scenario_yaml
 from sim.scenario.distributions import LogNormal

@@ -19,8 +19,9 @@ from sim.engine.model import simulate_seed
 from sim.engine.records import LOST, WON
 from sim.fit.events import ADVANCED, build_episodes
 from sim.fit.events import LOST as EP_LOST
-from sim.fit.fitter import FitOptions, fit_export
+from sim.fit.fitter import fit_export
 from sim.fit.io import Mapping, read_export
+from sim.fit.motion_fit import FitOptions
 from sim.fit.synthetic import SyntheticMotion, synthetic_company
 
 NAMES = ("discovery", "proposal", "negotiation")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.fit.fitter import FitOptions, MotionFit, fit_export
+from sim.fit.fitter import fit_export
 from sim.fit.io import Export, Mapping, TableSource, parse_map, read_export
+from sim.fit.motion_fit import FitOptions, MotionFit
 from sim.fit.presets import apply_preset
 from sim.fit.writer import retention_table, scenario_data, scenario_yaml
 from sim.scenario.errors import Problem, ScenarioError

@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.fit.fitter import FitOptions, MotionFit, fit_export
+from sim.fit.fitter import fit_export
 from sim.fit.io import Export
+from sim.fit.motion_fit import FitOptions, MotionFit
 from sim.fit.writer import scenario_data, scenario_yaml
 from sim.runner.api import simulate
 from sim.scenario.loader import scenario_from_yaml_text

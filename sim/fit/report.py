@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sim.fit.backtest import Backtest
-from sim.fit.fitter import MotionFit
+from sim.fit.motion_fit import MotionFit
 from sim.fit.writer import level_dist, prob_dist, rate_dist, signed_dist
 from sim.report.style import DPI, FIGSIZE, PALETTE, MoneyFormatter, money
 

@@ -26,43 +26,19 @@ import multiprocessing as mp
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from sim.fit.churn import fit_churn
+from sim.fit.motion_fit import FitOptions, MotionFit, Uncertainty
 from sim.fit.stages import StageData, lognormal_mean_sd, nll_and_grad
 
-if TYPE_CHECKING:
-    from sim.fit.fitter import FitOptions, MotionFit
+__all__ = ["bootstrap", "replicate_weights"]
 
-__all__ = ["Uncertainty", "bootstrap", "replicate_weights"]
-
-Refit = Callable[["MotionFit", np.ndarray], dict[str, float]]
+Refit = Callable[[MotionFit, np.ndarray], dict[str, float]]
 PARALLEL_MIN_WORK = 20_000  # deals x replicates below which forking workers is not worth it
-
-
-@dataclass
-class Uncertainty:
-    method: str
-    replicates: dict[str, np.ndarray]
-
-    @classmethod
-    def empty(cls) -> Uncertainty:
-        return cls("none", {})
-
-    def interval(self, name: str, level: float = 0.90) -> tuple[float, float]:
-        r = self.replicates.get(name)
-        if r is None or not np.isfinite(r).any():
-            return (math.nan, math.nan)
-        lo = (1 - level) / 2
-        return (float(np.nanquantile(r, lo)), float(np.nanquantile(r, 1 - lo)))
-
-    @property
-    def size(self) -> int:
-        return max((r.size for r in self.replicates.values()), default=0)
 
 
 def _collect(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:

@@ -29,7 +29,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from sim.fit.churn import sbg_survival
-from sim.fit.fitter import MotionFit
+from sim.fit.motion_fit import MotionFit
 
 __all__ = ["FittedScenario", "retention_table", "scenario_data", "scenario_yaml"]
 
