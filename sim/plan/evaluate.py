@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.metrics import t_quantile
+from sim.metrics import HEADLINE, t_quantile
 from sim.plan.space import Decision, Space, decision_of, key
 from sim.runner.chunks import Chunk
 from sim.runner.executors import run_chunks
@@ -46,7 +46,10 @@ from sim.scenario.plan import PLAN_COSTS
 __all__ = ["FRESH", "INPUT", "KEPT", "Estimate", "Evaluator", "wilson"]
 
 FRESH = 10_000_000  # first seed index of the validation seeds
-KEPT = ("reached_target", "arr_end", "bookings_total", "new_customers", *PLAN_COSTS)
+# per-seed metrics kept: the target, the costs, and the headline metrics (the chosen plan's
+# drivers.csv has each of them)
+KEPT = tuple(dict.fromkeys(("reached_target", "arr_end", "bookings_total", "new_customers",
+                            *PLAN_COSTS, *HEADLINE)))
 INPUT = "input:"  # prefix of an uncertain input's column in the checkpoint's rows
 CHECKPOINT_META = "plan-checkpoint.json"
 
@@ -176,7 +179,9 @@ class Evaluator:
         for (motion, rep), g in runs.groupby([runs["motion"], luck], sort=False):
             store = self._rows.setdefault((str(motion), int(rep)), {})
             seeds = g["seed"].to_numpy()
-            for seed, vals in zip(seeds, g[cols].to_numpy(dtype=float), strict=True):
+            # (a headline metric missing from an older checkpoint's rows is NaN there)
+            vals_all = g.reindex(columns=cols).to_numpy(dtype=float)
+            for seed, vals in zip(seeds, vals_all, strict=True):
                 store[int(seed)] = tuple(vals)
             if int(rep) == 0 and names:
                 kept = self._inputs.setdefault(str(motion), {})
