@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("scenario", nargs="?", default=str(ROOT / "scenarios" / "plan.yaml"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--save", action="store_true", help="append the table to benchmarks/results.md")
+    ap.add_argument("--out", type=Path, help="keep the outputs (plan.yaml, report.html...) there")
     ap.add_argument("--checkpoint", type=Path, help="keep (or replay) the evaluations there: "
                     "the counts are those of a search without one, the times are not")
     args = ap.parse_args()
@@ -119,8 +120,9 @@ def main() -> None:
     search_wall, search_cpu = time.perf_counter() - w0, cpu() - c0
     w1, c1 = time.perf_counter(), cpu()
     with tempfile.TemporaryDirectory() as tmp:
-        write_outputs(Path(tmp) / "out", Path(args.scenario), res.space, res.evaluator,
-                      res.outcome, res.choice, res.timing, currency_symbol(sc.currency))
+        write_outputs(args.out or Path(tmp) / "out", Path(args.scenario), res.space,
+                      res.evaluator, res.outcome, res.choice, res.timing,
+                      currency_symbol(sc.currency))
     out_wall, out_cpu = time.perf_counter() - w1, cpu() - c1
     total_wall, total_cpu = time.perf_counter() - w0, cpu() - c0
 
