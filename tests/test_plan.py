@@ -105,7 +105,8 @@ TWO_D = {"probability": 0.7, "minimise": "sm_spend_total",
 
 @pytest.fixture(scope="module")
 def two_d() -> Any:
-    return plan_search(scenario(TWO_D))
+    """The two-dimensional case searched, with four finalists (the validation test)."""
+    return plan_search(scenario({**TWO_D, "search": {**SEARCH, "finalists": 4}}))
 
 
 def test_two_dimensional_case_gives_the_brute_force_optimum(two_d):
@@ -436,11 +437,10 @@ def test_team_compares_plans_by_cumulative_hires_in_month_order():
     assert not (s.team((1, 0, 1)) >= s.team((0, 1, 1))).all()
 
 
-def test_finalists_not_re_run_could_not_have_been_chosen():
+def test_finalists_not_re_run_could_not_have_been_chosen(two_d):
     # four finalists; once one reaches the probability on fresh seeds, those whose search
     # cost is certainly higher are not re-run: re-running them changes nothing
-    sc = scenario({**TWO_D, "search": {**SEARCH, "finalists": 4}})
-    res = plan_search(sc)
+    res = two_d
     ch = res.choice
     assert ch.reached and ch.skipped
     n, c = ch.fresh_seeds, "sm_spend_total"
