@@ -229,18 +229,23 @@ plan:
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory) -> tuple[list[Path], subprocess.CompletedProcess[str]]:
-    """``revsim plan`` on TINY with 2 workers, then with 1."""
+    """TINY searched by ``revsim plan`` on 2 workers, then by the same search and
+    outputs in this process on 1 worker (``plan_search`` and ``write_outputs``, what the
+    command runs)."""
+    from sim.plan.report import write_outputs
+    from sim.scenario.loader import load_scenario
+
     tmp = tmp_path_factory.mktemp("tiny")
     f = tmp / "tiny.yaml"
     f.write_text(TINY)
-    outs = []
-    for workers in ("2", "1"):
-        out = tmp / f"out-{len(outs)}"
-        p = revsim("plan", str(f), "--out", str(out), "--workers", workers)
-        assert p.returncode == 0, p.stderr
-        assert "Traceback" not in p.stderr
-        outs.append(out)
-    return outs, p
+    out = tmp / "out-0"
+    p = revsim("plan", str(f), "--out", str(out), "--workers", "2")
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    res = plan_search(load_scenario(f), workers=1)
+    again = write_outputs(tmp / "out-1", f, res.space, res.evaluator, res.outcome, res.choice,
+                          res.timing, "$")
+    return [out, again], p
 
 
 def test_plan_command_is_reproducible_on_one_and_two_workers(tiny_runs):
