@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --seeds $(BENCH_SEEDS) $(if $(BENCH_SAVE),--save,)
 	$(BIN)/python benchmarks/fit.py $(if $(BENCH_SAVE),--save,)
+	$(if $(BENCH_PLAN),$(BIN)/python benchmarks/plan.py $(if $(BENCH_SAVE),--save,),)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks

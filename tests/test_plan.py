@@ -105,7 +105,8 @@ TWO_D = {"probability": 0.7, "minimise": "sm_spend_total",
 
 @pytest.fixture(scope="module")
 def two_d() -> Any:
-    return plan_search(scenario(TWO_D))
+    """The two-dimensional case searched, with four finalists (the validation test)."""
+    return plan_search(scenario({**TWO_D, "search": {**SEARCH, "finalists": 4}}))
 
 
 def test_two_dimensional_case_gives_the_brute_force_optimum(two_d):
@@ -198,6 +199,8 @@ def revsim(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
                           cwd=cwd, timeout=600)
 
 
+# the lead flow is uncertain and wide (the template's other inputs are drawn too): it is
+# what drives the spread of the chosen plan's ARR (the report's "What drives the spread")
 TINY = """\
 # a tiny plan: the comments must survive into plan.yaml
 name: tiny-plan
@@ -207,7 +210,7 @@ seed: 5
 target_arr: 520_000
 motions:
   - template: sales_led
-    sources: {inbound: {leads_per_month: 80}, outbound: null}
+    sources: {inbound: {leads_per_month: {dist: uniform, low: 20, high: 140}}, outbound: null}
     team:
       sdr: null
       ae:
@@ -216,7 +219,7 @@ motions:
         ramp_months: 2
         max_open_deals: 10
 plan:
-  probability: 0.7
+  probability: 0.4
   minimise: sm_spend_total
   hires:
     ae: {months: [1, 4], max: 2}
@@ -224,16 +227,29 @@ plan:
 """
 
 
-def test_plan_command_is_reproducible_on_one_and_two_workers(tmp_path):
-    f = tmp_path / "tiny.yaml"
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory) -> tuple[list[Path], subprocess.CompletedProcess[str]]:
+    """TINY searched by ``revsim plan`` on 2 workers, then by the same search and
+    outputs in this process on 1 worker (``plan_search`` and ``write_outputs``, what the
+    command runs)."""
+    from sim.plan.report import write_outputs
+    from sim.scenario.loader import load_scenario
+
+    tmp = tmp_path_factory.mktemp("tiny")
+    f = tmp / "tiny.yaml"
     f.write_text(TINY)
-    outs = []
-    for workers in ("2", "1"):
-        out = tmp_path / f"out-{len(outs)}"
-        p = revsim("plan", str(f), "--out", str(out), "--workers", workers)
-        assert p.returncode == 0, p.stderr
-        assert "Traceback" not in p.stderr
-        outs.append(out)
+    out = tmp / "out-0"
+    p = revsim("plan", str(f), "--out", str(out), "--workers", "2")
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    res = plan_search(load_scenario(f), workers=1)
+    again = write_outputs(tmp / "out-1", f, res.space, res.evaluator, res.outcome, res.choice,
+                          res.timing, "$")
+    return [out, again], p
+
+
+def test_plan_command_is_reproducible_on_one_and_two_workers(tiny_runs):
+    outs, p = tiny_runs
     first = (outs[0] / "plan.yaml").read_text()
     for o in outs[1:]:
         assert (o / "plan.yaml").read_text() == first
@@ -260,6 +276,35 @@ def test_plan_command_is_reproducible_on_one_and_two_workers(tmp_path):
     assert (fr["p_target_low"] <= fr["p_target"]).all() and (fr["p_target"] <= fr["p_target_high"]).all()
     html = (outs[0] / "report.html").read_text()
     assert "What each point of probability costs" in html and "data:image/png;base64," in html
+
+
+def test_plan_report_shows_what_drives_the_chosen_plans_spread(tiny_runs):
+    import pandas as pd
+
+    out = tiny_runs[0][0]
+    fr = pd.read_csv(out / "frontier.csv")
+    chosen = fr[fr["chosen"]].iloc[0]
+    # drivers.csv: the chosen plan's shares on its 24 fresh seeds; the wide lead flow
+    # (20 to 140 a month) explains most of the variance of its end ARR
+    d = pd.read_csv(out / "drivers.csv")
+    arr = d[(d.metric == "arr_end") & (d.driver != "luck")].sort_values("share", ascending=False)
+    assert arr.iloc[0]["driver"] == "sources.inbound.leads_per_month"
+    assert arr.iloc[0]["share"] > 0.3
+    assert set(d.motion) == {"sales_led"}
+    luck = d[(d.metric == "arr_end") & (d.driver == "luck")]["share"]
+    assert len(luck) == 1 and 0 <= float(luck.iloc[0]) <= 1  # estimated from the luck re-run
+    html = (out / "report.html").read_text()
+    section = html[html.index('<h2 id="drivers">'):]
+    section = section[:section.index("<h2", 4)]
+    assert "What drives the spread" in section and "the chosen plan" in section
+    assert "24 seeds run" in section and "20 seeds run again" in section
+    # the top input by name and key path, first in the table, with its share
+    rows = section[section.index("<tbody>"):]
+    first = rows[:rows.index("</tr>")]
+    assert "inbound leads per month" in first and "sources.inbound.leads_per_month" in first
+    assert f"{arr.iloc[0]['share']:.0%}" in first
+    assert "data:image/png;base64," in section and (out / "figures" / "drivers.png").is_file()
+    assert chosen["validated"] and chosen["fresh_seeds"] == 24
 
 
 def test_plan_command_resumes_from_its_checkpoint(tmp_path):
@@ -377,3 +422,44 @@ def test_a_decision_sets_the_listed_months_and_keeps_the_others(d):
     assert m.team.ae.hires == {k: v for k, v in {1: d[0], 4: d[1], 9: 2}.items() if v}
     assert m.team.sdr.hires == {k: v for k, v in {4: d[2], 6: 1}.items() if v}
     assert space.contains(d)
+
+
+def test_team_compares_plans_by_cumulative_hires_in_month_order():
+    # months listed out of order: the decision is (ae m7, ae m1, sdr m4)
+    sc = scenario({"probability": 0.7, "minimise": "sm_spend_total",
+                   "hires": {"ae": {"months": [7, 1], "max": 2},
+                             "sdr": {"months": [4], "max": 1}}},
+                  team={"ae": {"start": 2}, "sdr": {"start": 1}})
+    from sim.plan.search import Search
+
+    s = Search(Space.of(sc), Evaluator(Space.of(sc)))
+    # ae: hires by month 1, by month 7; sdr: by month 4
+    assert s.team((1, 0, 1)).tolist() == [0, 1, 1]
+    assert s.team((0, 1, 0)).tolist() == [1, 1, 0]
+    assert s.team((2, 1, 0)).tolist() == [1, 3, 0]
+    # the same AE hired at month 1 instead of month 7: at least the team at every month
+    assert (s.team((0, 1, 1)) >= s.team((1, 0, 1))).all()
+    assert not (s.team((1, 0, 1)) >= s.team((0, 1, 1))).all()
+
+
+def test_finalists_not_re_run_could_not_have_been_chosen(two_d):
+    # four finalists; once one reaches the probability on fresh seeds, those whose search
+    # cost is certainly higher are not re-run: re-running them changes nothing
+    res = two_d
+    ch = res.choice
+    assert ch.reached and ch.skipped
+    n, c = ch.fresh_seeds, "sm_spend_total"
+    for d in ch.skipped:
+        search = res.evaluator.estimate(d, res.outcome.full)
+        assert search.cost_low[c] >= ch.chosen.fresh.cost[c]
+        fresh = res.evaluator.estimate(d, n, fresh=True)  # run now, for the check
+        assert fresh.cost[c] > ch.chosen.fresh.cost[c]
+    # every finalist of the search was either re-run or skipped (today's plan, the
+    # reference, is always re-run; inside the ranges it is a candidate too)
+    from sim.plan.validate import finalists
+
+    picks = finalists(res.space, res.outcome)
+    assert len(picks) == 4 and ch.today.decision not in ch.skipped
+    rerun = {f.decision for f in ch.finalists}
+    assert set(picks) <= rerun | set(ch.skipped) <= set(picks) | {ch.today.decision}
+    assert not rerun & set(ch.skipped)

@@ -94,7 +94,7 @@ def plan(
 
     def on_validate() -> None:
         if not quiet:
-            out.print(f"validating {spec.search.finalists} finalist(s) and today's plan on "
+            out.print(f"validating up to {spec.search.finalists} finalist(s) and today's plan on "
                       f"{spec.search.validate_seeds:,} fresh seeds...", highlight=False)
 
     if not quiet:

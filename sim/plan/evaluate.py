@@ -7,9 +7,15 @@ differ by the plans, not by luck. Finalists are re-run on *fresh seeds*, indices
 
 The work goes through the runner (``run_chunks``: inline, local pool or Dask), one
 scenario per batch whose motions are the batch's candidates. Each finished chunk's
-per-seed rows are appended to the checkpoint folder, if there is one, so an
-interrupted search replays from them instead of simulating again. Estimates
+per-seed rows (the metrics in ``KEPT`` and the seed's uncertain inputs) are
+appended to the checkpoint folder, if there is one, so an interrupted search
+replays from them instead of simulating again. A seed is never simulated twice
+for a plan: promotion runs only the seeds a plan has not run yet. Estimates
 depend on the seed indices only, never on the worker count or chunking.
+
+A seed may also be run with another *luck replicate* (``luck``: the seed's
+inputs, other random draws; sim/engine/rng.py): the chosen plan's first fresh
+seeds are, for luck's share of its spread (sim/drivers.py).
 
 Estimates: P(target) as the share of seeds whose ARR at the horizon reaches the
 target, with a 95% Wilson score interval (statsmodels); a cost as the mean over
@@ -29,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.metrics import t_quantile
+from sim.metrics import HEADLINE, t_quantile
 from sim.plan.space import Decision, Space, decision_of, key
 from sim.runner.chunks import Chunk
 from sim.runner.executors import run_chunks
@@ -37,10 +43,14 @@ from sim.runner.parts import ChunkPart
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.plan import PLAN_COSTS
 
-__all__ = ["FRESH", "KEPT", "Estimate", "Evaluator", "wilson"]
+__all__ = ["FRESH", "INPUT", "KEPT", "Estimate", "Evaluator", "wilson"]
 
 FRESH = 10_000_000  # first seed index of the validation seeds
-KEPT = ("reached_target", "arr_end", "bookings_total", "new_customers", *PLAN_COSTS)
+# per-seed metrics kept: the target, the costs, and the headline metrics (the chosen plan's
+# drivers.csv has each of them)
+KEPT = tuple(dict.fromkeys(("reached_target", "arr_end", "bookings_total", "new_customers",
+                            *PLAN_COSTS, *HEADLINE)))
+INPUT = "input:"  # prefix of an uncertain input's column in the checkpoint's rows
 CHECKPOINT_META = "plan-checkpoint.json"
 
 
@@ -101,9 +111,15 @@ class Evaluator:
         self.on_batch = on_batch
         self.seed_runs = 0  # seed-plan replications simulated (not read from a checkpoint)
         self.replayed = 0  # ... read back from a checkpoint
-        self._rows: dict[str, dict[int, tuple[float, ...]]] = {}
+        self._rows: dict[tuple[str, int], dict[int, tuple[float, ...]]] = {}  # (plan, luck)
+        self._inputs: dict[str, dict[int, dict[str, float]]] = {}  # plan -> seed -> inputs
         self._parts = 0
         self._cluster: Any = None
+        # The engine reads some laws through scipy.stats, which it imports on first use
+        # (seconds of CPU). A search forks fresh local workers for every batch: imported
+        # here, in the parent, every forked worker starts with it instead of importing it.
+        import scipy.stats  # noqa: F401
+
         if checkpoint is not None:
             self._open(checkpoint)
 
@@ -158,15 +174,31 @@ class Evaluator:
 
     def _add(self, runs: pd.DataFrame, replayed: bool = False) -> None:
         cols = list(KEPT)
-        for motion, g in runs.groupby("motion", sort=False):
-            store = self._rows.setdefault(str(motion), {})
-            for seed, vals in zip(g["seed"].to_numpy(), g[cols].to_numpy(dtype=float), strict=True):
+        luck = runs["luck"] if "luck" in runs else pd.Series(0, index=runs.index)
+        names = [c for c in runs.columns if c.startswith(INPUT)]
+        for (motion, rep), g in runs.groupby([runs["motion"], luck], sort=False):
+            store = self._rows.setdefault((str(motion), int(rep)), {})
+            seeds = g["seed"].to_numpy()
+            # (a headline metric missing from an older checkpoint's rows is NaN there)
+            vals_all = g.reindex(columns=cols).to_numpy(dtype=float)
+            for seed, vals in zip(seeds, vals_all, strict=True):
                 store[int(seed)] = tuple(vals)
+            if int(rep) == 0 and names:
+                kept = self._inputs.setdefault(str(motion), {})
+                for seed, x in zip(seeds, g[names].to_numpy(dtype=float), strict=True):
+                    kept[int(seed)] = {k[len(INPUT):]: float(v) for k, v in zip(names, x, strict=True)
+                                       if math.isfinite(v)}
         if replayed:
             self.replayed += len(runs)
 
     def _finished(self, part: ChunkPart) -> None:
         runs = pd.read_parquet(io.BytesIO(part.tables["runs"]), columns=["motion", "seed", *KEPT])
+        runs["luck"] = part.chunk.luck
+        inputs = pd.read_parquet(io.BytesIO(part.tables["inputs"]))
+        if not inputs.empty:
+            inputs = inputs.rename(columns={c: INPUT + c for c in inputs.columns
+                                            if c not in ("motion", "seed")})
+            runs = runs.merge(inputs, on=["motion", "seed"], how="left", validate="one_to_one")
         if self.checkpoint is not None:
             tmp = self.checkpoint / f".rows-{self._parts:06d}.parquet"
             runs.to_parquet(tmp, index=False)
@@ -177,20 +209,21 @@ class Evaluator:
 
     # --- evaluation -------------------------------------------------------------------
 
-    def ensure(self, plans: list[Decision], n: int, fresh: bool = False) -> None:
-        """Make sure every plan has seeds ``0..n-1`` (or the fresh ones) simulated."""
+    def ensure(self, plans: list[Decision], n: int, fresh: bool = False, luck: int = 0) -> None:
+        """Make sure every plan has seeds ``0..n-1`` (or the fresh ones) simulated, with
+        luck replicate ``luck``; only the seeds a plan has not run yet are simulated."""
         base = FRESH if fresh else 0
         want = range(base, base + n)
         groups: dict[tuple[int, ...], list[Decision]] = {}
         for d in dict.fromkeys(plans):
-            have = self._rows.get(key(d), {})
+            have = self._rows.get((key(d), luck), {})
             missing = tuple(s for s in want if s not in have)
             if missing:
                 groups.setdefault(missing, []).append(d)
         for missing, ds in groups.items():
-            self._run(ds, list(missing))
+            self._run(ds, list(missing), luck)
 
-    def _run(self, plans: list[Decision], seeds: list[int]) -> None:
+    def _run(self, plans: list[Decision], seeds: list[int], luck: int = 0) -> None:
         sc = self.space.candidates(plans)
         # contiguous ranges of the missing seeds, cut into chunks of about equal work
         ranges: list[tuple[int, int]] = []
@@ -203,18 +236,28 @@ class Evaluator:
         chunks: list[Chunk] = []
         for lo, hi in ranges:
             for start in range(lo, hi, per_chunk):
-                chunks.append(Chunk(len(chunks), start, min(hi, start + per_chunk)))
+                chunks.append(Chunk(len(chunks), start, min(hi, start + per_chunk), luck))
         run_chunks(sc, chunks, self.workers, self.executor, self._scheduler(), self._finished)
         if self.on_batch is not None:
             self.on_batch(len(plans) * len(seeds))
 
-    def rows(self, d: Decision, n: int, fresh: bool = False) -> pd.DataFrame:
+    def rows(self, d: Decision, n: int, fresh: bool = False, luck: int = 0) -> pd.DataFrame:
         """The per-seed rows of plan ``d`` on its first ``n`` search (or fresh) seeds."""
         base = FRESH if fresh else 0
-        store = self._rows[key(d)]
+        store = self._rows[(key(d), luck)]
         data = [store[s] for s in range(base, base + n)]
         df = pd.DataFrame(data, columns=list(KEPT))
         df.insert(0, "seed", np.arange(base, base + n))
+        return df
+
+    def inputs(self, d: Decision, n: int, fresh: bool = False) -> pd.DataFrame:
+        """Plan ``d``'s uncertain inputs (a column per key path) on the same seeds as
+        ``rows``; no input columns when the motion has no uncertain input."""
+        base = FRESH if fresh else 0
+        kept = self._inputs.get(key(d), {})
+        seeds = np.arange(base, base + n)
+        df = pd.DataFrame([kept.get(int(s), {}) for s in seeds])
+        df.insert(0, "seed", seeds)
         return df
 
     def estimate(self, d: Decision, n: int, fresh: bool = False) -> Estimate:
@@ -222,4 +265,4 @@ class Evaluator:
         return Estimate.of(self.rows(d, n, fresh))
 
     def known(self) -> list[Decision]:
-        return [decision_of(k) for k in self._rows]
+        return [decision_of(k) for k, luck in self._rows if luck == 0]

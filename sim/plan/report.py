@@ -4,8 +4,11 @@ The report reads, top to bottom: the answer (which hires, the fresh-seed
 probability and cost, against today's plan); the cost vs P(target) frontier and
 what each extra point of probability costs along it; what the extra spend over
 today's plan buys (paired on the same fresh seeds); the hiring timelines; the
-chosen plan's spread of ARR; the finalists' search-stage against fresh-seed
-figures (the optimiser's curse, measured); how the search ran.
+chosen plan's spread of ARR and what drives it (its uncertain inputs' and luck's
+shares of the variance of end ARR, and where it misses the target: the run
+report's sections, sim/report/drivers.py, on the chosen plan's fresh-seed run);
+the finalists' search-stage against fresh-seed figures (the optimiser's curse,
+measured); how the search ran.
 """
 
 from __future__ import annotations
@@ -26,10 +29,15 @@ from sim.plan.figures import CAPTIONS, plan_figures
 from sim.plan.output import frontier_table, plan_yaml
 from sim.plan.search import SearchOutcome
 from sim.plan.space import Space
-from sim.plan.validate import Choice
+from sim.plan.validate import Choice, chosen_results
+from sim.report.drivers import uncertainty_sections
 from sim.report.style import money
 
-__all__ = ["answer_text", "render_plan_report", "work_rows", "write_outputs"]
+__all__ = ["SPREAD_SECTIONS", "answer_text", "render_plan_report", "spread_sections", "work_rows",
+           "write_outputs"]
+
+# the run report's uncertainty sections the plan report shows for the chosen plan
+SPREAD_SECTIONS = ("drivers", "plan-breaks")
 
 _HERE = Path(__file__).parent
 _REPORT_CSS = Path(__file__).parent.parent / "report" / "report.css"
@@ -93,6 +101,12 @@ def work_rows(outcome: SearchOutcome, choice: Choice, timing: dict[str, Any]) ->
     k = len({f.decision for f in choice.finalists} | {choice.today.decision})
     rows.append(["validate (fresh seeds)", f"{choice.fresh_seeds:,}", f"{k:,}",
                  f"{k * choice.fresh_seeds:,}"])
+    if choice.luck_seeds:
+        rows.append(["chosen plan again, other luck", f"{choice.luck_seeds:,}", "1",
+                     f"{choice.luck_seeds:,}"])
+    if choice.skipped:
+        rows.append([f"finalists not re-run, certainly costlier than a plan that reached the "
+                     f"probability: {len(choice.skipped):,}", "", "", ""])
     rows.append([f"skipped by monotonicity: {outcome.pruned:,} plans", "", "", ""])
     rows.append([f"{outcome.method}: {outcome.proposed:,} proposals", "", "",
                  f"{timing['seed_runs']:,} simulated" + (
@@ -128,9 +142,20 @@ def _front_rows(space: Space, table: Any, cur: str) -> list[dict[str, str]]:
     return rows
 
 
+def spread_sections(space: Space, ev: Evaluator, choice: Choice) -> tuple[list[dict[str, Any]],
+                                                                         Any]:
+    """The chosen plan's "What drives the spread" and "Where the plan breaks" sections (as
+    the run report makes them) on its fresh-seed run, and its drivers table."""
+    from sim.drivers import drivers_of
+
+    res = chosen_results(space, ev, choice)
+    sections = [x for x in uncertainty_sections(res) if x["id"] in SPREAD_SECTIONS]
+    return sections, drivers_of(res)
+
+
 def render_plan_report(space: Space, ev: Evaluator, outcome: SearchOutcome, choice: Choice,
                        table: Any, figures: dict[str, bytes], timing: dict[str, Any],
-                       cur: str) -> str:
+                       cur: str, sections: list[dict[str, Any]] | None = None) -> str:
     spec, sc = space.spec, space.scenario
     c = spec.cost
     n = choice.fresh_seeds
@@ -164,7 +189,12 @@ def render_plan_report(space: Space, ev: Evaluator, outcome: SearchOutcome, choi
                            _diff_row(c, choice.vs_runner_up[c], "money", cur)]}
     figs = [{"file": k, "title": CAPTIONS[k][0], "caption": CAPTIONS[k][1],
              "uri": "data:image/png;base64," + base64.b64encode(v).decode("ascii")}
-            for k, v in figures.items()]
+            for k, v in figures.items() if k in CAPTIONS]
+    extra = []
+    for x in sections or []:
+        png = x.get("png")
+        extra.append({**x, "uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+                      if png else None})
     env = Environment(loader=FileSystemLoader(str(_HERE)), autoescape=select_autoescape(
         ["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     return env.get_template("plan.html.j2").render(
@@ -172,7 +202,7 @@ def render_plan_report(space: Space, ev: Evaluator, outcome: SearchOutcome, choi
         target=money(sc.target_arr or 0, cur), answer=answer_text(space, choice, cur),
         decisions=decisions, figs={f["file"]: f for f in figs}, front=_front_rows(space, table, cur),
         buys=buys, per_point=per_point, cheaper=bool(vt) and vt[c].mean < 0,
-        spread=spread, finalists=fin_rows,
+        spread=spread, finalists=fin_rows, extra=extra,
         mean_gap=_pp(float(np.mean(gap))) if gap else "n/a", runner=runner,
         work=work_rows(outcome, choice, timing), n_search=outcome.full, n_fresh=n,
         fresh_first=FRESH, caps={m: money(v, cur) for m, v in spec.budget.items()},
@@ -184,7 +214,8 @@ def render_plan_report(space: Space, ev: Evaluator, outcome: SearchOutcome, choi
 def write_outputs(target: Path, scenario_file: Path, space: Space, ev: Evaluator,
                   outcome: SearchOutcome, choice: Choice, timing: dict[str, Any],
                   cur: str) -> Path:
-    """Write plan.yaml, frontier.csv, report.html and figures/ into ``target`` atomically."""
+    """Write plan.yaml, frontier.csv, drivers.csv (the chosen plan's), report.html and
+    figures/ into ``target`` atomically."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.writing-{os.getpid()}"
@@ -204,10 +235,16 @@ def write_outputs(target: Path, scenario_file: Path, space: Space, ev: Evaluator
         (tmp / "plan.yaml").write_text(plan_yaml(text, space, choice, header), encoding="utf-8")
         front = [d for d, ok in zip(_decisions(table, space), table["efficient"], strict=True) if ok]
         figures = plan_figures(space, ev, outcome, choice, cur, front)
+        sections, drivers = spread_sections(space, ev, choice)
+        drivers.to_csv(tmp / "drivers.csv", index=False)
+        for x in sections:
+            if x.get("png"):
+                figures[f"{x['id']}.png"] = x["png"]
         (tmp / "figures").mkdir()
         for name, data in figures.items():
             (tmp / "figures" / name).write_bytes(data)
-        html = render_plan_report(space, ev, outcome, choice, table, figures, timing, cur)
+        html = render_plan_report(space, ev, outcome, choice, table, figures, timing, cur,
+                                  sections)
         (tmp / "report.html").write_text(html, encoding="utf-8")
         tmp.rename(target)
     except BaseException:

@@ -14,11 +14,13 @@ can still matter:
 
 Only plans run on the full seed count can become the incumbent (sample-average
 approximation: the plan's estimate on the common seeds). With ``monotone``
-(more hires never lower P(target), nor the S&M and CS spend), a candidate is
-skipped unsimulated when it hires at least as many as the incumbent feasible plan
-in every listed month (it cannot be cheaper), when a plan hiring at least as many
-everywhere was dropped for its probability, or when a plan hiring at most as many
-everywhere is over a monotone cap.
+(more people on board never lower P(target), nor the S&M and CS spend), plans are
+compared by their *cumulative* hires: plan x has at least plan o's team when, for
+every role and every listed month, x has hired at least as many as o by then
+(more hires, or the same hires earlier). A candidate is skipped unsimulated when
+it has at least the team of the incumbent feasible plan (it cannot be cheaper),
+at most the team of a plan dropped for its probability, or at least the team of
+a plan over a monotone cap.
 
 Small spaces are enumerated cheapest first (by committed salary); larger ones are
 proposed by Optuna's TPE sampler (ask/tell, a fixed seed, constraints for the
@@ -95,6 +97,10 @@ class Search:
         self.history: list[tuple[int, Decision, float, float]] = []
         self._p_dropped: list[Decision] = []  # dropped for their probability
         self._over: list[tuple[Decision, str]] = []  # certainly over a monotone cap
+        # each role's decision indices in month order (``team``)
+        keys = space.keys
+        self._by_month = [sorted((i for i, (r, _) in enumerate(keys) if r == role),
+                                 key=lambda i: keys[i][1]) for role in self.spec.hires]
 
     # --- judgements -------------------------------------------------------------------
 
@@ -148,18 +154,26 @@ class Search:
             return ""
         return "cannot beat the best probability so far"
 
+    def team(self, d: Decision) -> np.ndarray:
+        """Cumulative hires by each listed month, role by role: plan x has at least plan
+        o's team at every listed month when ``team(x) >= team(o)`` everywhere."""
+        out: list[int] = []
+        for idx in self._by_month:
+            out.extend(np.cumsum([d[i] for i in idx]))
+        return np.asarray(out)
+
     def _dominated(self, d: Decision) -> bool:
         """Skip ``d`` unsimulated: monotonicity says it cannot win (see module docstring)."""
         if not self.spec.search.monotone:
             return False
-        x = np.asarray(d)
+        x = self.team(d)
         b = self.best
         if (b is not None and self.spec.minimise is not None and self.feasible(b)
-                and self.spec.cost in MONOTONE_COSTS and np.all(x >= np.asarray(b.decision))):
+                and self.spec.cost in MONOTONE_COSTS and np.all(x >= self.team(b.decision))):
             return True
-        if any(np.all(x <= np.asarray(o)) for o in self._p_dropped):
+        if any(np.all(x <= self.team(o)) for o in self._p_dropped):
             return True
-        return any(np.all(x >= np.asarray(o)) for o, _ in self._over)
+        return any(np.all(x >= self.team(o)) for o, _ in self._over)
 
     # --- running ----------------------------------------------------------------------
 

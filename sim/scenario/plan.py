@@ -79,7 +79,7 @@ class PlanSearch(Strict):
                               description="seeds every candidate plan is screened on")
     seeds: int = Field(default=400, ge=5, le=100_000,
                        description="seeds a promising plan is run on before it can be chosen")
-    validate_seeds: int = Field(default=1000, ge=10, le=1_000_000,
+    validate_seeds: int = Field(default=600, ge=10, le=1_000_000,
                                 description="fresh seeds the finalists are re-run on")
     finalists: int = Field(default=4, ge=1, le=100,
                            description="plans re-run on fresh seeds before one is chosen")
