@@ -85,6 +85,32 @@ def test_a_worker_killed_is_a_retry_and_the_run_finishes_with_the_same_numbers(
     assert not _alive(worker)
 
 
+def test_a_worker_signalled_as_it_is_forked_dies_of_it_and_its_chunk_runs_again(
+        tmp_path, reference):
+    """SIGTERM at the first instant of a worker (in the fork, before the worker has set
+    its own handler): the worker dies of it, the chunk it was given is run again and
+    counted, and the main process's handler never runs in the worker (no traceback)."""
+    out = tmp_path / "out"
+    code = (
+        "import os, signal, sys\n"
+        "first = [True]\n"
+        "def born():\n"
+        "    if first[0]:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "def forked():\n"
+        "    first[0] = False\n"
+        "os.register_at_fork(after_in_child=born, after_in_parent=forked)\n"
+        f"sys.argv = {['revsim', *_cmd(out)[3:]]!r}\n"
+        "from sim.cli import main\n"
+        "main()\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr and "interrupted" not in p.stderr
+    assert json.loads((out / "manifest.json").read_text())["retries"] == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), reference)
+
+
 def test_kill_9_of_the_main_process_leaves_no_worker_behind(tmp_path):
     out = tmp_path / "out"
     p = subprocess.Popen(_cmd(out, seeds=400), stdout=subprocess.DEVNULL,
