@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/compare_motions.yaml
 BENCH_SEEDS ?= 200
+# test processes (pytest-xdist); the tests that start worker pools run one at a time
+TEST_WORKERS ?= 2
 
 .PHONY: demo test bench lint install clean
 
@@ -20,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/revsim run $(SCENARIO) --seeds 500
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --seeds $(BENCH_SEEDS) $(if $(BENCH_SAVE),--save,)

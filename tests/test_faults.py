@@ -26,6 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIO = Path(__file__).resolve().parent / "fault_scenario.yaml"
 SEEDS = 40
 
+# processes, pools and signals: under pytest-xdist (--dist loadgroup) these run one at a
+# time, on one test process, never beside another such test
+pytestmark = pytest.mark.xdist_group("processes")
+
 
 def _cmd(out: Path, *extra: str, seeds: int = SEEDS, workers: int = 2) -> list[str]:
     return [sys.executable, "-m", "sim", "run", str(SCENARIO), "--seeds", str(seeds),
