@@ -10,10 +10,6 @@ from sim.drivers import drivers_of
 
 pytest.importorskip("dask.distributed")
 
-# processes, pools and signals: under pytest-xdist (--dist loadgroup) these run one at a
-# time, on one test process, never beside another such test
-pytestmark = pytest.mark.xdist_group("processes")
-
 
 def test_dask_local_cluster_equals_local_processes():
     sc = load_scenario("scenarios/sales_led.yaml", seeds=6)

@@ -26,9 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIO = Path(__file__).resolve().parent / "fault_scenario.yaml"
 SEEDS = 40
 
-# processes, pools and signals: under pytest-xdist (--dist loadgroup) these run one at a
-# time, on one test process, never beside another such test
-pytestmark = pytest.mark.xdist_group("processes")
 HANG = 600  # seconds before a child process is taken as hung (a loaded machine is slow)
 
 

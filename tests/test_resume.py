@@ -16,9 +16,6 @@ from sim import ScenarioError, load_scenario, simulate
 from sim.runner import pool
 from sim.runner.parts import run_part
 
-# processes, pools and signals: under pytest-xdist (--dist loadgroup) these run one at a
-# time, on one test process, never beside another such test
-pytestmark = pytest.mark.xdist_group("processes")
 HANG = 600  # seconds before a child process is taken as hung (a loaded machine is slow)
 
 
