@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/compare_motions.yaml
 BENCH_SEEDS ?= 200
+# test processes (pytest-xdist); each test file runs whole on one of them (its module
+# fixtures built once, the fault tests one after another)
+TEST_WORKERS ?= 2
 
 .PHONY: demo test bench lint install clean
 
@@ -20,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/revsim run $(SCENARIO) --seeds 500
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --seeds $(BENCH_SEEDS) $(if $(BENCH_SAVE),--save,)

@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIO = Path(__file__).resolve().parent / "fault_scenario.yaml"
 SEEDS = 40
 
+HANG = 600  # seconds before a child process is taken as hung (a loaded machine is slow)
+
 
 def _cmd(out: Path, *extra: str, seeds: int = SEEDS, workers: int = 2) -> list[str]:
     return [sys.executable, "-m", "sim", "run", str(SCENARIO), "--seeds", str(seeds),
@@ -50,7 +52,8 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _wait_for_workers(p: subprocess.Popen[str], n: int = 1, timeout: float = 60) -> list[int]:
+def _wait_for_workers(p: subprocess.Popen[str], n: int = 1, timeout: float = HANG
+                      ) -> list[int]:
     deadline = time.time() + timeout
     while time.time() < deadline:
         kids = _children(p.pid)
@@ -75,7 +78,7 @@ def test_a_worker_killed_is_a_retry_and_the_run_finishes_with_the_same_numbers(
     p = subprocess.Popen(_cmd(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     worker = _wait_for_workers(p)[0]
     os.kill(worker, sig)
-    _, err = p.communicate(timeout=120)
+    _, err = p.communicate(timeout=HANG)
     assert p.returncode == 0, err
     assert "Traceback" not in err and "interrupted" not in err
     manifest = json.loads((out / "manifest.json").read_text())
@@ -83,6 +86,32 @@ def test_a_worker_killed_is_a_retry_and_the_run_finishes_with_the_same_numbers(
     pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), reference)
     assert not (tmp_path / "out.partial").exists()
     assert not _alive(worker)
+
+
+def test_a_worker_signalled_as_it_is_forked_dies_of_it_and_its_chunk_runs_again(
+        tmp_path, reference):
+    """SIGTERM at the first instant of a worker (in the fork, before the worker has set
+    its own handler): the worker dies of it, the chunk it was given is run again and
+    counted, and the main process's handler never runs in the worker (no traceback)."""
+    out = tmp_path / "out"
+    code = (
+        "import os, signal, sys\n"
+        "first = [True]\n"
+        "def born():\n"
+        "    if first[0]:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "def forked():\n"
+        "    first[0] = False\n"
+        "os.register_at_fork(after_in_child=born, after_in_parent=forked)\n"
+        f"sys.argv = {['revsim', *_cmd(out)[3:]]!r}\n"
+        "from sim.cli import main\n"
+        "main()\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG,
+                       cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr and "interrupted" not in p.stderr
+    assert json.loads((out / "manifest.json").read_text())["retries"] == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), reference)
 
 
 def test_kill_9_of_the_main_process_leaves_no_worker_behind(tmp_path):
@@ -103,7 +132,7 @@ def test_two_runs_racing_for_one_folder_exactly_one_succeeds(tmp_path, reference
     out = tmp_path / "out"
     procs = [subprocess.Popen(_cmd(out, workers=1), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    results = [(p.wait(timeout=180), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    results = [(p.wait(timeout=HANG), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
     codes = sorted(rc for rc, _ in results)
     assert codes == [0, 2], results
     loser = next(err for rc, err in results if rc == 2)
@@ -126,13 +155,13 @@ def test_sigterm_during_the_save_exits_143_with_the_resume_message(tmp_path, ref
         f"sys.argv = {['revsim', *_cmd(out)[3:]]!r}\n"
         "from sim.cli import main\n"
         "main()\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG,
                        cwd=REPO)
     assert p.returncode == 143, p.stderr
     assert "--resume" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists() and (tmp_path / "out.partial").is_dir()
     assert not list((tmp_path / "out.partial").glob(".staging"))
-    again = subprocess.run(_cmd(out, "--resume"), capture_output=True, text=True, timeout=120)
+    again = subprocess.run(_cmd(out, "--resume"), capture_output=True, text=True, timeout=HANG)
     assert again.returncode == 0, again.stderr
     pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), reference)
     assert not (tmp_path / "out.partial").exists()
@@ -158,7 +187,7 @@ def test_precision_on_1_and_3_workers_from_the_command_line(tmp_path):
     for w in (1, 3):
         out = tmp_path / f"w{w}"
         p = subprocess.run(_cmd(out, "--precision", "0.05", "--min-seeds", "10", seeds=80,
-                                workers=w), capture_output=True, text=True, timeout=180)
+                                workers=w), capture_output=True, text=True, timeout=HANG)
         assert p.returncode == 0, p.stderr
         outs.append(out)
     a, b = (json.loads((o / "manifest.json").read_text())["precision"] for o in outs)
@@ -207,17 +236,19 @@ def test_a_tampered_checkpoint_exits_2_from_the_command_line(tmp_path):
     partial = tmp_path / "out.partial"
     p = subprocess.Popen(_cmd(out, workers=1), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(partial.glob("chunk-*/runs.parquet"))) < 2:
+    deadline = time.time() + HANG
+    while (time.time() < deadline and p.poll() is None
+           and len(list(partial.glob("chunk-*/runs.parquet"))) < 2):
         time.sleep(0.05)
+    assert p.poll() is None and len(list(partial.glob("chunk-*/runs.parquet"))) >= 2
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=HANG)
     assert p.returncode == 143, err
     first, second = sorted(partial.glob("chunk-*"))[:2]
     shutil.rmtree(second)
     shutil.copytree(first, second)
     again = subprocess.run(_cmd(out, "--resume", workers=1), capture_output=True, text=True,
-                           timeout=60)
+                           timeout=HANG)
     assert again.returncode == 2, again.stderr
     assert second.name in again.stderr and "Traceback" not in again.stderr
     assert not out.exists()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,6 +15,8 @@ import pytest
 from sim import ScenarioError, load_scenario, simulate
 from sim.runner import pool
 from sim.runner.parts import run_part
+
+HANG = 600  # seconds before a child process is taken as hung (a loaded machine is slow)
 
 
 @pytest.fixture(scope="module")
@@ -74,21 +77,26 @@ def test_a_worker_that_dies_has_its_chunk_run_again(sc, tmp_path, monkeypatch):
 def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path):
     out = tmp_path / "out"
     partial = tmp_path / "out.partial"
-    cmd = [sys.executable, "-m", "sim", "run", "scenarios/sales_led.yaml", "--seeds", "40",
+    # the one-year scenario of the fault tests: the claim does not depend on the horizon
+    scenario = Path(__file__).resolve().parent / "fault_scenario.yaml"
+    cmd = [sys.executable, "-m", "sim", "run", str(scenario), "--seeds", "40",
            "--workers", "1", "--out", str(out), "--quiet"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list(partial.glob("chunk-*/runs.parquet")):
+    # the signal once a chunk is saved (a hang guard, not a timing: the wait ends with it)
+    deadline = time.time() + HANG
+    while (time.time() < deadline and p.poll() is None
+           and not list(partial.glob("chunk-*/runs.parquet"))):
         time.sleep(0.05)
+    assert p.poll() is None and list(partial.glob("chunk-*/runs.parquet")), "no chunk saved"
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=HANG)
     assert p.returncode == 143, err
     assert "--resume" in err and "Traceback" not in err
     assert not out.exists() and partial.is_dir()
-    again = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
+    again = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=HANG)
     assert again.returncode == 0, again.stderr
     assert out.is_dir() and not partial.exists()
-    whole = simulate(load_scenario("scenarios/sales_led.yaml", seeds=40), workers=2)
+    whole = simulate(load_scenario(scenario, seeds=40), workers=2)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), whole.runs)
 
 

@@ -11,7 +11,11 @@ process waits on every pipe and every process at once
   a chunk that kills its worker ``MAX_ATTEMPTS`` times is an error;
 - only a signal to the main process interrupts the run: workers reset SIGTERM
   to its default (a worker's SIGTERM ends that worker, a retry) and ignore
-  SIGINT (Ctrl-C reaches the whole process group; the main process decides);
+  SIGINT (Ctrl-C reaches the whole process group; the main process decides).
+  SIGTERM is blocked while a worker is forked and until it has reset the
+  handler, so a worker signalled in its first instant dies of it (its chunk is
+  run again) rather than running the main process's handler (a traceback) or
+  losing the signal while Python sets the child up;
 - workers never outlive the main process: the kernel kills them when it dies
   (``PR_SET_PDEATHSIG``), and a watcher thread checks the parent every
   ``PARENT_POLL`` seconds where that is not available;
@@ -68,8 +72,10 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker(conn: Connection, scenario: Scenario, parent: int) -> None:
+    # SIGTERM is blocked here (inherited from the fork): a pending one now kills the worker
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     _die_with_parent(parent)
     while True:
         try:
@@ -90,7 +96,13 @@ class _Worker:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker, args=(child, scenario, os.getpid()),
                                 daemon=True, name="revsim-worker")
-        self.proc.start()
+        # the child starts with SIGTERM blocked; the main process's own SIGTERM, if one
+        # comes meanwhile, is delivered when the mask is restored
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            self.proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
         child.close()
         self.chunk: Chunk | None = None
 
