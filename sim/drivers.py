@@ -172,7 +172,15 @@ def input_label(key: str) -> str:
     return " ".join(p.replace("_", " ") for p in tail) + phase
 
 
-def _value(x: float) -> str:
+def _is_multiplier(key: str) -> bool:
+    """A per-seed level or a multiplier/factor: a scale around 1, not a share."""
+    last = key.rsplit(".", 1)[-1]
+    return last == "level" or last.endswith(("multiplier", "factor"))
+
+
+def _value(x: float, key: str = "") -> str:
+    if _is_multiplier(key):
+        return f"{x:.3g}x"
     if 0 < abs(x) < 1:
         return f"{x:.1%}" if abs(x) >= 0.001 else f"{x:.3g}"
     return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
@@ -281,7 +289,7 @@ class Breaks:
             return (f"{self.motion} misses in {self.miss_rate:.0%} of seeds, and no simple box of "
                     "its uncertain inputs holds most of those misses: they come from luck or "
                     "from many inputs at once.")
-        where = " and ".join(f"{input_label(k)} is {side} {_value(t)}"
+        where = " and ".join(f"{input_label(k)} is {side} {_value(t, k)}"
                              for k, side, t in self.conditions)
         return (f"{self.motion} misses the target in {self.density:.0%} of seeds where {where}; "
                 f"those are {self.box_share:.0%} of all seeds and hold {self.coverage:.0%} of "

@@ -22,7 +22,14 @@ import pytest
 from conftest import BARE, make_scenario
 
 from sim import simulate
-from sim.drivers import drivers_of, first_order_share, learn_first, luck_share, plan_breaks
+from sim.drivers import (
+    Breaks,
+    drivers_of,
+    first_order_share,
+    learn_first,
+    luck_share,
+    plan_breaks,
+)
 from sim.runner.results import Results
 from sim.scenario.loader import deep_merge, scenario_from_dict
 
@@ -205,3 +212,15 @@ def test_report_has_the_three_sections_and_rebuilds_from_the_folder(tmp_path: ob
     write_report(Results.load(out), out)  # what `revsim report` does
     again = (out / "report.html").read_text()
     assert "Whether a $1 beats b&lt;i&gt; on end ARR" in again
+
+
+def test_where_the_plan_breaks_reads_a_level_as_a_multiplier_and_a_probability_as_a_share():
+    b = Breaks(motion="m", target=1e6, miss_rate=0.2,
+               conditions=[("deal.acv.level", "below", 0.931),
+                           ("stages.qualify.advance", "below", 0.164),
+                           ("retention.bad_fit_multiplier", "above", 1.25)],
+               density=0.73, coverage=0.38, box_share=0.10)
+    s = b.sentence()
+    assert "acv level is below 0.931x" in s
+    assert "qualify advance is below 16.4%" in s
+    assert "bad fit multiplier is above 1.25x" in s
