@@ -10,22 +10,20 @@ has no sales revenue at all, month by month, exactly.
 from __future__ import annotations
 
 import numpy as np
-from conftest import make_scenario, run_one
+from conftest import PLG, make_scenario, run_one
 
 from sim.engine.ledger import monthly_series
 from sim.engine.records import SOURCE_ID
 from sim.runner.api import simulate
-from sim.scenario.loader import load_scenario
+from sim.scenario.loader import deep_merge, load_scenario
 
-SELF_SERVE = {
-    "sources": {"signups": {"signups_per_month": 1000, "growth_per_month": 0.0,
-                            "activation_rate": 0.4, "time_to_value_days": 2,
-                            "marketing_spend_per_month": 5_000}},
-    "conversion": {"model": "freemium", "freemium_monthly": 0.02, "dormancy_monthly": 0.1},
-    # seats grow at each monthly renewal: revenue from the renewal to the month's end
-    "self_serve": {"seats": 3, "price_per_seat_month": 10, "monthly_churn": 0.02,
-                   "expansion_rate_annual": 0.6, "early_churn": 0.0},
-}
+# the product path of conftest's PLG with 1,000 sign-ups a month, $5K of marketing,
+# churn, and seats that grow at each monthly renewal (revenue from the renewal to the
+# month's end)
+SELF_SERVE = deep_merge(PLG, {
+    "sources": {"signups": {"signups_per_month": 1000, "marketing_spend_per_month": 5_000}},
+    "self_serve": {"monthly_churn": 0.02, "expansion_rate_annual": 0.6},
+})
 
 
 def test_plg_template_has_no_sales_revenue():
