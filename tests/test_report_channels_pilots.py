@@ -11,7 +11,7 @@ from test_channel_cac import HYBRID
 
 from sim import simulate
 from sim.report.html import render_report
-from sim.report.wording import fmt
+from sim.report.wording import fmt, share_of_seeds
 from sim.scenario.loader import deep_merge, scenario_from_dict
 
 
@@ -143,3 +143,10 @@ def test_pilot_stage_adds_up_to_the_pilots_started(pilots):
 def test_no_pilot_section_without_pilots(blended):
     _, html = blended
     assert 'id="pilots"' not in html and 'href="#pilots"' not in html
+
+
+def test_a_share_of_seeds_that_rounds_to_0_or_100_percent_is_said_as_a_count():
+    assert share_of_seeds(2 / 500, 500) == "2 of 500 seeds"
+    assert share_of_seeds(498 / 500, 500) == "498 of 500 seeds"
+    assert share_of_seeds(0.7, 500) == "70% of seeds"
+    assert share_of_seeds(0.0, 500) == "0% of seeds"

@@ -42,7 +42,7 @@ from sim.report.narrative import what_this_says
 from sim.report.overrides import motion_differences, template_overrides
 from sim.report.pilots import pilot_section
 from sim.report.style import PHASE_MARKED, PHASE_NOTE
-from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label, pct
+from sim.report.wording import cmp_row, fmt, fmt_ci, fmt_diff, label, pct, share_of_seeds
 
 if TYPE_CHECKING:
     from sim.runner.results import Results
@@ -193,7 +193,8 @@ def _cost_rows(res: Results, s: pd.DataFrame, cur: str) -> list[dict[str, Any]]:
             if metric == "months_to_recover_spend":
                 share = float(s.loc[(m, "recovered_spend"), "mean"])
                 if share < 1:
-                    rng += f", in {pct(share)} of seeds"
+                    total = int(s.loc[(m, "recovered_spend"), "n"])
+                    rng += f", in {share_of_seeds(share, total)}"
             cells.append({"text": fmt(metric, r["p50"], cur), "range": rng, "best": ""})
         rows.append({"metric": metric, "label": text.format(h=h), "hint": hint, "cells": cells})
     return rows

@@ -115,6 +115,14 @@ def pct(v: float, digits: int = 0) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v * 100:.{digits}f}%"
 
 
+def share_of_seeds(share: float, total: int) -> str:
+    """'12% of seeds'; a share that would round to 0% or 100% without being it is said as a
+    count ('2 of 500 seeds'), so a figure drawn from a few seeds never reads 'in 0% of seeds'."""
+    if 0 < share < 0.005 or 0.995 <= share < 1:
+        return f"{round(share * total):,} of {total:,} seeds"
+    return f"{pct(share)} of seeds"
+
+
 def num(v: Any) -> str:
     """An input value in words: yes/no, whole numbers with thousands separators."""
     if isinstance(v, bool):
