@@ -47,7 +47,7 @@ import numpy as np
 from sim.engine.keyed import CHURN, EARLY, EARLY_TIME, entity_keys, keyed_uniforms
 from sim.engine.movements import movement_terms, renewal_movements
 from sim.engine.params import num
-from sim.engine.pricing import Pricing
+from sim.engine.pricing import Pricing, reprice_volume
 from sim.engine.records import Table
 from sim.engine.sources import SOURCE_ID
 from sim.engine.team import MONTH_DAYS
@@ -376,18 +376,10 @@ class CustomerBook:
             young = (a - start) < 365.0
             flows["commission_trailing"] = float((rev_c * C.comm_trailing[:n] * young).sum())
             if self.volume_priced:
-                units = C.units[:n]
-                flows["cogs"] += float((C.unit_cost[:n] * units * overlap).sum()) / MONTH_DAYS
-                grow = np.flatnonzero((end == INF) & (units > 0) & (start <= b))
-                if grow.size:
-                    units[grow] *= C.unit_growth[grow]
-                    r = 1.0 if self.pricing is None else self.pricing.resolution(b)
-                    new = units[grow] * C.price12[grow] * np.where(C.resolves[grow], r, 1.0)
-                    delta = new - arr[grow]
-                    arr[grow] = new
-                    expansion += float(delta[delta > 0].sum())
-                    contraction += float(-delta[delta < 0].sum())
-                    C.contracted[grow] += np.maximum(-delta, 0.0)
+                unit_cost, grew, shrank = reprice_volume(C, n, overlap, b, self.pricing)
+                flows["cogs"] += unit_cost
+                expansion += grew
+                contraction += shrank
         else:  # every customer on the same subscription terms
             flows["cogs"] = revenue * (1.0 - self.gm)
             flows["cogs_one_off"] = flows["fees"] * (1.0 - self.gm)

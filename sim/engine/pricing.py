@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Any
 
 import numpy as np
 
@@ -181,6 +182,32 @@ class Pricing:
         if self.kind != "value_share" or self.baseline_days <= 0:
             return 0.0
         return max(float(self.baseline_fee.sample(self.rng, 1)[0]), 0.0)
+
+
+def reprice_volume(C: Any, n: int, overlap: np.ndarray, b: float,
+                   pricing: Pricing | None) -> tuple[float, float, float]:
+    """Close the month (a, b] for customers who pay by volume (usage, outcomes).
+
+    ``C`` is the customer table (first ``n`` rows), ``overlap`` each customer's days live
+    in the month. Returns the month's unit cost, then the expansion and contraction of
+    the repricing: every live volume customer's units grow by its monthly factor and its
+    ARR becomes units x price a year (x the resolution rate at ``b`` for outcome pricing,
+    from ``pricing``, the latest outcome pricing). Contraction is added to each
+    customer's ``contracted`` (GRR).
+    """
+    units = C.units[:n]
+    cost = float((C.unit_cost[:n] * units * overlap).sum()) / MONTH_DAYS
+    end, arr = C.end[:n], C.arr[:n]
+    grow = np.flatnonzero((end == math.inf) & (units > 0) & (C.start[:n] <= b))
+    if not grow.size:
+        return cost, 0.0, 0.0
+    units[grow] *= C.unit_growth[grow]
+    r = 1.0 if pricing is None else pricing.resolution(b)
+    new = units[grow] * C.price12[grow] * np.where(C.resolves[grow], r, 1.0)
+    delta = new - arr[grow]
+    arr[grow] = new
+    C.contracted[grow] += np.maximum(-delta, 0.0)
+    return cost, float(delta[delta > 0].sum()), float(-delta[delta < 0].sum())
 
 
 class ServicesDesk:
