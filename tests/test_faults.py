@@ -88,6 +88,17 @@ def test_a_worker_killed_is_a_retry_and_the_run_finishes_with_the_same_numbers(
     assert not _alive(worker)
 
 
+def _run_patched(patch: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """`revsim run` into ``out`` in a fresh interpreter, after ``patch`` (Python source, with
+    os, signal and sys imported) has run: a way to send a signal at an exact moment."""
+    code = (f"import os, signal, sys\n{patch}"
+            f"sys.argv = {['revsim', *_cmd(out)[3:]]!r}\n"
+            "from sim.cli import main\n"
+            "main()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=HANG, cwd=REPO)
+
+
 def test_a_worker_signalled_as_it_is_forked_dies_of_it_and_its_chunk_runs_again(
         tmp_path, reference):
     """SIGTERM at the first instant of a worker (in the fork, before the worker has set
@@ -95,7 +106,6 @@ def test_a_worker_signalled_as_it_is_forked_dies_of_it_and_its_chunk_runs_again(
     counted, and the main process's handler never runs in the worker (no traceback)."""
     out = tmp_path / "out"
     code = (
-        "import os, signal, sys\n"
         "first = [True]\n"
         "def born():\n"
         "    if first[0]:\n"
@@ -103,11 +113,8 @@ def test_a_worker_signalled_as_it_is_forked_dies_of_it_and_its_chunk_runs_again(
         "def forked():\n"
         "    first[0] = False\n"
         "os.register_at_fork(after_in_child=born, after_in_parent=forked)\n"
-        f"sys.argv = {['revsim', *_cmd(out)[3:]]!r}\n"
-        "from sim.cli import main\n"
-        "main()\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG,
-                       cwd=REPO)
+    )
+    p = _run_patched(code, out)
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr and "interrupted" not in p.stderr
     assert json.loads((out / "manifest.json").read_text())["retries"] == 1
@@ -145,18 +152,14 @@ def test_sigterm_during_the_save_exits_143_with_the_resume_message(tmp_path, ref
     """The signal arrives while the report is written (after every chunk finished)."""
     out = tmp_path / "out"
     code = (
-        "import os, signal, sys\n"
         "import sim.publish as p\n"
         "orig = p.write_report\n"
         "def slow(*a, **k):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "    return orig(*a, **k)\n"
         "p.write_report = slow\n"
-        f"sys.argv = {['revsim', *_cmd(out)[3:]]!r}\n"
-        "from sim.cli import main\n"
-        "main()\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG,
-                       cwd=REPO)
+    )
+    p = _run_patched(code, out)
     assert p.returncode == 143, p.stderr
     assert "--resume" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists() and (tmp_path / "out.partial").is_dir()
